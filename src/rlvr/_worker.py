@@ -1,0 +1,242 @@
+"""Killable worker processes: the one mechanism behind hard timeouts in rlvr.
+
+A worker is a fresh ``python -m rlvr._worker`` process in its own session, talking to its parent
+over pipes with length-prefixed pickles. The parent enforces deadlines with ``select`` and kills
+the worker's whole process group when one passes — no signals in the parent, so every caller is
+thread-safe. The worker only ever runs *trusted* code (our verifiers, sympy); untrusted model
+code goes through ``rlvr.sandbox``.
+
+Messages parent → worker:  ("init", verifier) | ("verify", [(idx, sample), ...]) | ("call", "mod:fn", args)
+Messages worker → parent:  ("ready",) | ("result", idx, verdict) | ("ret", value) | ("exc", "Type: msg")
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+_HEADER = struct.Struct("!I")
+# True inside a worker: code here may run slow work inline because the parent can kill us.
+IN_KILLABLE_WORKER = False
+
+
+class WorkerDied(Exception):
+    """The worker exited (crash, OOM kill) before answering."""
+
+
+class WorkerTimeout(Exception):
+    """The worker did not answer before the deadline (it has been killed)."""
+
+
+def _src_root() -> str:
+    return str(Path(__file__).resolve().parent.parent)
+
+
+class WorkerProcess:
+    """One killable Python worker. Not shared between threads: check it out, use it, return it."""
+
+    def __init__(self, *, env: dict[str, str] | None = None) -> None:
+        child_env = dict(os.environ if env is None else env)
+        # Make `-m rlvr._worker` importable even when rlvr runs from a source tree.
+        root = _src_root()
+        child_env["PYTHONPATH"] = root + (os.pathsep + child_env["PYTHONPATH"] if child_env.get("PYTHONPATH") else "")
+        child_env.setdefault("OMP_NUM_THREADS", "1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rlvr._worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=child_env,
+            start_new_session=True,  # own process group: a kill takes every descendant
+            close_fds=True,
+        )
+        self._buf = bytearray()
+        self.fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
+
+    # -- I/O -----------------------------------------------------------------------------------
+    def send(self, msg: Any) -> None:
+        data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.proc.stdin.write(_HEADER.pack(len(data)) + data)  # type: ignore[union-attr]
+            self.proc.stdin.flush()  # type: ignore[union-attr]
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerDied(self._death_reason()) from exc
+
+    def poll_message(self) -> Any | None:
+        """A complete message if one is buffered, else None (never blocks)."""
+        if len(self._buf) < _HEADER.size:
+            return None
+        (n,) = _HEADER.unpack_from(self._buf)
+        if len(self._buf) < _HEADER.size + n:
+            return None
+        data = bytes(self._buf[_HEADER.size : _HEADER.size + n])
+        del self._buf[: _HEADER.size + n]
+        return pickle.loads(data)
+
+    def read_available(self) -> None:
+        """Read what the pipe has (call when select says readable). Raises WorkerDied on EOF."""
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            raise WorkerDied(self._death_reason())
+        self._buf += chunk
+
+    def recv(self, deadline: float | None) -> Any:
+        """Block until one message arrives or ``deadline`` (time.monotonic) passes."""
+        while True:
+            msg = self.poll_message()
+            if msg is not None:
+                return msg
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.fd], [], [], wait)
+            if not ready:
+                self.kill()
+                raise WorkerTimeout()
+            self.read_available()
+
+    def request(self, msg: Any, timeout: float | None) -> Any:
+        self.send(msg)
+        return self.recv(None if timeout is None else time.monotonic() + timeout)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def _death_reason(self) -> str:
+        code = self.proc.poll()
+        if code is None:
+            try:
+                code = self.proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                return "worker stopped answering"
+        if code < 0:
+            try:
+                return f"worker killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                return f"worker killed by signal {-code}"
+        return f"worker exited with code {code}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL does not fail
+            pass
+
+    def close(self) -> None:
+        """Stop the worker (politely: closing stdin ends its loop), then make sure it is gone."""
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+            self.proc.wait(timeout=2.0)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+def call_in_worker(worker: WorkerProcess, func: str, args: tuple[Any, ...], timeout: float) -> Any:
+    """Run ``func`` (``"module:name"``) in ``worker`` with a hard deadline.
+
+    Raises WorkerTimeout (worker killed), WorkerDied, or RuntimeError carrying the remote error.
+    """
+    reply = worker.request(("call", func, args), timeout)
+    if reply[0] == "ret":
+        return reply[1]
+    raise RuntimeError(reply[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker side
+# ---------------------------------------------------------------------------------------------
+
+
+def _read_exact(stream: Any, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _write(stream: Any, msg: Any) -> None:
+    data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _resolve(path: str) -> Any:
+    module, _, name = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tests
+    global IN_KILLABLE_WORKER
+    IN_KILLABLE_WORKER = True
+    import rlvr._worker as this  # the flag must be set on the importable module too
+
+    this.IN_KILLABLE_WORKER = True
+    from rlvr.types import Verdict
+
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    # Anything a verifier prints must not corrupt the protocol stream.
+    sys.stdout = sys.stderr
+    verifier = None
+    while True:
+        header = _read_exact(stdin, _HEADER.size)
+        if header is None:
+            return
+        (n,) = _HEADER.unpack(header)
+        payload = _read_exact(stdin, n)
+        if payload is None:
+            return
+        try:
+            msg = pickle.loads(payload)
+        except Exception as exc:
+            _write(stdout, ("exc", f"cannot unpickle request: {type(exc).__name__}: {exc}"))
+            continue
+        kind = msg[0]
+        if kind == "init":
+            verifier = msg[1]
+            _write(stdout, ("ready",))
+        elif kind == "verify":
+            for idx, sample in msg[1]:
+                try:
+                    verdict = verifier.verify(sample)  # type: ignore[union-attr]
+                    if not isinstance(verdict, Verdict):
+                        verdict = Verdict.error(f"verifier returned {type(verdict).__name__}, not a Verdict")
+                except Exception as exc:
+                    verdict = Verdict.error(f"verifier raised {type(exc).__name__}: {exc}"[:500])
+                try:
+                    _write(stdout, ("result", idx, verdict))
+                except Exception as exc:  # unpicklable details
+                    _write(stdout, ("result", idx, Verdict.error(f"verdict could not be sent: {exc}"[:300])))
+        elif kind == "call":
+            try:
+                value = _resolve(msg[1])(*msg[2])
+                _write(stdout, ("ret", value))
+            except Exception as exc:
+                _write(stdout, ("exc", f"{type(exc).__name__}: {exc}"[:1000]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""The ``rlvr`` command line: arguments → configs → library calls, nothing more."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from rlvr.errors import RlvrError
+
+app = typer.Typer(
+    name="rlvr",
+    help="Reinforcement learning with verifiable rewards: verify, audit, train and diagnose.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error and return the Exit to raise."""
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are JSON when they parse as JSON (numbers, true, lists)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"--opt expects key=value, got {pair!r}", 2)
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def progress_bar(description: str, total: int | None, *, disable: bool = False):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=disable,
+        transient=False,
+    )
+
+
+@app.command(
+    epilog="Example:  rlvr verify answers.jsonl --verifier math --out scored.jsonl",
+)
+def verify(
+    file: Path = typer.Argument(..., help="JSONL with one {'output', 'answer', ...} object per line."),
+    verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...) or module:object."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write scored records here (JSONL)."),
+    workers: Optional[int] = typer.Option(None, help="Worker processes (default: CPU count; 0 = in-process)."),
+    timeout: float = typer.Option(30.0, help="Hard time limit per sample, in seconds."),
+    opt: list[str] = typer.Option([], "--opt", help="Verifier option key=value (repeatable), e.g. --opt rel_tol=1e-6."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report malformed lines and continue."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Score model outputs with a verifier; every record gets reward, status, reason and details."""
+    from rlvr.engine import EngineConfig, default_workers, verify_iter
+    from rlvr.io import iter_jsonl, write_jsonl_line
+    from rlvr.types import Sample
+    from rlvr.verifiers.base import get_verifier
+
+    try:
+        v = get_verifier(verifier, **parse_options(opt))
+        cfg = EngineConfig(workers=default_workers() if workers is None else workers, timeout=timeout)
+    except RlvrError as exc:
+        raise fail(str(exc)) from None
+    required = tuple(getattr(v, "required_fields", ("output",)))
+    source_dir = str(file.resolve().parent)
+    total = _count_lines(file)
+    pending: deque[dict[str, Any]] = deque()
+    invalid: list[str] = []
+
+    def samples() -> Iterator[Sample]:
+        for item in iter_jsonl(file, required=required, skip_invalid=skip_invalid):
+            if item.error is not None:
+                invalid.append(str(item.error))
+                err_console.print(f"skipped: {item.error}", markup=False, highlight=False)
+                bar.advance(task)
+                continue
+            record = item.record
+            assert record is not None
+            pending.append(record)
+            sample = Sample.from_record(record)
+            meta = dict(sample.metadata)
+            meta["_source_dir"] = source_dir
+            yield Sample(sample.output, sample.answer, meta, sample.id)
+
+    counts: Counter[str] = Counter()
+    reward_sum = 0.0
+    fh = None
+    t0 = time.perf_counter()
+    try:
+        if out is not None:
+            tmp = out.with_name(out.name + ".partial")
+            fh = tmp.open("w", encoding="utf-8")
+        with progress_bar("verifying", total, disable=quiet or as_json) as bar:
+            task = bar.add_task("verifying", total=total)
+            for verdict in verify_iter(samples(), v, cfg):
+                record = pending.popleft()
+                counts[verdict.status] += 1
+                reward_sum += verdict.score
+                if fh is not None:
+                    write_jsonl_line(fh, {**record, **verdict.to_dict()})
+                bar.advance(task)
+        if fh is not None:
+            fh.close()
+            tmp.replace(out)  # type: ignore[arg-type]
+    except RlvrError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        if fh is not None and not fh.closed:
+            fh.close()
+    elapsed = time.perf_counter() - t0
+    n = sum(counts.values())
+    summary = {
+        "file": str(file),
+        "verifier": verifier,
+        "n": n,
+        "invalid_lines": len(invalid),
+        "counts": {s: counts[s] for s in sorted(counts)},
+        "mean_reward": reward_sum / n if n else 0.0,
+        "seconds": round(elapsed, 3),
+        "checks_per_s": round(n / elapsed, 1) if elapsed > 0 else None,
+        "out": str(out) if out else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        _print_verify_summary(summary)
+    if n == 0 and not invalid:
+        raise fail(f"{file}: no records to verify (empty file)")
+
+
+def _count_lines(path: Path) -> int | None:
+    try:
+        if path.stat().st_size > 512 * 1024 * 1024:
+            return None
+        with path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except OSError:
+        return None
+
+
+def _print_verify_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary['file']} — {summary['verifier']}", show_header=True)
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    table.add_column("share", justify="right")
+    n = summary["n"] or 1
+    for status, count in summary["counts"].items():
+        table.add_row(status, str(count), f"{count / n:.1%}")
+    console = Console()
+    console.print(table)
+    rate = summary["checks_per_s"]
+    console.print(
+        f"{summary['n']} checked, mean reward {summary['mean_reward']:.4f}, "
+        f"{summary['seconds']:.2f}s ({rate if rate is not None else '-'} checks/s)"
+        + (f", {summary['invalid_lines']} invalid line(s) skipped" if summary["invalid_lines"] else "")
+        + (f" → {summary['out']}" if summary["out"] else ""),
+        highlight=False,
+    )
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except RlvrError as exc:  # anything a command did not turn into a message itself
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

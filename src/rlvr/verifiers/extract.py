@@ -1,0 +1,330 @@
+"""Answer extraction — finding what the model claims, never judging it (Math-Verify's lesson).
+
+Every function here is pure, linear-time in the output length and safe on hostile input
+(unbalanced braces, thousands of boxes, megabytes of text).
+
+Final answers are looked for by anchor, strongest first: ``\\boxed{...}``/``\\fbox{...}``, a
+"final answer" phrase, GSM8K's ``####``, "the answer is", markdown bold near the end, and, if
+enabled, the last number. All answers found by the strongest anchor present are returned, so a
+grader can refuse hedges (two *different* final answers). An answer followed by a retraction
+("that's wrong", "scratch that") is dropped; if nothing follows it, the extraction says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Extraction",
+    "extract_code",
+    "extract_fenced",
+    "extract_final_answer",
+    "extract_sql",
+    "find_boxed",
+    "match_braces",
+]
+
+# Bounds that keep extraction linear and small on hostile outputs.
+MAX_ANSWER_CHARS = 2000
+MAX_CANDIDATES = 64
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
+_BRACE_RE = re.compile(r"(?<!\\)[{}]")
+
+
+def match_braces(text: str) -> dict[int, int]:
+    """Map each ``{`` index to its matching ``}`` index; unmatched braces are left out.
+
+    Escaped braces (``\\{``) are literal text, not structure. One pass with a stack: O(n).
+    """
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACE_RE.finditer(text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            pairs[stack.pop()] = m.start()
+    return pairs
+
+
+def find_boxed(text: str) -> list[tuple[int, int, str]]:
+    """Top-level ``\\boxed{...}`` / ``\\fbox{...}`` contents as ``(start, end, content)``.
+
+    Boxes nested inside another box are not separate answers; an inner box that fills its outer
+    box is unwrapped (``\\boxed{\\boxed{5}}`` → ``5``). ``\\boxed 5`` (no braces) takes the
+    next token. An unclosed box is ignored.
+    """
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return []
+    pairs = match_braces(text)
+    found: list[tuple[int, int, str]] = []
+    covered_until = -1
+    for m in _BOX_RE.finditer(text):
+        if m.start() < covered_until:
+            continue  # nested inside a box we already took
+        i = m.end()
+        if i < len(text) and text[i] == "{":
+            close = pairs.get(i)
+            if close is None:
+                continue
+            covered_until = close + 1
+            lo, hi = i + 1, close
+            # Unwrap \boxed{\boxed{...}} using the pairs already computed: O(1) per level.
+            while True:
+                while lo < hi and text[lo].isspace():
+                    lo += 1
+                inner = _BOX_RE.match(text, lo)
+                if not inner or inner.end() >= hi or text[inner.end()] != "{":
+                    break
+                inner_close = pairs.get(inner.end())
+                if inner_close is None or text[inner_close + 1 : hi].strip():
+                    break
+                lo, hi = inner.end() + 1, inner_close
+            found.append((m.start(), close + 1, text[lo:hi][:MAX_ANSWER_CHARS]))
+        else:
+            tok = re.match(r"[^\s$.,;]+", text[i : i + MAX_ANSWER_CHARS])
+            if tok and m.group().endswith((" ", "\t")):
+                found.append((m.start(), i + tok.end(), tok.group()))
+    return found
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What a model output claims as its final answer.
+
+    ``answers`` are the final answers found by the strongest anchor present (in order, retracted
+    ones removed); ``method`` names that anchor. ``problem`` is ``None`` when extraction succeeded,
+    or ``"none"`` (no answer found), ``"retracted"`` (the only answers were taken back),
+    ``"empty"`` (an anchor with nothing in it).
+    """
+
+    answers: tuple[str, ...]
+    method: str
+    problem: str | None = None
+    spans: tuple[tuple[int, int], ...] = field(default=(), repr=False)
+
+    @property
+    def answer(self) -> str | None:
+        """The last final answer, or None."""
+        return self.answers[-1] if self.answers else None
+
+
+_SENTENCE_END = re.compile(r"\.(?=\s|$)|(?<!\d)\.(?!\d)|\n|\s(?:because|since|as|which|so that|where)\s|;|,\s*(?:so|which|since|because)\s")
+_FINAL_RE = re.compile(r"final\s+answer\s*(?:is|:|=)?\s*:?", re.I)
+_HASH_RE = re.compile(r"^\s*####\s*", re.M)
+_ANSWER_IS_RE = re.compile(
+    r"\b(?:the\s+)?(?:correct\s+|final\s+)?(?:answer|result|solution)\s*(?:is|=|:)\s*:?\s*", re.I
+)
+_BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
+_NUMBER_RE = re.compile(
+    r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?(?:[eE][-+]?\d+)?%?"
+)
+# Phrases that withdraw an answer just given. Plain "wait" is not enough: models say it and confirm.
+_RETRACT_RE = re.compile(
+    r"\b(?:that(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not\s+(?:right|correct))|"
+    r"(?:is|was)\s+(?:wrong|incorrect)\b|i\s+made\s+(?:a|an)\s+(?:mistake|error)|"
+    r"scratch\s+that|disregard\s+(?:that|this|the\s+above)|ignore\s+(?:that|the\s+above)|"
+    r"never\s*mind|not\s+the\s+(?:right|correct)\s+answer|let\s+me\s+(?:redo|recompute|recalculate))",
+    re.I,
+)
+
+
+def _clip_phrase_answer(text: str, start: int) -> tuple[int, str]:
+    """The answer text that follows an anchor phrase: up to the end of its sentence."""
+    window = text[start : start + MAX_ANSWER_CHARS]
+    window = window.lstrip()
+    offset = start + (len(text[start : start + MAX_ANSWER_CHARS]) - len(window))
+    if window.startswith("$$"):
+        close = window.find("$$", 2)
+        if close > 0:
+            return offset + close + 2, window[2:close]
+    elif window.startswith("$"):
+        close = window.find("$", 1)
+        if close > 0:
+            return offset + close + 1, window[1:close]
+    elif window.startswith("\\("):
+        close = window.find("\\)", 2)
+        if close > 0:
+            return offset + close + 2, window[2:close]
+    m = _SENTENCE_END.search(window)
+    end = m.start() if m else len(window)
+    return offset + end, window[:end]
+
+
+def _clean(answer: str) -> str:
+    a = answer.strip()
+    for _ in range(4):
+        before = a
+        a = a.strip().strip("*").strip()
+        if len(a) >= 2 and a[0] == "$" and a[-1] == "$":
+            a = a.strip("$")
+        a = a.rstrip(".。!").strip()
+        if a.startswith("\\(") and a.endswith("\\)"):
+            a = a[2:-2]
+        if a.startswith("\\[") and a.endswith("\\]"):
+            a = a[2:-2]
+        if a == before:
+            break
+    return a[:MAX_ANSWER_CHARS]
+
+
+def _phrase_candidates(text: str, regex: re.Pattern[str]) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for m in regex.finditer(text):
+        end, ans = _clip_phrase_answer(text, m.end())
+        boxed = find_boxed(ans)
+        if boxed:
+            ans = boxed[-1][2]
+        if out and out[-1][1] > m.start():
+            out.pop()  # "Final Answer: the final answer is X": the inner anchor is the answer
+        out.append((m.start(), end, ans))
+        if len(out) > 4 * MAX_CANDIDATES:
+            break
+    return out
+
+
+def _drop_retracted(text: str, cands: list[tuple[int, int, str]]) -> tuple[list[tuple[int, int, str]], bool]:
+    """Remove answers taken back later; report whether the last answer itself was taken back."""
+    kept: list[tuple[int, int, str]] = []
+    for i, (s, e, a) in enumerate(cands):
+        nxt = cands[i + 1][0] if i + 1 < len(cands) else len(text)
+        if _RETRACT_RE.search(text, e, nxt):
+            if i + 1 == len(cands):
+                return kept, True
+            kept = []  # everything up to here was withdrawn
+            continue
+        kept.append((s, e, a))
+    return kept, False
+
+
+def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> Extraction:
+    """Find the final answer(s) a model output commits to.
+
+    ``fallback="last_number"`` takes the last number in the text when no anchor is present;
+    ``fallback=None`` reports ``problem="none"`` instead.
+    """
+    if not isinstance(text, str):
+        return Extraction((), "none", "none")
+    methods: list[tuple[str, list[tuple[int, int, str]]]] = []
+    boxed = find_boxed(text)
+    if boxed:
+        methods.append(("boxed", boxed))
+    else:
+        for name, regex in (("final_answer", _FINAL_RE), ("hash", _HASH_RE), ("answer_is", _ANSWER_IS_RE)):
+            cands = _phrase_candidates(text, regex)
+            if cands:
+                methods.append((name, cands))
+                break
+        else:
+            tail_start = max(text.rfind("\n\n"), len(text) - 600, 0)
+            bold = [(tail_start + m.start(), tail_start + m.end(), m.group(1)) for m in _BOLD_RE.finditer(text[tail_start:])]
+            bold = [b for b in bold if _NUMBER_RE.search(b[2]) or len(b[2]) <= 40]
+            if bold:
+                methods.append(("bold", bold))
+    if not methods:
+        if fallback == "last_number":
+            return _last_number(text)
+        return Extraction((), "none", "none")
+    method, cands = methods[0]
+    kept, retracted_last = _drop_retracted(text, cands)
+    if retracted_last and not kept:
+        return Extraction((), method, "retracted")
+    if retracted_last:
+        # The final answer was withdrawn with nothing after it: a hedge at best.
+        return Extraction((), method, "retracted")
+    answers = [_clean(a) for _, _, a in kept][-MAX_CANDIDATES:]
+    spans = tuple((s, e) for s, e, _ in kept)[-MAX_CANDIDATES:]
+    if not any(answers):
+        return Extraction((), method, "empty", spans)
+    return Extraction(tuple(a for a in answers if a), method, None, spans)
+
+
+def _last_number(text: str) -> Extraction:
+    # Only the tail is searched: a number is a final answer only if it comes last.
+    tail_start = max(0, len(text) - 4000)
+    last = None
+    for last in _NUMBER_RE.finditer(text, tail_start):
+        pass
+    if last is None:
+        return Extraction((), "last_number", "none")
+    s, e = last.start(), last.end()
+    # "5 or 6" at the end is a hedge: report both so the grader refuses it.
+    line_start = text.rfind("\n", 0, s) + 1
+    sentence = text[line_start:e]
+    if re.search(r"\bor\b|\beither\b", sentence, re.I):
+        nums = [m.group() for m in _NUMBER_RE.finditer(sentence)]
+        if len(set(nums)) > 1:
+            return Extraction(tuple(nums[-2:]), "last_number", None, ((s, e),))
+    if _RETRACT_RE.search(text, e):
+        return Extraction((), "last_number", "retracted")
+    return Extraction((last.group().replace("−", "-"),), "last_number", None, ((s, e),))
+
+
+_FENCE_RE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n", re.M)
+
+
+def extract_fenced(text: str, languages: tuple[str, ...] | None = None) -> str | None:
+    """The last fenced code block whose language is in ``languages`` (any block if None).
+
+    Without a block of a listed language, the last block with no language tag is used. An
+    unclosed final fence runs to the end of the text.
+    """
+    if not isinstance(text, str):
+        return None
+    blocks: list[tuple[str, str]] = []
+    pos = 0
+    while len(blocks) < 10_000:
+        m = _FENCE_RE.search(text, pos)
+        if not m:
+            break
+        fence, lang = m.group(1), m.group(2).lower()
+        close = re.compile(r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$", re.M)
+        c = close.search(text, m.end())
+        body = text[m.end() : c.start()] if c else text[m.end() :]
+        blocks.append((lang, body))
+        pos = c.end() if c else len(text)
+    if not blocks:
+        return None
+    if languages is None:
+        return blocks[-1][1]
+    wanted = {lang.lower() for lang in languages}
+    for lang, body in reversed(blocks):
+        if lang in wanted:
+            return body
+    for lang, body in reversed(blocks):
+        if not lang:
+            return body
+    return None
+
+
+def extract_code(text: str, language: str = "python") -> str | None:
+    """The candidate program in a model output: a fenced block if present, else the whole text."""
+    if not isinstance(text, str):
+        return None
+    aliases = {"python": ("python", "python3", "py"), "sql": ("sql", "sqlite", "duckdb")}
+    block = extract_fenced(text, aliases.get(language, (language,)))
+    if block is not None:
+        return block
+    if "```" in text or "~~~" in text:
+        block = extract_fenced(text)
+        if block is not None:
+            return block
+    return text
+
+
+_SQL_START = re.compile(r"^\s*(?:WITH|SELECT)\b", re.I | re.M)
+
+
+def extract_sql(text: str) -> str | None:
+    """The candidate SQL in a model output: a ```sql block, else any block, else from the first
+    line that starts with SELECT or WITH, else the whole text (stripped)."""
+    if not isinstance(text, str):
+        return None
+    block = extract_fenced(text, ("sql", "sqlite", "duckdb", "postgresql", "mysql"))
+    if block is None and ("```" in text or "~~~" in text):
+        block = extract_fenced(text)
+    if block is not None:
+        return block.strip()
+    m = _SQL_START.search(text)
+    return (text[m.start() :] if m else text).strip()
