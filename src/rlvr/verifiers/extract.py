@@ -152,14 +152,14 @@ def _clip_phrase_answer(text: str, start: int) -> tuple[int, str]:
     return offset + end, window[:end]
 
 
-def _clean(answer: str) -> str:
+def _clean(answer: str, keep_bang: bool = False) -> str:
     a = answer.strip()
     for _ in range(4):
         before = a
         a = a.strip().strip("*").strip()
         if len(a) >= 2 and a[0] == "$" and a[-1] == "$":
             a = a.strip("$")
-        a = a.rstrip(".。!").strip()
+        a = a.rstrip(".。" if keep_bang else ".。!").strip()
         if a.startswith("\\(") and a.endswith("\\)"):
             a = a[2:-2]
         if a.startswith("\\[") and a.endswith("\\]"):
@@ -233,7 +233,8 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
     if retracted_last:
         # The final answer was withdrawn with nothing after it: a hedge at best.
         return Extraction((), method, "retracted")
-    answers = [_clean(a) for _, _, a in kept][-MAX_CANDIDATES:]
+    # Inside a box "5!" is a factorial; after "the answer is" it is more likely an exclamation.
+    answers = [_clean(a, keep_bang=method == "boxed") for _, _, a in kept][-MAX_CANDIDATES:]
     spans = tuple((s, e) for s, e, _ in kept)[-MAX_CANDIDATES:]
     if not any(answers):
         return Extraction((), method, "empty", spans)

@@ -1,0 +1,306 @@
+"""The math verifier: is the model's final answer the same mathematical object as the reference?
+
+Pipeline: extract the final answer(s) (``extract``) → normalise, split off units and percent →
+parse (``mathparse``, bounded, no eval) → compare (``mathcompare``): exact rationals with a
+relative + absolute tolerance, then structure (sets, tuples, intervals, matrices, equation
+chains), then sympy (``mathsym``) for what needs it. Plain numbers never touch sympy. The sympy
+step runs in a killable worker process with a hard deadline — never ``signal.alarm`` — so
+``verify`` is safe from any thread; inside an engine worker (itself killable) it runs inline.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import threading
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+from rlvr import _worker
+from rlvr.errors import ConfigError
+from rlvr.types import Sample, Verdict
+from rlvr.verifiers.base import BaseVerifier
+from rlvr.verifiers.extract import extract_final_answer
+from rlvr.verifiers.mathcompare import NeedSymbolic, Outcome, Tolerance, TooLarge, Undefined, compare
+from rlvr.verifiers.mathparse import MathParseError, Node, normalize, parse_answer, plain_number
+
+__all__ = ["MathVerifier"]
+
+# -- units ---------------------------------------------------------------------------------------
+
+# canonical unit -> (dimension, factor to the dimension's base unit)
+_UNITS: dict[str, tuple[str, Fraction]] = {
+    "mm": ("length", Fraction(1, 1000)), "cm": ("length", Fraction(1, 100)), "m": ("length", Fraction(1)),
+    "km": ("length", Fraction(1000)), "in": ("length", Fraction(254, 10000)), "ft": ("length", Fraction(3048, 10000)),
+    "yd": ("length", Fraction(9144, 10000)), "mi": ("length", Fraction(1609344, 1000)),
+    "mg": ("mass", Fraction(1, 1000)), "g": ("mass", Fraction(1)), "kg": ("mass", Fraction(1000)),
+    "ms": ("time", Fraction(1, 1000)), "s": ("time", Fraction(1)), "min": ("time", Fraction(60)),
+    "h": ("time", Fraction(3600)), "day": ("time", Fraction(86400)), "week": ("time", Fraction(604800)),
+    "ml": ("volume", Fraction(1, 1000)), "l": ("volume", Fraction(1)),
+    "deg": ("angle", Fraction(1)),
+    "cent": ("money", Fraction(1, 100)), "dollar": ("money", Fraction(1)),
+}
+_UNIT_ALIASES = {
+    "millimeter": "mm", "centimeter": "cm", "meter": "m", "metre": "m", "kilometer": "km", "kilometre": "km",
+    "inch": "in", "inche": "in", "foot": "ft", "feet": "ft", "yard": "yd", "mile": "mi",
+    "milligram": "mg", "gram": "g", "kilogram": "kg", "kgs": "kg",
+    "millisecond": "ms", "second": "s", "sec": "s", "minute": "min", "mins": "min", "hour": "h", "hr": "h",
+    "hrs": "h", "days": "day", "weeks": "week", "liter": "l", "litre": "l", "milliliter": "ml",
+    "degree": "deg", "degrees": "deg", "dollars": "dollar", "usd": "dollar", "cents": "cent",
+}
+# Single letters are units only when spaced from a number ("5 m"); "5x" stays an expression.
+_SINGLE_LETTER_UNITS = {"m", "g", "s", "h", "l", "L", "K", "N", "J", "W", "V", "A"}
+_NOT_UNITS = {"or", "and", "pi", "sqrt", "frac", "inf", "infty", "sin", "cos", "tan", "log", "ln", "exp", "i", "e"}
+_UNIT_SPLIT = re.compile(r"^(?P<value>.*[\d)}\]])\s*(?P<unit>[A-Za-z][A-Za-z ./^\-]*?[A-Za-z2-3]?)$")
+
+
+def _canonical_unit(unit: str) -> str:
+    u = unit.strip().rstrip(".")
+    low = u.lower()
+    if low in _UNIT_ALIASES:
+        return _UNIT_ALIASES[low]
+    if len(low) > 3 and low.endswith("s") and low[:-1] in _UNIT_ALIASES:
+        return _UNIT_ALIASES[low[:-1]]
+    if low in _UNITS:
+        return low
+    if len(low) > 3 and low.endswith("s"):
+        return low[:-1]  # "apples" == "apple"
+    return u if len(u) <= 2 else low
+
+
+def split_unit(text: str) -> tuple[str, str | None]:
+    """``"5 km"`` → ``("5", "km")``; an expression without a unit comes back unchanged."""
+    m = _UNIT_SPLIT.match(text)
+    if not m:
+        return text, None
+    value, unit = m.group("value").strip(), m.group("unit").strip()
+    words = re.findall(r"[A-Za-z]+", unit)
+    if not words or any(w.lower() in _NOT_UNITS for w in words):
+        return text, None
+    if len(unit) == 1:
+        spaced = text[len(value) : len(text) - 1] != ""
+        if unit not in _SINGLE_LETTER_UNITS or not spaced:
+            return text, None
+    return value, unit
+
+
+# -- the slow path's workers ---------------------------------------------------------------------
+
+
+class _SymbolicPool:
+    """Warm worker processes for sympy; each call checks one out, so threads never share one."""
+
+    def __init__(self) -> None:
+        self._idle: list[_worker.WorkerProcess] = []
+        self._lock = threading.Lock()
+
+    def run(self, args: tuple[Any, ...], timeout: float) -> tuple[bool, str, str]:
+        with self._lock:
+            worker = self._idle.pop() if self._idle else None
+        if worker is None or not worker.alive():
+            worker = _worker.WorkerProcess()
+            # Loading sympy takes a while; it does not count against the check's deadline.
+            _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:warm", (), 120.0)
+        result = _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:compare_nodes", args, timeout)
+        with self._lock:
+            if len(self._idle) < 8:
+                self._idle.append(worker)
+                worker = None
+        if worker is not None:
+            worker.close()
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for w in idle:
+            w.close()
+
+
+_POOL = _SymbolicPool()
+atexit.register(_POOL.close)
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Node:
+    return parse_answer(text)
+
+
+_HEDGE = re.compile(r"\b(?:or|either|maybe|possibly|perhaps)\b", re.I)
+
+
+class MathVerifier(BaseVerifier):
+    """Checks a model's final answer against a reference answer, exactly and safely."""
+
+    name = "math"
+    required_fields = ("output", "answer")
+
+    def __init__(
+        self,
+        *,
+        rel_tol: float = 1e-9,
+        abs_tol: float = 0.0,
+        percent: str = "strip",
+        units: str = "lenient",
+        fallback: str | None = "last_number",
+        timeout: float = 5.0,
+    ) -> None:
+        """
+        rel_tol, abs_tol: numbers are equal when |a-b| <= abs_tol + rel_tol*max(|a|,|b|).
+        percent: "strip" (50% is 50) or "both" (50% also equals 0.5).
+        units: "lenient" (a unit on one side is ignored; on both sides they must match),
+            "convert" (also convert known units: 5 km == 5000 m), or "strict" (units must match
+            exactly, including presence).
+        fallback: "last_number" to use the last number when no answer is marked, or None.
+        timeout: seconds allowed for the symbolic (sympy) check.
+        """
+        if percent not in ("strip", "both"):
+            raise ConfigError(f"percent must be 'strip' or 'both', got {percent!r}")
+        if units not in ("lenient", "convert", "strict"):
+            raise ConfigError(f"units must be 'lenient', 'convert' or 'strict', got {units!r}")
+        if fallback not in ("last_number", None):
+            raise ConfigError(f"fallback must be 'last_number' or None, got {fallback!r}")
+        if not (rel_tol >= 0 and abs_tol >= 0):
+            raise ConfigError("rel_tol and abs_tol must be >= 0")
+        if not timeout > 0:
+            raise ConfigError(f"timeout must be > 0 seconds, got {timeout}")
+        self.tol = Tolerance(float(rel_tol), float(abs_tol), percent)
+        self.units = units
+        self.fallback = fallback
+        self.timeout = float(timeout)
+
+    def close(self) -> None:
+        """Stop the warm sympy workers this process started (they also stop at exit)."""
+        _POOL.close()
+
+    # -- BaseVerifier --------------------------------------------------------------------------
+    def check(self, sample: Sample) -> Verdict:
+        ref = sample.answer
+        if ref is None or isinstance(ref, bool) or not isinstance(ref, (str, int, float)):
+            return Verdict.error(
+                f"the sample's reference answer must be a string or number, got {type(ref).__name__}"
+            )
+        ref_text = repr(ref) if isinstance(ref, float) else str(ref)
+        ext = extract_final_answer(sample.output, fallback=self.fallback)
+        details: dict[str, Any] = {"method": ext.method, "reference": ref_text}
+        if ext.problem == "retracted":
+            return Verdict.incorrect("the output retracted its final answer and gave no new one", **details)
+        if ext.problem == "empty":
+            return Verdict.unparsable("the final answer is empty", **details)
+        if ext.problem or not ext.answers:
+            return Verdict.unparsable(
+                "no final answer found (no \\boxed{}, 'answer is', '####' or number)", **details
+            )
+        answers = list(dict.fromkeys(ext.answers))
+        details["extracted"] = answers[-1] if len(answers) == 1 else answers
+        verdicts = [self._check_one(a, ref_text, details) for a in answers]
+        bad = [v for v in verdicts if v.status != "correct"]
+        if not bad:
+            return verdicts[-1]
+        if len(answers) > 1 and len(bad) < len(verdicts):
+            return Verdict.incorrect(
+                f"the output gives several different final answers ({', '.join(a[:40] for a in answers[:4])})",
+                **details,
+            )
+        return bad[-1]
+
+    # -- one candidate answer ------------------------------------------------------------------
+    def _check_one(self, answer: str, ref_text: str, details: dict[str, Any]) -> Verdict:
+        cand_fast, ref_fast = plain_number(answer.strip()), plain_number(ref_text.strip())
+        if cand_fast is not None and ref_fast is not None:
+            if self.tol.close(cand_fast, ref_fast):
+                return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match="exact")
+            return Verdict.incorrect(f"{answer} is not the reference {ref_text}", **details, match="exact")
+        cand_norm, ref_norm = normalize(answer), normalize(ref_text)
+        if _HEDGE.search(cand_norm) and not _HEDGE.search(ref_norm):
+            return Verdict.incorrect(f"hedged final answer: {answer[:80]!r}", **details)
+        cand_val, cand_unit = split_unit(_percent_words(cand_norm))
+        ref_val, ref_unit = split_unit(_percent_words(ref_norm))
+        scale, unit_problem = self._units(cand_unit, ref_unit)
+        if unit_problem:
+            return Verdict.incorrect(unit_problem, **details, unit=cand_unit, reference_unit=ref_unit)
+        try:
+            ref_node = _parse_cached(ref_val)
+        except MathParseError:
+            ref_node = None
+        try:
+            cand_node = _parse_cached(cand_val)
+        except MathParseError as exc:
+            if ref_node is None or _text_key(cand_norm) == _text_key(ref_norm):
+                return self._text_verdict(cand_norm, ref_norm, answer, ref_text, details)
+            if "hedged" in str(exc):
+                return Verdict.incorrect(f"hedged final answer: {answer[:80]!r}", **details)
+            return Verdict.unparsable(f"could not read the final answer {answer[:80]!r} as math: {exc}", **details)
+        if ref_node is None:
+            return self._text_verdict(cand_norm, ref_norm, answer, ref_text, details)
+        if scale != 1:
+            cand_node = ("mul", cand_node, ("num", scale))
+        try:
+            outcome = self._compare(cand_node, ref_node)
+        except _worker.WorkerTimeout:
+            return Verdict.timeout(
+                f"the symbolic check took longer than {self.timeout:g}s and was stopped", **details
+            )
+        except _worker.WorkerDied as exc:
+            return Verdict.error(f"the symbolic checker died: {exc}", **details)
+        if outcome.how == "too_large":
+            return Verdict.unparsable(f"the final answer is too large to evaluate safely ({outcome.why})", **details)
+        if outcome.how == "undefined":
+            return Verdict.incorrect(f"the final answer is undefined ({outcome.why})", **details)
+        if outcome.equal:
+            return Verdict.correct(f"{answer[:80]} is equivalent to the reference {ref_text[:80]}", **details,
+                                   match=outcome.how)
+        return Verdict.incorrect(f"{answer[:80]} does not match the reference {ref_text[:80]}: {outcome.why}",
+                                 **details, match=outcome.how)
+
+    def _compare(self, cand: Node, ref: Node) -> Outcome:
+        try:
+            return compare(cand, ref, self.tol)
+        except TooLarge as exc:
+            return Outcome(False, "too_large", str(exc))
+        except Undefined as exc:
+            return Outcome(False, "undefined", str(exc))
+        except NeedSymbolic:
+            pass
+        if _worker.IN_KILLABLE_WORKER:
+            from rlvr.verifiers.mathsym import compare_nodes
+
+            equal, how, why = compare_nodes(cand, ref, self.tol)
+        else:
+            equal, how, why = _POOL.run((cand, ref, self.tol), self.timeout)
+        return Outcome(equal, how, why)
+
+    def _units(self, cand: str | None, ref: str | None) -> tuple[Fraction, str | None]:
+        """Scale factor to apply to the candidate, or a reason the units disagree."""
+        if cand is None and ref is None:
+            return Fraction(1), None
+        if cand is None or ref is None:
+            if self.units == "strict":
+                return Fraction(1), f"unit mismatch: answer has {cand or 'no unit'}, reference has {ref or 'no unit'}"
+            return Fraction(1), None
+        cu, ru = _canonical_unit(cand), _canonical_unit(ref)
+        if cu == ru:
+            return Fraction(1), None
+        if self.units == "convert" and cu in _UNITS and ru in _UNITS and _UNITS[cu][0] == _UNITS[ru][0]:
+            return _UNITS[cu][1] / _UNITS[ru][1], None
+        return Fraction(1), f"unit mismatch: the answer is in {cand}, the reference in {ref}"
+
+    def _text_verdict(self, cand: str, ref: str, answer: str, ref_text: str, details: dict[str, Any]) -> Verdict:
+        if _text_key(cand) == _text_key(ref) and _text_key(ref):
+            return Verdict.correct(f"{answer[:80]} matches the reference text", **details, match="text")
+        return Verdict.incorrect(f"{answer[:80]!r} does not match the reference {ref_text[:80]!r}", **details,
+                                 match="text")
+
+
+def _percent_words(s: str) -> str:
+    return re.sub(r"\s*\b(?:percent|per cent)\b", "%", s, flags=re.I)
+
+
+def _text_key(s: str) -> str:
+    """Comparison key for non-math answers: case, spacing, braces and wrapping punctuation ignored."""
+    s = re.sub(r"\\text\w*|\\mathrm|[{}\s]", "", s).lower()
+    s = s.strip(".:")
+    if re.fullmatch(r"\(([a-z])\)|([a-z])\)", s):
+        s = s.strip("()")
+    return s

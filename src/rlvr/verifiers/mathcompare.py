@@ -1,0 +1,258 @@
+"""Equivalence of parsed math answers: exact rationals first, structure next, sympy last.
+
+``compare(candidate, reference, tol)`` decides whether two parsed answers (see ``mathparse``)
+are the same mathematical object. Plain numbers never reach sympy. When a scalar needs symbolic
+work, ``compare`` raises ``NeedSymbolic`` unless called with ``symbolic=True`` — the caller then
+reruns it somewhere it can be killed (a worker process), because sympy can take unbounded time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from rlvr.verifiers.mathparse import Node
+
+__all__ = ["NeedSymbolic", "Outcome", "Tolerance", "TooLarge", "Undefined", "compare", "exact_value"]
+
+MAX_EXPONENT = 10_000
+MAX_BITS = 200_000
+MAX_FACTORIAL = 2_000
+
+
+class NeedSymbolic(Exception):
+    """A scalar comparison needs sympy; rerun with ``symbolic=True`` in a killable process."""
+
+
+class TooLarge(ValueError):
+    """The expression would be too large to evaluate safely (power towers, huge factorials)."""
+
+
+class Undefined(ValueError):
+    """The expression has no value (division by zero, 0 to a negative power)."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """When two numbers count as equal: |a - b| <= abs_tol + rel_tol * max(|a|, |b|)."""
+
+    rel_tol: float = 1e-9
+    abs_tol: float = 0.0
+    percent: str = "strip"  # "strip": 50% is 50; "both": 50% also equals 0.5
+
+    def close(self, a: Fraction, b: Fraction) -> bool:
+        if a == b:
+            return True
+        bound = Fraction(self.abs_tol) + Fraction(self.rel_tol) * max(abs(a), abs(b))
+        return abs(a - b) <= bound
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of a comparison: equal or not, how it was decided, and why not."""
+
+    equal: bool
+    how: str
+    why: str = ""
+
+
+def exact_value(node: Node) -> Fraction | None:
+    """The exact rational value of a numeric expression, or None when it is not rational-only.
+
+    Raises TooLarge / Undefined for expressions that must not or cannot be evaluated.
+    """
+    kind = node[0]
+    if kind == "num":
+        return node[1]
+    if kind == "neg":
+        v = exact_value(node[1])
+        return None if v is None else -v
+    if kind == "pct":
+        return exact_value(node[1])
+    if kind in ("add", "mul", "div"):
+        a = exact_value(node[1])
+        if a is None:
+            return None
+        b = exact_value(node[2])
+        if b is None:
+            return None
+        if kind == "add":
+            return a + b
+        if kind == "mul":
+            return a * b
+        if b == 0:
+            raise Undefined("division by zero")
+        return a / b
+    if kind == "pow":
+        base = exact_value(node[1])
+        if base is None:
+            return None
+        exp = exact_value(node[2])
+        if exp is None or exp.denominator != 1:
+            return None
+        e = exp.numerator
+        if base in (0, 1, -1):
+            if base == 0 and e < 0:
+                raise Undefined("zero to a negative power")
+            return base**e if e >= 0 or base != 0 else base
+        size = max(base.numerator.bit_length(), base.denominator.bit_length())
+        if abs(e) > MAX_EXPONENT or abs(e) * size > MAX_BITS:
+            raise TooLarge("power too large to evaluate")
+        return base**e
+    if kind == "fact":
+        n = exact_value(node[1])
+        if n is None or n.denominator != 1 or n < 0:
+            return None
+        if n > MAX_FACTORIAL:
+            raise TooLarge("factorial too large to evaluate")
+        return Fraction(math.factorial(int(n)))
+    return None
+
+
+def _label(node: Node) -> bool:
+    return node[0] == "sym" or (node[0] == "func" and node[2][0] == "sym")
+
+
+def compare(cand: Node, ref: Node, tol: Tolerance, *, symbolic: bool = False) -> Outcome:
+    """Is ``cand`` the same answer as ``ref``? Raises NeedSymbolic when sympy is needed."""
+    if cand == ref:
+        return Outcome(True, "identical")
+    # Equation chains: a leading lone variable is a label; every link must hold.
+    if ref[0] == "rel":
+        ref = _chain_value(ref, tol, symbolic, side="reference")
+        if ref[0] == "rel":
+            return _compare_relation(cand, ref, tol, symbolic)
+    if cand[0] == "rel":
+        cand_val = _chain_value(cand, tol, symbolic, side="answer")
+        if cand_val[0] == "rel":
+            if any(op != "=" for op in cand_val[1]):
+                return Outcome(False, "structure", "the answer is an inequality, the reference is not")
+            return Outcome(False, "chain", "the equation chain in the answer is false")
+        cand = cand_val
+    if ref[0] == "pm" or cand[0] == "pm":
+        return compare(_expand_pm(cand), _expand_pm(ref), tol, symbolic=symbolic)
+    rk, ck = ref[0], cand[0]
+    if rk in ("set", "list") or ck in ("set", "list"):
+        if rk not in ("set", "list") or ck not in ("set", "list"):
+            return Outcome(False, "structure", "one side is a collection of values, the other is not")
+        return _compare_unordered(cand[1], ref[1], tol, symbolic)
+    if rk == "union" or ck == "union":
+        if rk != ck:
+            return Outcome(False, "structure", "one side is a union of intervals, the other is not")
+        return _compare_unordered(cand[1], ref[1], tol, symbolic)
+    if rk == "interval" or ck == "interval":
+        a, b = _as_interval(cand), _as_interval(ref)
+        if a is None or b is None:
+            return Outcome(False, "structure", "one side is an interval, the other is not")
+        if a[0] != b[0] or a[3] != b[3]:
+            return Outcome(False, "interval", "the interval's open/closed ends differ")
+        return _all_equal(((a[1], b[1]), (a[2], b[2])), tol, symbolic, "interval endpoints differ")
+    if rk == "tuple" or ck == "tuple":
+        if rk != ck or len(cand[1]) != len(ref[1]):
+            return Outcome(False, "structure", "tuples differ in shape")
+        return _all_equal(tuple(zip(cand[1], ref[1])), tol, symbolic, "tuple entries differ (order matters)")
+    if rk == "matrix" or ck == "matrix":
+        if rk != ck or len(cand[1]) != len(ref[1]) or any(len(x) != len(y) for x, y in zip(cand[1], ref[1])):
+            return Outcome(False, "structure", "matrices differ in shape")
+        pairs = tuple((x, y) for rc, rr in zip(cand[1], ref[1]) for x, y in zip(rc, rr))
+        return _all_equal(pairs, tol, symbolic, "matrix entries differ")
+    return _scalar(cand, ref, tol, symbolic)
+
+
+def _chain_value(node: Node, tol: Tolerance, symbolic: bool, side: str) -> Node:
+    ops, parts = node[1], list(node[2])
+    if any(op != "=" for op in ops):
+        return node
+    if len(parts) >= 2 and _label(parts[0]):
+        parts = parts[1:]
+    for a, b in zip(parts, parts[1:]):
+        if not compare(a, b, tol, symbolic=symbolic).equal:
+            return ("rel", ("=",), (a, b))  # a false link: the caller reports it
+    return parts[-1]
+
+
+def _compare_relation(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
+    if cand[0] != "rel":
+        return Outcome(False, "structure", "the reference is a relation, the answer is not")
+    flip = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
+    c_ops, c_parts = cand[1], cand[2]
+    for ops, parts in ((c_ops, c_parts), (tuple(flip[o] for o in reversed(c_ops)), tuple(reversed(c_parts)))):
+        if ops == ref[1] and len(parts) == len(ref[2]):
+            out = _all_equal(tuple(zip(parts, ref[2])), tol, symbolic, "relation sides differ")
+            if out.equal:
+                return out
+    return Outcome(False, "relation", "the relation differs from the reference")
+
+
+def _expand_pm(node: Node) -> Node:
+    if node[0] != "pm":
+        return node
+    a, b = node[1], node[2]
+    if a is None:
+        return ("set", (b, ("neg", b)))
+    return ("set", (("add", a, b), ("add", a, ("neg", b))))
+
+
+def _as_interval(node: Node) -> tuple[bool, Node, Node, bool] | None:
+    if node[0] == "interval":
+        return node[1], node[2], node[3], node[4]
+    if node[0] == "tuple" and len(node[1]) == 2:
+        return False, node[1][0], node[1][1], False
+    return None
+
+
+def _all_equal(pairs: tuple[tuple[Node, Node], ...], tol: Tolerance, symbolic: bool, why: str) -> Outcome:
+    how = "exact"
+    for x, y in pairs:
+        out = compare(x, y, tol, symbolic=symbolic)
+        if not out.equal:
+            return Outcome(False, out.how, why)
+        if out.how == "symbolic":
+            how = "symbolic"
+    return Outcome(True, how)
+
+
+def _compare_unordered(cands: tuple[Node, ...], refs: tuple[Node, ...], tol: Tolerance, symbolic: bool) -> Outcome:
+    # Duplicates do not change a set: {1, 1, 2} is {1, 2}.
+    def dedupe(items: tuple[Node, ...]) -> list[Node]:
+        kept: list[Node] = []
+        for it in items:
+            if not any(compare(it, k, tol, symbolic=symbolic).equal for k in kept):
+                kept.append(it)
+        return kept
+
+    c, r = dedupe(cands), dedupe(refs)
+    if len(c) != len(r):
+        return Outcome(False, "set", f"the answer has {len(c)} distinct values, the reference {len(r)}")
+    unused = list(range(len(c)))
+    for ref_item in r:
+        for j in unused:
+            if compare(c[j], ref_item, tol, symbolic=symbolic).equal:
+                unused.remove(j)
+                break
+        else:
+            return Outcome(False, "set", "the collections have different elements")
+    return Outcome(True, "set")
+
+
+def _scalar(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
+    if cand[0] == "sym" and ref[0] == "sym":
+        return Outcome(cand[1] == ref[1], "exact", "" if cand[1] == ref[1] else "different variables")
+    a = exact_value(cand)
+    b = exact_value(ref)
+    if a is not None and b is not None:
+        if tol.close(a, b):
+            return Outcome(True, "exact")
+        if tol.percent == "both" and (cand[0] == "pct") != (ref[0] == "pct"):
+            a2 = a / 100 if cand[0] == "pct" else a
+            b2 = b / 100 if ref[0] == "pct" else b
+            if tol.close(a2, b2):
+                return Outcome(True, "percent")
+        return Outcome(False, "exact", "the value differs from the reference")
+    if not symbolic:
+        raise NeedSymbolic()
+    from rlvr.verifiers.mathsym import symbolic_equal
+
+    equal = symbolic_equal(cand, ref, tol)
+    return Outcome(equal, "symbolic", "" if equal else "not equivalent to the reference")

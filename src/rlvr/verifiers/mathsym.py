@@ -1,0 +1,153 @@
+"""The symbolic slow path: parsed answers → sympy, with size guards, then equivalence.
+
+Only ever runs where it can be killed (a worker process), because sympy has no time limits.
+Numbers stay exact rationals; equivalence of constants is decided at 50 significant digits and
+of expressions with variables at several deterministic sample points — never by rounding to a
+fixed number of decimals.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import sympy
+
+from rlvr.verifiers.mathcompare import MAX_BITS, MAX_EXPONENT, MAX_FACTORIAL, Tolerance, TooLarge, Undefined
+from rlvr.verifiers.mathparse import Node
+
+__all__ = ["compare_nodes", "symbolic_equal", "to_sympy", "warm"]
+
+_DIGITS = 50
+_FUNCS: dict[str, Any] = {
+    "sqrt": sympy.sqrt, "abs": sympy.Abs, "ln": sympy.log, "exp": sympy.exp,
+    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec, "csc": sympy.csc,
+    "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
+    "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
+}
+_CONSTS = {"pi": sympy.pi, "e": sympy.E, "i": sympy.I, "inf": sympy.oo}
+
+
+def warm() -> bool:
+    """Imported for its side effect: a worker calls this once so sympy loads before any deadline."""
+    return True
+
+
+def _guard_number(x: Any) -> None:
+    if isinstance(x, sympy.Rational) and max(abs(x.p).bit_length(), abs(x.q).bit_length()) > MAX_BITS:
+        raise TooLarge("number too large to evaluate")
+
+
+def to_sympy(node: Node) -> Any:
+    """Convert a parsed scalar to sympy, refusing what would explode (towers, huge factorials)."""
+    kind = node[0]
+    if kind == "num":
+        v: Fraction = node[1]
+        return sympy.Rational(v.numerator, v.denominator)
+    if kind == "sym":
+        return sympy.Symbol(node[1])
+    if kind == "const":
+        return _CONSTS[node[1]]
+    if kind == "neg":
+        return -to_sympy(node[1])
+    if kind == "pct":
+        return to_sympy(node[1])
+    if kind in ("add", "mul", "div"):
+        a, b = to_sympy(node[1]), to_sympy(node[2])
+        if kind == "add":
+            out = a + b
+        elif kind == "mul":
+            out = a * b
+        else:
+            if b == 0:
+                raise Undefined("division by zero")
+            out = a / b
+        _guard_number(out)
+        return out
+    if kind == "pow":
+        base, exp = to_sympy(node[1]), to_sympy(node[2])
+        if exp.is_number and base.is_number and base not in (0, 1, -1):
+            mag = abs(sympy.N(exp, 15)) if not exp.has(sympy.oo, sympy.zoo) else sympy.oo
+            if mag == sympy.oo or mag > MAX_EXPONENT:
+                raise TooLarge("power too large to evaluate")
+            if exp.is_Integer and base.is_Rational:
+                size = max(abs(base.p).bit_length(), abs(base.q).bit_length())
+                if abs(int(exp)) * size > MAX_BITS:
+                    raise TooLarge("power too large to evaluate")
+        elif exp.is_number and exp.is_Rational and abs(exp) > MAX_EXPONENT and base not in (0, 1, -1):
+            raise TooLarge("power too large to evaluate")
+        return base**exp
+    if kind == "fact":
+        n = to_sympy(node[1])
+        if n.is_number and (not n.is_Integer or n > MAX_FACTORIAL):
+            raise TooLarge("factorial too large to evaluate") if n.is_Integer else Undefined("factorial of a non-integer")
+        return sympy.factorial(n)
+    if kind == "func":
+        return _FUNCS[node[1]](to_sympy(node[2]))
+    if kind == "root":
+        n, a = to_sympy(node[1]), to_sympy(node[2])
+        if n.is_Integer and int(n) % 2 == 1 and a.is_number and a.is_negative:
+            return sympy.real_root(a, n)
+        return a ** (1 / n)
+    if kind == "log":
+        return sympy.log(to_sympy(node[2]), to_sympy(node[1]))
+    raise TooLarge(f"cannot evaluate a {kind} as a number")
+
+
+def _close(a: Any, b: Any, tol: Tolerance) -> bool:
+    """Numeric closeness of two sympy numbers evaluated to 50 digits (complex aware)."""
+    va, vb = sympy.N(a, _DIGITS), sympy.N(b, _DIGITS)
+    if va.has(sympy.nan) or vb.has(sympy.nan):
+        return False
+    if va.is_infinite or vb.is_infinite or va.has(sympy.zoo) or vb.has(sympy.zoo):
+        return bool(va == vb)
+    # Below 1e-40 relative the difference is evaluation noise at 50 digits, not a real difference.
+    rel = max(tol.rel_tol, 1e-40)
+    diff = abs(va - vb)
+    scale = max(abs(va), abs(vb))
+    return bool(diff <= tol.abs_tol + rel * scale)
+
+
+def symbolic_equal(cand: Node, ref: Node, tol: Tolerance) -> bool:
+    """Equivalence of two scalar expressions (constants or with variables)."""
+    a, b = to_sympy(cand), to_sympy(ref)
+    if a == b:
+        return True
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    if not symbols:
+        return _close(a, b, tol)
+    if sympy.expand(a - b) == 0:
+        return True
+    # Deterministic sample points away from 0 and 1, where identities most often fail to separate.
+    points = [(Fraction(7, 5) + Fraction(k, 3), Fraction(13, 7) + Fraction(2 * k, 5)) for k in range(5)]
+    checked = 0
+    for p, q in points:
+        subs = {s: sympy.Rational((p if i % 2 == 0 else q).numerator, (p if i % 2 == 0 else q).denominator)
+                + i for i, s in enumerate(symbols)}
+        va, vb = a.subs(subs), b.subs(subs)
+        try:
+            if not _close(va, vb, tol):
+                return False
+        except TypeError:
+            continue  # not comparable at this point (e.g. outside a domain)
+        checked += 1
+    return checked >= 3
+
+
+def compare_nodes(cand: Node, ref: Node, tol: Tolerance) -> tuple[bool, str, str]:
+    """Entry point for worker processes: the full comparison, sympy allowed.
+
+    Returns ``(equal, how, why)``; ``how`` is ``"too_large"`` or ``"undefined"`` when the answer
+    could not be evaluated safely.
+    """
+    from rlvr.verifiers.mathcompare import compare
+
+    try:
+        out = compare(cand, ref, tol, symbolic=True)
+    except TooLarge as exc:
+        return False, "too_large", str(exc)
+    except Undefined as exc:
+        return False, "undefined", str(exc)
+    except (RecursionError, OverflowError, MemoryError) as exc:
+        return False, "too_large", f"expression too complex to evaluate ({type(exc).__name__})"
+    return out.equal, out.how, out.why
