@@ -130,6 +130,12 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def proc_state(pid: int) -> str | None:
+    """The one-letter state of ``pid`` (R running, S sleeping, Z zombie, ...), or None if gone."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
 def describe(pid: int) -> str:
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()

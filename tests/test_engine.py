@@ -14,7 +14,6 @@ if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
 import engine_helpers as h  # noqa: E402
-
 from rlvr.engine import EngineConfig, verify, verify_iter  # noqa: E402
 from rlvr.errors import ConfigError  # noqa: E402
 from rlvr.types import Sample  # noqa: E402
@@ -143,12 +142,6 @@ def test_plain_verifier_that_raises_gets_error_in_workers(no_leaked_children) ->
     assert "plain verifier bug" in verdicts[3].reason
 
 
-@pytest.mark.xfail(
-    reason="workers=0 calls verifier.verify directly, so a protocol-only verifier's exception escapes "
-    "instead of becoming an error verdict as it does with workers>0 (DESIGN.md §6: soft failure for rewards)",
-    raises=ValueError,
-    strict=False,
-)
 def test_plain_verifier_that_raises_gets_error_in_process() -> None:
     data = samples(5, trigger_at=3)
     verdicts = list(verify_iter(data, h.PlainRaises(), EngineConfig(workers=0)))

@@ -196,6 +196,7 @@ def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tes
 
     this.IN_KILLABLE_WORKER = True
     from rlvr.types import Verdict
+    from rlvr.verifiers.base import safe_verify
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Anything a verifier prints must not corrupt the protocol stream.
@@ -220,12 +221,7 @@ def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tes
             _write(stdout, ("ready",))
         elif kind == "verify":
             for idx, sample in msg[1]:
-                try:
-                    verdict = verifier.verify(sample)  # type: ignore[union-attr]
-                    if not isinstance(verdict, Verdict):
-                        verdict = Verdict.error(f"verifier returned {type(verdict).__name__}, not a Verdict")
-                except Exception as exc:
-                    verdict = Verdict.error(f"verifier raised {type(exc).__name__}: {exc}"[:500])
+                verdict = safe_verify(verifier, sample)
                 try:
                     _write(stdout, ("result", idx, verdict))
                 except Exception as exc:  # unpicklable details

@@ -8,7 +8,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,11 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Reinforcement learning with verifiable rewards: verify, audit, train and diagnose."""
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -73,10 +78,10 @@ def progress_bar(description: str, total: int | None, *, disable: bool = False):
     epilog="Example:  rlvr verify answers.jsonl --verifier math --out scored.jsonl",
 )
 def verify(
-    file: Path = typer.Argument(..., help="JSONL with one {'output', 'answer', ...} object per line."),
+    file: Path = typer.Argument(..., metavar="FILE", help="JSONL with one {'output', 'answer', ...} object per line."),
     verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...) or module:object."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write scored records here (JSONL)."),
-    workers: Optional[int] = typer.Option(None, help="Worker processes (default: CPU count; 0 = in-process)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write scored records here (JSONL)."),
+    workers: int | None = typer.Option(None, help="Worker processes (default: CPU count; 0 = in-process)."),
     timeout: float = typer.Option(30.0, help="Hard time limit per sample, in seconds."),
     opt: list[str] = typer.Option([], "--opt", help="Verifier option key=value (repeatable), e.g. --opt rel_tol=1e-6."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report malformed lines and continue."),
@@ -104,7 +109,7 @@ def verify(
         for item in iter_jsonl(file, required=required, skip_invalid=skip_invalid):
             if item.error is not None:
                 invalid.append(str(item.error))
-                err_console.print(f"skipped: {item.error}", markup=False, highlight=False)
+                err_console.print(f"skipped: {item.error}", markup=False, highlight=False, soft_wrap=True)
                 bar.advance(task)
                 continue
             record = item.record
@@ -198,7 +203,7 @@ def main() -> None:
     try:
         app()
     except RlvrError as exc:  # anything a command did not turn into a message itself
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)

@@ -24,7 +24,7 @@ from typing import Any
 from rlvr._worker import WorkerDied, WorkerProcess
 from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import Verifier, get_verifier
+from rlvr.verifiers.base import Verifier, get_verifier, safe_verify
 
 __all__ = ["EngineConfig", "verify", "verify_iter"]
 
@@ -94,7 +94,7 @@ def verify_iter(
     v = get_verifier(verifier, **verifier_options) if isinstance(verifier, str) else verifier
     if cfg.workers == 0:
         for sample in samples:
-            verdict = v.verify(sample)
+            verdict = safe_verify(v, sample)
             if on_result:
                 on_result(verdict)
             yield verdict

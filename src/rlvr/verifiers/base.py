@@ -26,6 +26,7 @@ __all__ = [
     "available_verifiers",
     "get_verifier",
     "register",
+    "safe_verify",
 ]
 
 ENTRY_POINT_GROUP = "rlvr.verifiers"
@@ -73,6 +74,17 @@ class BaseVerifier:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def safe_verify(verifier: Verifier, sample: Sample) -> Verdict:
+    """``verifier.verify(sample)`` for any verifier, with BaseVerifier's promise: never raises."""
+    try:
+        verdict = verifier.verify(sample)
+    except Exception as exc:
+        return Verdict.error(f"verifier raised {type(exc).__name__}: {exc}"[:500])
+    if not isinstance(verdict, Verdict):
+        return Verdict.error(f"verifier returned {type(verdict).__name__}, not a Verdict")
+    return verdict
 
 
 # name -> "module:attr" (lazy, so importing rlvr never imports sympy, sqlite, ...) or a factory.

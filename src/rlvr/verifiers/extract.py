@@ -13,6 +13,7 @@ grader can refuse hedges (two *different* final answers). An answer followed by 
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -122,8 +123,8 @@ _NUMBER_RE = re.compile(
 )
 # Phrases that withdraw an answer just given. Plain "wait" is not enough: models say it and confirm.
 _RETRACT_RE = re.compile(
-    r"\b(?:that(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not\s+(?:right|correct))|"
-    r"(?:is|was)\s+(?:wrong|incorrect)\b|i\s+made\s+(?:a|an)\s+(?:mistake|error)|"
+    r"\b(?:(?:that|this|my\s+(?:answer|result))(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not\s+(?:right|correct))|"
+    r"i\s+made\s+(?:a|an)\s+(?:mistake|error)|"
     r"scratch\s+that|disregard\s+(?:that|this|the\s+above)|ignore\s+(?:that|the\s+above)|"
     r"never\s*mind|not\s+the\s+(?:right|correct)\s+answer|let\s+me\s+(?:redo|recompute|recalculate))",
     re.I,
@@ -159,7 +160,7 @@ def _clean(answer: str, keep_bang: bool = False) -> str:
         a = a.strip().strip("*").strip()
         if len(a) >= 2 and a[0] == "$" and a[-1] == "$":
             a = a.strip("$")
-        a = a.rstrip(".。" if keep_bang else ".。!").strip()
+        a = re.sub(r"(?<!\\right)(?<!\\left)[.。" + ("" if keep_bang else "!") + "]+$", "", a).strip()
         if a.startswith("\\(") and a.endswith("\\)"):
             a = a[2:-2]
         if a.startswith("\\[") and a.endswith("\\]"):
@@ -171,7 +172,8 @@ def _clean(answer: str, keep_bang: bool = False) -> str:
 
 def _phrase_candidates(text: str, regex: re.Pattern[str]) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
-    for m in regex.finditer(text):
+    # Only the last anchors matter; keeping just them keeps a text of 50,000 anchors linear.
+    for m in deque(regex.finditer(text), maxlen=MAX_CANDIDATES):
         end, ans = _clip_phrase_answer(text, m.end())
         boxed = find_boxed(ans)
         if boxed:
@@ -179,8 +181,6 @@ def _phrase_candidates(text: str, regex: re.Pattern[str]) -> list[tuple[int, int
         if out and out[-1][1] > m.start():
             out.pop()  # "Final Answer: the final answer is X": the inner anchor is the answer
         out.append((m.start(), end, ans))
-        if len(out) > 4 * MAX_CANDIDATES:
-            break
     return out
 
 
@@ -244,19 +244,20 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
 def _last_number(text: str) -> Extraction:
     # Only the tail is searched: a number is a final answer only if it comes last.
     tail_start = max(0, len(text) - 4000)
-    last = None
-    for last in _NUMBER_RE.finditer(text, tail_start):
-        pass
+    found = deque(_NUMBER_RE.finditer(text, tail_start), maxlen=1)
+    last = found[0] if found else None
     if last is None:
         return Extraction((), "last_number", "none")
     s, e = last.start(), last.end()
-    # "5 or 6" at the end is a hedge: report both so the grader refuses it.
-    line_start = text.rfind("\n", 0, s) + 1
-    sentence = text[line_start:e]
-    if re.search(r"\bor\b|\beither\b", sentence, re.I):
-        nums = [m.group() for m in _NUMBER_RE.finditer(sentence)]
-        if len(set(nums)) > 1:
-            return Extraction(tuple(nums[-2:]), "last_number", None, ((s, e),))
+    # "5 if open, or 6 if closed": a number, then "or", then the last number, in one sentence, is
+    # a hedge; report both so the grader refuses it. ("either A or B ... = 6" is not: no number
+    # comes before the "or".)
+    sent_start = max(text.rfind(sep, 0, s) for sep in (". ", "\n", "? ", "! ", "; ")) + 1
+    sentence = text[max(sent_start, s - 400) : e]
+    for m in re.finditer(r"\bor\b", sentence, re.I):
+        before = _NUMBER_RE.findall(sentence, 0, m.start())
+        if before and before[-1] != last.group():
+            return Extraction((before[-1], last.group()), "last_number", None, ((s, e),))
     if _RETRACT_RE.search(text, e):
         return Extraction((), "last_number", "retracted")
     return Extraction((last.group().replace("−", "-"),), "last_number", None, ((s, e),))

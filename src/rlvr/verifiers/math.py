@@ -127,6 +127,7 @@ def _parse_cached(text: str) -> Node:
     return parse_answer(text)
 
 
+_INEXACT = re.compile(r"\d?\.\d|\d[eE][-+]?\d")
 _HEDGE = re.compile(r"\b(?:or|either|maybe|possibly|perhaps)\b", re.I)
 
 
@@ -166,6 +167,7 @@ class MathVerifier(BaseVerifier):
         if not timeout > 0:
             raise ConfigError(f"timeout must be > 0 seconds, got {timeout}")
         self.tol = Tolerance(float(rel_tol), float(abs_tol), percent)
+        self._exact = Tolerance(0.0, 0.0, percent)
         self.units = units
         self.fallback = fallback
         self.timeout = float(timeout)
@@ -207,9 +209,11 @@ class MathVerifier(BaseVerifier):
 
     # -- one candidate answer ------------------------------------------------------------------
     def _check_one(self, answer: str, ref_text: str, details: dict[str, Any]) -> Verdict:
+        # Tolerance is for inexact values: two exact integers or fractions must be equal exactly.
+        tol = self.tol if (_INEXACT.search(answer) or _INEXACT.search(ref_text)) else self._exact
         cand_fast, ref_fast = plain_number(answer.strip()), plain_number(ref_text.strip())
         if cand_fast is not None and ref_fast is not None:
-            if self.tol.close(cand_fast, ref_fast):
+            if tol.close(cand_fast, ref_fast):
                 return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match="exact")
             return Verdict.incorrect(f"{answer} is not the reference {ref_text}", **details, match="exact")
         cand_norm, ref_norm = normalize(answer), normalize(ref_text)
@@ -237,7 +241,7 @@ class MathVerifier(BaseVerifier):
         if scale != 1:
             cand_node = ("mul", cand_node, ("num", scale))
         try:
-            outcome = self._compare(cand_node, ref_node)
+            outcome = self._compare(cand_node, ref_node, tol)
         except _worker.WorkerTimeout:
             return Verdict.timeout(
                 f"the symbolic check took longer than {self.timeout:g}s and was stopped", **details
@@ -254,9 +258,9 @@ class MathVerifier(BaseVerifier):
         return Verdict.incorrect(f"{answer[:80]} does not match the reference {ref_text[:80]}: {outcome.why}",
                                  **details, match=outcome.how)
 
-    def _compare(self, cand: Node, ref: Node) -> Outcome:
+    def _compare(self, cand: Node, ref: Node, tol: Tolerance) -> Outcome:
         try:
-            return compare(cand, ref, self.tol)
+            return compare(cand, ref, tol)
         except TooLarge as exc:
             return Outcome(False, "too_large", str(exc))
         except Undefined as exc:
@@ -266,9 +270,9 @@ class MathVerifier(BaseVerifier):
         if _worker.IN_KILLABLE_WORKER:
             from rlvr.verifiers.mathsym import compare_nodes
 
-            equal, how, why = compare_nodes(cand, ref, self.tol)
+            equal, how, why = compare_nodes(cand, ref, tol)
         else:
-            equal, how, why = _POOL.run((cand, ref, self.tol), self.timeout)
+            equal, how, why = _POOL.run((cand, ref, tol), self.timeout)
         return Outcome(equal, how, why)
 
     def _units(self, cand: str | None, ref: str | None) -> tuple[Fraction, str | None]:

@@ -238,7 +238,9 @@ def _compare_unordered(cands: tuple[Node, ...], refs: tuple[Node, ...], tol: Tol
 
 def _scalar(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
     if cand[0] == "sym" and ref[0] == "sym":
-        return Outcome(cand[1] == ref[1], "exact", "" if cand[1] == ref[1] else "different variables")
+        # A single capital letter A-J is a multiple-choice label: "d" answers "D".
+        same = cand[1] == ref[1] or (len(ref[1]) == 1 and ref[1] in "ABCDEFGHIJ" and cand[1].upper() == ref[1])
+        return Outcome(same, "exact", "" if same else "different variables")
     a = exact_value(cand)
     b = exact_value(ref)
     if a is not None and b is not None:

@@ -41,7 +41,7 @@ _UNICODE = {
     "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "∪": "\\cup ", "°": "^\\circ", "±": "\\pm ",
 }
 _DROP = re.compile(
-    r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\.?|\\displaystyle|\\[,;:! ]|\\quad|\\qquad|\\limits|~"
+    r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\.?|\\displaystyle|(?<!\\)\\[,;:! ]|\\quad|\\qquad|\\limits|~"
 )
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,])")
@@ -77,6 +77,8 @@ _PLAIN_FRAC = re.compile(r"([+-]?\d+)\s*/\s*(\d+)")
 
 def plain_number(s: str) -> Fraction | None:
     """Exact value of a plain number ("-3.50", "1e-5", "3/4"), else None. The fast path."""
+    if len(s) > MAX_CHARS:
+        return None
     if _PLAIN_NUM.fullmatch(s):
         return Fraction(s)
     m = _PLAIN_FRAC.fullmatch(s)
@@ -292,6 +294,9 @@ class _Parser:
     def _primary(self) -> Node:
         kind, val = self.take()
         if kind == "num":
+            mantissa, _, exponent = val.lower().partition("e")
+            if len(exponent.lstrip("+-")) > 4:
+                raise MathParseError("scientific-notation exponent too large to evaluate")
             return ("num", Fraction(val))
         if kind == "text":
             raise MathParseError(f"word {val!r} in answer")

@@ -1,0 +1,106 @@
+import time
+
+import pytest
+
+from rlvr.verifiers.extract import extract_code, extract_fenced, extract_final_answer, extract_sql, find_boxed
+
+
+@pytest.mark.parametrize(
+    "text, answers, method",
+    [
+        (r"so $\boxed{\frac{1}{2}}$.", (r"\frac{1}{2}",), "boxed"),
+        (r"\boxed{\{1, 2\}}", (r"\{1, 2\}",), "boxed"),
+        (r"\boxed{\boxed{7}}", ("7",), "boxed"),
+        (r"\fbox{12}", ("12",), "boxed"),
+        (r"\boxed 5.", ("5",), "boxed"),
+        ("Final Answer: The final answer is $\\dfrac{3}{4}$. I hope it is correct.", (r"\dfrac{3}{4}",), "final_answer"),
+        ("He pays 3*4 = 12 dollars.\n#### 12", ("12",), "hash"),
+        ("So the answer is 3.5.", ("3.5",), "answer_is"),
+        ("The answer is: $x = 4$", ("x = 4",), "answer_is"),
+        ("Adding up gives a total of\n\n**42**", ("42",), "bold"),
+        ("2 + 3 = 5, so 7 apples remain", ("7",), "last_number"),
+        ("It costs -1,250.50", ("-1,250.50",), "last_number"),
+    ],
+)
+def test_anchored_answers(text, answers, method):
+    ext = extract_final_answer(text)
+    assert (ext.answers, ext.method, ext.problem) == (answers, method, None)
+
+
+def test_boxed_beats_weaker_anchors():
+    assert extract_final_answer(r"The answer is 5. Actually \boxed{6}").answers == ("6",)
+
+
+def test_all_boxes_are_returned_so_hedges_can_be_refused():
+    assert extract_final_answer(r"\boxed{5} or maybe \boxed{6}").answers == ("5", "6")
+
+
+def test_retraction_followed_by_new_answer_uses_the_new_one():
+    ext = extract_final_answer("The answer is 5. Wait, that is wrong. The answer is 6.")
+    assert ext.answers == ("6",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"So \boxed{5}. Hmm, that's wrong, I made a mistake somewhere.",
+        "The answer is 12. Scratch that.",
+        "Total: 40. Never mind, let me redo this",
+    ],
+)
+def test_retracted_final_answer_is_reported(text):
+    ext = extract_final_answer(text)
+    assert ext.problem == "retracted" and ext.answers == ()
+
+
+def test_wait_alone_is_not_a_retraction():
+    assert extract_final_answer(r"\boxed{5}. Wait, let me verify: 2+3=5. Yes.").answers == ("5",)
+
+
+def test_last_number_hedge_returns_both_numbers():
+    assert extract_final_answer("It is either 5 or 6").answers == ("5", "6")
+
+
+def test_no_answer_and_disabled_fallback():
+    assert extract_final_answer("I am not sure.").problem == "none"
+    assert extract_final_answer("it is 5", fallback=None).problem == "none"
+    assert extract_final_answer(r"\boxed{}").problem == "empty"
+    assert extract_final_answer(None).problem == "none"  # type: ignore[arg-type]
+
+
+def test_unbalanced_and_escaped_braces():
+    assert find_boxed(r"\boxed{1") == []
+    assert find_boxed(r"\boxed{\{1\}}")[0][2] == r"\{1\}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\boxed{" * 5000 + "}" * 5000,
+        "\\boxed{1}" * 2000,
+        "{" * 200_000,
+        "x" * 1_000_000,
+        "1 " * 300_000,
+        "the answer is " * 50_000,
+    ],
+    ids=["nested-boxes", "2000-boxes", "open-braces", "1MB-text", "many-numbers", "many-anchors"],
+)
+def test_hostile_outputs_extract_quickly(text):
+    t0 = time.perf_counter()
+    extract_final_answer(text)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_code_fences():
+    text = "Here:\n```text\nnot code\n```\n```python\nprint(1)\n```\nand\n```py\nprint(2)\n```\n"
+    assert extract_code(text) == "print(2)\n"
+    assert extract_fenced("```\nbare\n```") == "bare\n"
+    assert extract_code("```python\nunclosed = 1\n") == "unclosed = 1\n"
+    assert extract_code("def f():\n    return 1") == "def f():\n    return 1"
+    assert extract_fenced("no fences") is None
+
+
+def test_sql_extraction():
+    assert extract_sql("Query:\n```sql\nSELECT 1;\n```") == "SELECT 1;"
+    assert extract_sql("We need the count.\nSELECT count(*) FROM t") == "SELECT count(*) FROM t"
+    assert extract_sql("  select 2 ") == "select 2"

@@ -1,0 +1,186 @@
+"""Unit tests of the math verifier's parts; the big case table lives in test_math_cases.py."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+
+import pytest
+
+from rlvr import ConfigError, Sample, get_verifier
+from rlvr._worker import WorkerProcess, WorkerTimeout, call_in_worker
+from rlvr.verifiers.math import MathVerifier, split_unit
+from rlvr.verifiers.mathcompare import NeedSymbolic, Tolerance, TooLarge, compare, exact_value
+from rlvr.verifiers.mathparse import MathParseError, normalize, parse_answer, plain_number
+
+
+def P(s):
+    return parse_answer(normalize(s))
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("1,234,567", Fraction(1234567)),
+        ("-3.50", Fraction(-7, 2)),
+        ("1.5e3", Fraction(1500)),
+        (r"1.5\times10^{3}", Fraction(1500)),
+        (r"\frac{3}{4}", Fraction(3, 4)),
+        (r"\dfrac34", Fraction(3, 4)),
+        (r"-\frac{1}{2}", Fraction(-1, 2)),
+        (r"2\frac{1}{2}", Fraction(5, 2)),
+        ("2 1/2", Fraction(5, 2)),
+        ("-2 1/2", Fraction(-5, 2)),
+        ("2^{10}", Fraction(1024)),
+        ("2^3^2", Fraction(512)),  # right-associative
+        ("-2^2", Fraction(-4)),
+        ("1/2^{99}", Fraction(1, 2**99)),
+        ("5!", Fraction(120)),
+        ("(3)(4)", Fraction(12)),
+        (r"3\cdot 4 \div 6", Fraction(2)),
+    ],
+)
+def test_exact_values(text, value):
+    assert exact_value(P(text)) == value
+
+
+def test_plain_number_fast_path():
+    assert plain_number("-0.125") == Fraction(-1, 8)
+    assert plain_number("3/4") == Fraction(3, 4)
+    assert plain_number("3/0") is None and plain_number("x") is None
+
+
+@pytest.mark.parametrize("text", [r"\frac{1}{2", "(1, 2", "5 or 6", "((((" * 100, "x" * 2000, "@"])
+def test_parse_errors(text):
+    with pytest.raises(MathParseError):
+        P(text)
+
+
+def test_structures_parse():
+    assert P("[1,2)")[0] == "interval" and P(r"\{1,2\}")[0] == "set"
+    assert P(r"\begin{pmatrix}1&2\\3&4\end{pmatrix}") == (
+        "matrix", ((("num", 1), ("num", 2)), (("num", 3), ("num", 4))))
+    assert P(r"(0,\infty)\cup[2,3]")[0] == "union"
+
+
+def test_tolerance_is_relative_and_absolute_never_rounding():
+    tol = Tolerance()
+    assert tol.close(Fraction(1, 3), Fraction(1, 3))
+    assert not tol.close(Fraction(1, 2**99), Fraction(1, 2**98))  # 6-decimal rounding would conflate these
+    assert not tol.close(Fraction(333, 1000), Fraction(1, 3))
+    assert tol.close(Fraction(10**12), Fraction(10**12 + 1))  # 1e-12 relative
+    assert Tolerance(abs_tol=0.01).close(Fraction(333, 1000), Fraction(1, 3))
+
+
+def test_compare_needs_symbolic_only_for_non_rational_scalars():
+    tol = Tolerance()
+    assert compare(P("0.5"), P(r"\frac12"), tol).equal
+    with pytest.raises(NeedSymbolic):
+        compare(P(r"\sqrt{8}"), P(r"2\sqrt2"), tol)
+    assert compare(P(r"\sqrt{8}"), P(r"2\sqrt2"), tol, symbolic=True).equal
+
+
+def test_power_towers_are_refused_before_evaluation():
+    with pytest.raises(TooLarge):
+        exact_value(P("2^{2^{2^{2^{2^{2}}}}}"))
+    with pytest.raises(TooLarge):
+        exact_value(P("(10^{10})!"))
+
+
+@pytest.mark.parametrize(
+    "text, unit",
+    [("5 km", "km"), ("5 m", "m"), ("12 apples", "apples"), ("5m", None), ("2x", None), (r"3\pi", None),
+     ("5 or 6", None), ("x^2 + 2x", None), ("10 m/s", "m/s")],
+)
+def test_split_unit(text, unit):
+    assert split_unit(text)[1] == unit
+
+
+@pytest.mark.parametrize(
+    "output, answer, options, status",
+    [
+        (r"\boxed{5 km}", "5000 m", {"units": "convert"}, "correct"),
+        (r"\boxed{5 km}", "5000 m", {}, "incorrect"),
+        (r"\boxed{5}", "5 m", {"units": "strict"}, "incorrect"),
+        (r"\boxed{50\%}", "0.5", {"percent": "both"}, "correct"),
+        (r"\boxed{50\%}", "0.5", {}, "incorrect"),
+        ("\\boxed{0.333}", r"\frac13", {"abs_tol": 0.001}, "correct"),
+        ("no numbers here", "5", {}, "unparsable"),
+        ("it is 5", "5", {"fallback": None}, "unparsable"),
+    ],
+)
+def test_options(output, answer, options, status):
+    assert MathVerifier(**options).verify(Sample(output, answer)).status == status
+
+
+@pytest.mark.parametrize("bad", [{"percent": "x"}, {"units": "si"}, {"fallback": "first"}, {"rel_tol": -1},
+                                 {"timeout": 0}])
+def test_bad_options_raise_config_error(bad):
+    with pytest.raises(ConfigError):
+        MathVerifier(**bad)
+
+
+def test_registered_as_math_and_options_pass_through():
+    v = get_verifier("math", rel_tol=1e-6)
+    assert isinstance(v, MathVerifier) and v.tol.rel_tol == 1e-6
+    with pytest.raises(ConfigError, match="bad options"):
+        get_verifier("math", no_such_option=1)
+
+
+@pytest.mark.parametrize(
+    "answer, status",
+    [(None, "error"), (True, "error"), ([1, 2], "error"), (5, "correct"), (5.0, "correct")],
+)
+def test_reference_types(answer, status):
+    assert MathVerifier().verify(Sample(r"\boxed{5}", answer)).status == status
+
+
+@pytest.mark.parametrize("output", [None, 5, ["5"], b"5"])
+def test_non_string_outputs_are_unparsable(output):
+    v = MathVerifier().verify(Sample(output, "5"))  # type: ignore[arg-type]
+    assert v.status == "unparsable" and "string" in v.reason
+
+
+def test_details_explain_the_verdict():
+    v = MathVerifier().verify(Sample(r"so \boxed{\frac{\sqrt{2}}{2}}", r"\frac{1}{\sqrt2}"))
+    assert v.status == "correct"
+    assert v.details["extracted"] == r"\frac{\sqrt{2}}{2}" and v.details["method"] == "boxed"
+    assert v.details["match"] == "symbolic"
+
+
+def test_symbolic_timeout_is_a_timeout_verdict():
+    v = MathVerifier(timeout=0.001).verify(Sample(r"\boxed{\sin^2 x + \cos^2 x}", "1"))
+    assert v.status == "timeout" and "0.001s" in v.reason
+    # The pool recovers: the next check gets a fresh worker.
+    assert MathVerifier().verify(Sample(r"\boxed{\sin^2 x + \cos^2 x}", "1")).status == "correct"
+
+
+def test_symbolic_path_is_thread_safe():
+    v = MathVerifier()
+    cases = [(r"\boxed{2\sqrt{2}}", r"\sqrt8", "correct"), (r"\boxed{(x+1)^2}", "x^2+2x+1", "correct"),
+             (r"\boxed{3.14}", r"\pi", "incorrect"), (r"\boxed{e^{i\pi}}", "-1", "correct")] * 6
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda c: v.verify(Sample(c[0], c[1])).status, cases))
+    assert got == [c[2] for c in cases]
+
+
+def test_worker_deadline_kills_the_worker():
+    w = WorkerProcess()
+    try:
+        with pytest.raises(WorkerTimeout):
+            call_in_worker(w, "time:sleep", (30,), 0.5)
+        assert not w.alive()
+    finally:
+        w.close()
+
+
+def test_verify_never_uses_signals_from_threads():
+    # signal.alarm can only be used from the main thread; a verifier using it would raise here.
+    result = {}
+
+    def run():
+        result["v"] = MathVerifier().verify(Sample(r"\boxed{\sqrt{18}}", r"3\sqrt2")).status
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(60)
+    assert result["v"] == "correct"
