@@ -31,7 +31,9 @@ class ExactMatch(BaseVerifier):
         want = str(sample.answer).strip()
         if got == want:
             return Verdict.correct("output equals the reference", extracted=got)
-        return Verdict.incorrect(f"output {got[:40]!r} differs from reference {want[:40]!r}", extracted=got[:40])
+        return Verdict.incorrect(
+            f"output {got[:40]!r} differs from reference {want[:40]!r}", extracted=got[:40]
+        )
 
 
 class SleepsForever(ExactMatch):

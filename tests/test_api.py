@@ -2,10 +2,29 @@ import rlvr
 
 # The public API is small and pinned: adding or removing a name is a deliberate change.
 EXPECTED = {
-    "STATUSES", "BaseVerifier", "ConfigError", "EngineConfig", "Extraction", "InputError",
-    "IsolationUnavailableError", "MissingExtraError", "RlvrError", "Sample", "Status", "Verdict",
-    "Verifier", "VerifierNotFoundError", "__version__", "available_verifiers", "extract_code",
-    "extract_final_answer", "extract_sql", "get_verifier", "register", "verify", "verify_iter",
+    "STATUSES",
+    "BaseVerifier",
+    "ConfigError",
+    "EngineConfig",
+    "Extraction",
+    "InputError",
+    "IsolationUnavailableError",
+    "MissingExtraError",
+    "RlvrError",
+    "Sample",
+    "Status",
+    "Verdict",
+    "Verifier",
+    "VerifierNotFoundError",
+    "__version__",
+    "available_verifiers",
+    "extract_code",
+    "extract_final_answer",
+    "extract_sql",
+    "get_verifier",
+    "register",
+    "verify",
+    "verify_iter",
 }
 
 

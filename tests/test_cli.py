@@ -90,7 +90,10 @@ def math_records() -> list[dict]:
 
 
 def plugin_records(n: int) -> list[dict]:
-    return [{"id": i, "output": str(i) if i % 3 else f"{i}!", "answer": str(i), "extra": [i, None]} for i in range(n)]
+    return [
+        {"id": i, "output": str(i) if i % 3 else f"{i}!", "answer": str(i), "extra": [i, None]}
+        for i in range(n)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +194,9 @@ def test_huge_output_line_is_a_verdict_not_a_crash(tmp_path: Path) -> None:
     )
     for workers in ("0", "2"):
         out = tmp_path / f"out{workers}.jsonl"
-        proc = run_cli("verify", src, "--verifier", "math", "--out", out, "--workers", workers, "-q", "--timeout", "60")
+        proc = run_cli(
+            "verify", src, "--verifier", "math", "--out", out, "--workers", workers, "-q", "--timeout", "60"
+        )
         assert proc.returncode == 0, proc.stderr
         scored = read_jsonl(out)
         assert [r["id"] for r in scored] == ["a", "big"]
@@ -236,7 +241,9 @@ def test_skip_invalid_reports_and_continues(tmp_path: Path, verifier: str) -> No
     deep.mkdir()
     src = broken_file(deep)
     out = tmp_path / "scored.jsonl"
-    proc = run_cli("verify", src, "--verifier", verifier, "--workers", "0", "--out", out, "--skip-invalid", "--json")
+    proc = run_cli(
+        "verify", src, "--verifier", verifier, "--workers", "0", "--out", out, "--skip-invalid", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"{src}:3" in proc.stderr
     summary = json.loads(proc.stdout)
@@ -248,7 +255,12 @@ def test_skip_invalid_reports_and_continues(tmp_path: Path, verifier: str) -> No
 
 @pytest.mark.parametrize(
     "bad_line,needle",
-    [("[1, 2, 3]", "JSON object"), ('"just a string"', "JSON object"), ("\xff\xfe", ""), ("{'single': 'quotes'}", "JSON")],
+    [
+        ("[1, 2, 3]", "JSON object"),
+        ('"just a string"', "JSON object"),
+        ("\xff\xfe", ""),
+        ("{'single': 'quotes'}", "JSON"),
+    ],
     ids=["array", "string", "binary", "python-dict"],
 )
 def test_other_malformed_lines(tmp_path: Path, bad_line: str, needle: str) -> None:
@@ -375,7 +387,9 @@ def test_cli_runner_happy_path(tmp_path: Path, runner) -> None:
 
     src = write_jsonl(tmp_path / "answers.jsonl", math_records())
     out = tmp_path / "scored.jsonl"
-    result = runner.invoke(app, ["verify", str(src), "--verifier", "math", "--workers", "0", "--json", "--out", str(out)])
+    result = runner.invoke(
+        app, ["verify", str(src), "--verifier", "math", "--workers", "0", "--json", "--out", str(out)]
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     assert result.exception is None
     summary = json.loads(result.stdout)

@@ -74,7 +74,9 @@ def test_results_identical_to_in_process(no_leaked_children) -> None:
 
 def test_on_result_sees_every_verdict_in_order(no_leaked_children) -> None:
     seen = []
-    verdicts = list(verify_iter(samples(30), h.ExactMatch(), EngineConfig(workers=2, chunk_size=4), on_result=seen.append))
+    verdicts = list(
+        verify_iter(samples(30), h.ExactMatch(), EngineConfig(workers=2, chunk_size=4), on_result=seen.append)
+    )
     assert seen == verdicts
 
 
@@ -182,7 +184,9 @@ def test_no_children_after_close(no_leaked_children) -> None:
 
 def test_no_children_after_close_while_a_worker_hangs(no_leaked_children) -> None:
     before = no_leaked_children
-    it = verify_iter(samples(40, trigger_at=6), h.SleepsForever(), EngineConfig(workers=2, chunk_size=2, timeout=60))
+    it = verify_iter(
+        samples(40, trigger_at=6), h.SleepsForever(), EngineConfig(workers=2, chunk_size=2, timeout=60)
+    )
     for _ in range(5):
         next(it)
     t0 = time.monotonic()
@@ -230,7 +234,9 @@ def test_unpicklable_verifier_is_a_config_error() -> None:
         list(verify_iter(samples(3), Local(), EngineConfig(workers=1)))
 
 
-def test_verifier_workers_cannot_import_is_a_config_error(monkeypatch: pytest.MonkeyPatch, no_leaked_children) -> None:
+def test_verifier_workers_cannot_import_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, no_leaked_children
+) -> None:
     monkeypatch.delenv("PYTHONPATH")  # workers can no longer import engine_helpers
     with pytest.raises(ConfigError):
         list(verify_iter(samples(3), h.ExactMatch(), EngineConfig(workers=1, start_timeout=20)))

@@ -20,7 +20,7 @@ def test_reads_records_with_line_numbers_and_skips_blank_lines(tmp_path):
     "text, message",
     [
         ('{"output": "o", "answer": 1}\n{"a": \n', "d.jsonl:2: invalid JSON"),
-        ('[1, 2]\n', "d.jsonl:1: expected a JSON object, got an array"),
+        ("[1, 2]\n", "d.jsonl:1: expected a JSON object, got an array"),
         ('{"output": "x"}\n', "d.jsonl:1: missing required field(s): answer"),
         (b'{"a": "\xff"}\n', "d.jsonl:1: line is not valid UTF-8"),
     ],

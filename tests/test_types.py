@@ -30,8 +30,12 @@ def test_verdict_rejects_unknown_status():
 
 def test_verdict_to_dict_and_partial_credit():
     v = Verdict.incorrect("2 of 3 tests pass", score=2 / 3, failing="test_3")
-    assert v.to_dict() == {"reward": 2 / 3, "status": "incorrect", "reason": "2 of 3 tests pass",
-                           "details": {"failing": "test_3"}}
+    assert v.to_dict() == {
+        "reward": 2 / 3,
+        "status": "incorrect",
+        "reason": "2 of 3 tests pass",
+        "details": {"failing": "test_3"},
+    }
     assert v.reward == v.score and not v.passed
 
 

@@ -48,7 +48,9 @@ class WorkerProcess:
         child_env = dict(os.environ if env is None else env)
         # Make `-m rlvr._worker` importable even when rlvr runs from a source tree.
         root = _src_root()
-        child_env["PYTHONPATH"] = root + (os.pathsep + child_env["PYTHONPATH"] if child_env.get("PYTHONPATH") else "")
+        child_env["PYTHONPATH"] = root + (
+            os.pathsep + child_env["PYTHONPATH"] if child_env.get("PYTHONPATH") else ""
+        )
         child_env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rlvr._worker"],

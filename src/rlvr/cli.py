@@ -78,12 +78,16 @@ def progress_bar(description: str, total: int | None, *, disable: bool = False):
     epilog="Example:  rlvr verify answers.jsonl --verifier math --out scored.jsonl",
 )
 def verify(
-    file: Path = typer.Argument(..., metavar="FILE", help="JSONL with one {'output', 'answer', ...} object per line."),
+    file: Path = typer.Argument(
+        ..., metavar="FILE", help="JSONL with one {'output', 'answer', ...} object per line."
+    ),
     verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...) or module:object."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write scored records here (JSONL)."),
     workers: int | None = typer.Option(None, help="Worker processes (default: CPU count; 0 = in-process)."),
     timeout: float = typer.Option(30.0, help="Hard time limit per sample, in seconds."),
-    opt: list[str] = typer.Option([], "--opt", help="Verifier option key=value (repeatable), e.g. --opt rel_tol=1e-6."),
+    opt: list[str] = typer.Option(
+        [], "--opt", help="Verifier option key=value (repeatable), e.g. --opt rel_tol=1e-6."
+    ),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report malformed lines and continue."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -144,7 +148,8 @@ def verify(
         raise fail(str(exc)) from None
     finally:
         if fh is not None and not fh.closed:
-            fh.close()
+            fh.close()  # the run failed: a half-written file must not pass for a result
+            tmp.unlink(missing_ok=True)
     elapsed = time.perf_counter() - t0
     n = sum(counts.values())
     summary = {

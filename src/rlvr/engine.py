@@ -182,7 +182,9 @@ def _run_pool(
                     slot.worker.read_available()
                 except WorkerDied as exc:
                     if slot.current:
-                        replace(slot, Verdict.error(f"verifier worker died while checking this sample ({exc})"))
+                        replace(
+                            slot, Verdict.error(f"verifier worker died while checking this sample ({exc})")
+                        )
                     else:
                         raise ConfigError(f"verifier worker failed to start: {exc}") from None
                     continue
@@ -202,9 +204,7 @@ def _run_pool(
                 if now < slot.deadline:
                     continue
                 if not slot.ready:
-                    raise ConfigError(
-                        f"verifier worker did not start within {cfg.start_timeout:.0f}s"
-                    )
+                    raise ConfigError(f"verifier worker did not start within {cfg.start_timeout:.0f}s")
                 if slot.current:
                     replace(
                         slot,

@@ -37,9 +37,7 @@ class MissingExtraError(ConfigError, ImportError):
     """An optional dependency is missing; the message carries the install command."""
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
-        super().__init__(
-            f"{purpose} needs the '{package}' package: pip install 'rlvr[{extra}]'"
-        )
+        super().__init__(f"{purpose} needs the '{package}' package: pip install 'rlvr[{extra}]'")
         self.package = package
         self.extra = extra
 

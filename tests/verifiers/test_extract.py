@@ -13,7 +13,11 @@ from rlvr.verifiers.extract import extract_code, extract_fenced, extract_final_a
         (r"\boxed{\boxed{7}}", ("7",), "boxed"),
         (r"\fbox{12}", ("12",), "boxed"),
         (r"\boxed 5.", ("5",), "boxed"),
-        ("Final Answer: The final answer is $\\dfrac{3}{4}$. I hope it is correct.", (r"\dfrac{3}{4}",), "final_answer"),
+        (
+            "Final Answer: The final answer is $\\dfrac{3}{4}$. I hope it is correct.",
+            (r"\dfrac{3}{4}",),
+            "final_answer",
+        ),
         ("He pays 3*4 = 12 dollars.\n#### 12", ("12",), "hash"),
         ("So the answer is 3.5.", ("3.5",), "answer_is"),
         ("The answer is: $x = 4$", ("x = 4",), "answer_is"),

@@ -58,7 +58,9 @@ def test_parse_errors(text):
 def test_structures_parse():
     assert P("[1,2)")[0] == "interval" and P(r"\{1,2\}")[0] == "set"
     assert P(r"\begin{pmatrix}1&2\\3&4\end{pmatrix}") == (
-        "matrix", ((("num", 1), ("num", 2)), (("num", 3), ("num", 4))))
+        "matrix",
+        ((("num", 1), ("num", 2)), (("num", 3), ("num", 4))),
+    )
     assert P(r"(0,\infty)\cup[2,3]")[0] == "union"
 
 
@@ -88,8 +90,17 @@ def test_power_towers_are_refused_before_evaluation():
 
 @pytest.mark.parametrize(
     "text, unit",
-    [("5 km", "km"), ("5 m", "m"), ("12 apples", "apples"), ("5m", None), ("2x", None), (r"3\pi", None),
-     ("5 or 6", None), ("x^2 + 2x", None), ("10 m/s", "m/s")],
+    [
+        ("5 km", "km"),
+        ("5 m", "m"),
+        ("12 apples", "apples"),
+        ("5m", None),
+        ("2x", None),
+        (r"3\pi", None),
+        ("5 or 6", None),
+        ("x^2 + 2x", None),
+        ("10 m/s", "m/s"),
+    ],
 )
 def test_split_unit(text, unit):
     assert split_unit(text)[1] == unit
@@ -112,8 +123,9 @@ def test_options(output, answer, options, status):
     assert MathVerifier(**options).verify(Sample(output, answer)).status == status
 
 
-@pytest.mark.parametrize("bad", [{"percent": "x"}, {"units": "si"}, {"fallback": "first"}, {"rel_tol": -1},
-                                 {"timeout": 0}])
+@pytest.mark.parametrize(
+    "bad", [{"percent": "x"}, {"units": "si"}, {"fallback": "first"}, {"rel_tol": -1}, {"timeout": 0}]
+)
 def test_bad_options_raise_config_error(bad):
     with pytest.raises(ConfigError):
         MathVerifier(**bad)
@@ -156,8 +168,12 @@ def test_symbolic_timeout_is_a_timeout_verdict():
 
 def test_symbolic_path_is_thread_safe():
     v = MathVerifier()
-    cases = [(r"\boxed{2\sqrt{2}}", r"\sqrt8", "correct"), (r"\boxed{(x+1)^2}", "x^2+2x+1", "correct"),
-             (r"\boxed{3.14}", r"\pi", "incorrect"), (r"\boxed{e^{i\pi}}", "-1", "correct")] * 6
+    cases = [
+        (r"\boxed{2\sqrt{2}}", r"\sqrt8", "correct"),
+        (r"\boxed{(x+1)^2}", "x^2+2x+1", "correct"),
+        (r"\boxed{3.14}", r"\pi", "incorrect"),
+        (r"\boxed{e^{i\pi}}", "-1", "correct"),
+    ] * 6
     with ThreadPoolExecutor(8) as pool:
         got = list(pool.map(lambda c: v.verify(Sample(c[0], c[1])).status, cases))
     assert got == [c[2] for c in cases]
@@ -184,3 +200,32 @@ def test_verify_never_uses_signals_from_threads():
     t.start()
     t.join(60)
     assert result["v"] == "correct"
+
+
+@pytest.mark.parametrize(
+    "output, answer, status",
+    [
+        # Found by the benchmark: a constant difference between huge polynomials is still a difference.
+        (r"\boxed{(x+1)^{300}}", "(x+1)^{300}+1", "incorrect"),
+        (r"\boxed{x^{300}}", "x^{300}+1", "incorrect"),
+        # An escaped dollar inside $...$ does not end the math.
+        (r"The answer is $\$84$.", "84", "correct"),
+    ],
+)
+def test_regressions(output, answer, status):
+    assert MathVerifier().verify(Sample(output, answer)).status == status
+
+
+def test_forked_child_starts_with_an_empty_pool():
+    import os
+
+    from rlvr.verifiers import math as math_module
+
+    MathVerifier().verify(Sample(r"\boxed{\sqrt8}", r"2\sqrt2"))  # warm the parent's pool
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.write(w, str(len(math_module._POOL._idle)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(r, 10) == b"0"

@@ -82,8 +82,11 @@ def timed_verify(v, output: str, answer: str) -> tuple[Verdict, float]:
 
 def check(case: str, verdict: Verdict, elapsed: float) -> None:
     assert isinstance(verdict, Verdict), (case, verdict)
-    assert elapsed < LIMIT, f"{case}: verify took {elapsed:.2f}s (limit {LIMIT:.1f}s); {verdict.status}: {verdict.reason}"
-    assert verdict.status != "correct", f"{case}: judged correct: {verdict.reason} {dict(verdict.details)}"[:2000]
+    assert elapsed < LIMIT, (
+        f"{case}: verify took {elapsed:.2f}s (limit {LIMIT:.1f}s); {verdict.status}: {verdict.reason}"
+    )
+    judged = f"{case}: judged correct: {verdict.reason} {dict(verdict.details)}"
+    assert verdict.status != "correct", judged[:2000]
     assert verdict.score == 0.0, case
 
 
@@ -140,7 +143,9 @@ def test_easy_checks_still_work_after_hostile_ones(verifier) -> None:
     """A killed or wedged worker must not poison later, ordinary checks."""
     for case in ("power-tower-boxed", "factorial-power"):
         verifier.verify(Sample(output=CASES[case][0], answer=CASES[case][1]))
-    verdict, elapsed = timed_verify(verifier, "So the answer is $\\boxed{\\frac{\\sqrt{2}}{2}}$.", "\\frac{1}{\\sqrt{2}}")
+    verdict, elapsed = timed_verify(
+        verifier, "So the answer is $\\boxed{\\frac{\\sqrt{2}}{2}}$.", "\\frac{1}{\\sqrt{2}}"
+    )
     assert verdict.status == "correct", verdict.reason
     assert elapsed < LIMIT
     verdict, _ = timed_verify(verifier, "#### 42", "42")
@@ -179,7 +184,7 @@ def test_close_leaves_no_children() -> None:
     v = MathVerifier(timeout=TIMEOUT)
     cases = ["power-tower-boxed", "factorial-power", "nested-frac-2000", "many-boxes-then-different"]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for verdict, elapsed in pool.map(lambda c: timed_verify(v, *CASES[c]), cases):
+        for _verdict, elapsed in pool.map(lambda c: timed_verify(v, *CASES[c]), cases):
             assert elapsed < LIMIT
     check("power-tower-plain", *timed_verify(v, *CASES["power-tower-plain"]))
     close = getattr(v, "close", None)

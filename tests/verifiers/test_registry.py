@@ -49,12 +49,15 @@ def test_instance_with_options_is_refused():
         get_verifier(f"{__name__}:ALWAYS", score=1)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("nope", "unknown verifier 'nope'; available: .*math"),
-    ("no_such_module_xyz:thing", "cannot import module"),
-    (f"{__name__}:missing", "has no attribute"),
-    (f"{__name__}:test_instance_with_options_is_refused", "did not produce a verifier"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("nope", "unknown verifier 'nope'; available: .*math"),
+        ("no_such_module_xyz:thing", "cannot import module"),
+        (f"{__name__}:missing", "has no attribute"),
+        (f"{__name__}:test_instance_with_options_is_refused", "did not produce a verifier"),
+    ],
+)
 def test_resolution_errors(spec, message):
     with pytest.raises(VerifierNotFoundError, match=message):
         get_verifier(spec)

@@ -123,7 +123,9 @@ def _load_path(path: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise VerifierNotFoundError(f"cannot import module {module_name!r} for verifier {path!r}: {exc}") from exc
+        raise VerifierNotFoundError(
+            f"cannot import module {module_name!r} for verifier {path!r}: {exc}"
+        ) from exc
     obj: Any = module
     for part in attr.split("."):
         try:
@@ -136,7 +138,9 @@ def _load_path(path: str) -> Any:
 def _instantiate(target: Any, options: Mapping[str, Any], label: str) -> Verifier:
     if isinstance(target, Verifier) and not isinstance(target, type):
         if options:
-            raise ConfigError(f"verifier {label!r} is an instance; it takes no options (got {sorted(options)})")
+            raise ConfigError(
+                f"verifier {label!r} is an instance; it takes no options (got {sorted(options)})"
+            )
         return target
     if callable(target):
         try:

@@ -111,7 +111,9 @@ class Extraction:
         return self.answers[-1] if self.answers else None
 
 
-_SENTENCE_END = re.compile(r"\.(?=\s|$)|(?<!\d)\.(?!\d)|\n|\s(?:because|since|as|which|so that|where)\s|;|,\s*(?:so|which|since|because)\s")
+_SENTENCE_END = re.compile(
+    r"\.(?=\s|$)|(?<!\d)\.(?!\d)|\n|\s(?:because|since|as|which|so that|where)\s|;|,\s*(?:so|which|since|because)\s"
+)
 _FINAL_RE = re.compile(r"final\s+answer\s*(?:is|:|=)?\s*:?", re.I)
 _HASH_RE = re.compile(r"^\s*####\s*", re.M)
 _ANSWER_IS_RE = re.compile(
@@ -131,6 +133,9 @@ _RETRACT_RE = re.compile(
 )
 
 
+_CLOSING_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
 def _clip_phrase_answer(text: str, start: int) -> tuple[int, str]:
     """The answer text that follows an anchor phrase: up to the end of its sentence."""
     window = text[start : start + MAX_ANSWER_CHARS]
@@ -141,9 +146,9 @@ def _clip_phrase_answer(text: str, start: int) -> tuple[int, str]:
         if close > 0:
             return offset + close + 2, window[2:close]
     elif window.startswith("$"):
-        close = window.find("$", 1)
-        if close > 0:
-            return offset + close + 1, window[1:close]
+        m = _CLOSING_DOLLAR.search(window, 1)  # "$\$84$": an escaped dollar does not close
+        if m:
+            return offset + m.end(), window[1 : m.start()]
     elif window.startswith("\\("):
         close = window.find("\\)", 2)
         if close > 0:
@@ -218,7 +223,10 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
                 break
         else:
             tail_start = max(text.rfind("\n\n"), len(text) - 600, 0)
-            bold = [(tail_start + m.start(), tail_start + m.end(), m.group(1)) for m in _BOLD_RE.finditer(text[tail_start:])]
+            bold = [
+                (tail_start + m.start(), tail_start + m.end(), m.group(1))
+                for m in _BOLD_RE.finditer(text[tail_start:])
+            ]
             bold = [b for b in bold if _NUMBER_RE.search(b[2]) or len(b[2]) <= 40]
             if bold:
                 methods.append(("bold", bold))

@@ -11,6 +11,7 @@ step runs in a killable worker process with a hard deadline — never ``signal.a
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import threading
 from fractions import Fraction
@@ -27,31 +28,91 @@ from rlvr.verifiers.mathparse import MathParseError, Node, normalize, parse_answ
 
 __all__ = ["MathVerifier"]
 
+# More distinct final answers than this is a shotgun, not an answer; no need to grade each.
+MAX_DISTINCT_ANSWERS = 8
+
 # -- units ---------------------------------------------------------------------------------------
 
 # canonical unit -> (dimension, factor to the dimension's base unit)
 _UNITS: dict[str, tuple[str, Fraction]] = {
-    "mm": ("length", Fraction(1, 1000)), "cm": ("length", Fraction(1, 100)), "m": ("length", Fraction(1)),
-    "km": ("length", Fraction(1000)), "in": ("length", Fraction(254, 10000)), "ft": ("length", Fraction(3048, 10000)),
-    "yd": ("length", Fraction(9144, 10000)), "mi": ("length", Fraction(1609344, 1000)),
-    "mg": ("mass", Fraction(1, 1000)), "g": ("mass", Fraction(1)), "kg": ("mass", Fraction(1000)),
-    "ms": ("time", Fraction(1, 1000)), "s": ("time", Fraction(1)), "min": ("time", Fraction(60)),
-    "h": ("time", Fraction(3600)), "day": ("time", Fraction(86400)), "week": ("time", Fraction(604800)),
-    "ml": ("volume", Fraction(1, 1000)), "l": ("volume", Fraction(1)),
+    "mm": ("length", Fraction(1, 1000)),
+    "cm": ("length", Fraction(1, 100)),
+    "m": ("length", Fraction(1)),
+    "km": ("length", Fraction(1000)),
+    "in": ("length", Fraction(254, 10000)),
+    "ft": ("length", Fraction(3048, 10000)),
+    "yd": ("length", Fraction(9144, 10000)),
+    "mi": ("length", Fraction(1609344, 1000)),
+    "mg": ("mass", Fraction(1, 1000)),
+    "g": ("mass", Fraction(1)),
+    "kg": ("mass", Fraction(1000)),
+    "ms": ("time", Fraction(1, 1000)),
+    "s": ("time", Fraction(1)),
+    "min": ("time", Fraction(60)),
+    "h": ("time", Fraction(3600)),
+    "day": ("time", Fraction(86400)),
+    "week": ("time", Fraction(604800)),
+    "ml": ("volume", Fraction(1, 1000)),
+    "l": ("volume", Fraction(1)),
     "deg": ("angle", Fraction(1)),
-    "cent": ("money", Fraction(1, 100)), "dollar": ("money", Fraction(1)),
+    "cent": ("money", Fraction(1, 100)),
+    "dollar": ("money", Fraction(1)),
 }
 _UNIT_ALIASES = {
-    "millimeter": "mm", "centimeter": "cm", "meter": "m", "metre": "m", "kilometer": "km", "kilometre": "km",
-    "inch": "in", "inche": "in", "foot": "ft", "feet": "ft", "yard": "yd", "mile": "mi",
-    "milligram": "mg", "gram": "g", "kilogram": "kg", "kgs": "kg",
-    "millisecond": "ms", "second": "s", "sec": "s", "minute": "min", "mins": "min", "hour": "h", "hr": "h",
-    "hrs": "h", "days": "day", "weeks": "week", "liter": "l", "litre": "l", "milliliter": "ml",
-    "degree": "deg", "degrees": "deg", "dollars": "dollar", "usd": "dollar", "cents": "cent",
+    "millimeter": "mm",
+    "centimeter": "cm",
+    "meter": "m",
+    "metre": "m",
+    "kilometer": "km",
+    "kilometre": "km",
+    "inch": "in",
+    "inche": "in",
+    "foot": "ft",
+    "feet": "ft",
+    "yard": "yd",
+    "mile": "mi",
+    "milligram": "mg",
+    "gram": "g",
+    "kilogram": "kg",
+    "kgs": "kg",
+    "millisecond": "ms",
+    "second": "s",
+    "sec": "s",
+    "minute": "min",
+    "mins": "min",
+    "hour": "h",
+    "hr": "h",
+    "hrs": "h",
+    "days": "day",
+    "weeks": "week",
+    "liter": "l",
+    "litre": "l",
+    "milliliter": "ml",
+    "degree": "deg",
+    "degrees": "deg",
+    "dollars": "dollar",
+    "usd": "dollar",
+    "cents": "cent",
 }
 # Single letters are units only when spaced from a number ("5 m"); "5x" stays an expression.
 _SINGLE_LETTER_UNITS = {"m", "g", "s", "h", "l", "L", "K", "N", "J", "W", "V", "A"}
-_NOT_UNITS = {"or", "and", "pi", "sqrt", "frac", "inf", "infty", "sin", "cos", "tan", "log", "ln", "exp", "i", "e"}
+_NOT_UNITS = {
+    "or",
+    "and",
+    "pi",
+    "sqrt",
+    "frac",
+    "inf",
+    "infty",
+    "sin",
+    "cos",
+    "tan",
+    "log",
+    "ln",
+    "exp",
+    "i",
+    "e",
+}
 _UNIT_SPLIT = re.compile(r"^(?P<value>.*[\d)}\]])\s*(?P<unit>[A-Za-z][A-Za-z ./^\-]*?[A-Za-z2-3]?)$")
 
 
@@ -98,11 +159,16 @@ class _SymbolicPool:
     def run(self, args: tuple[Any, ...], timeout: float) -> tuple[bool, str, str]:
         with self._lock:
             worker = self._idle.pop() if self._idle else None
-        if worker is None or not worker.alive():
-            worker = _worker.WorkerProcess()
-            # Loading sympy takes a while; it does not count against the check's deadline.
-            _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:warm", (), 120.0)
-        result = _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:compare_nodes", args, timeout)
+        try:
+            if worker is None or not worker.alive():
+                worker = _worker.WorkerProcess()
+                # Loading sympy takes a while; it does not count against the check's deadline.
+                _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:warm", (), 120.0)
+            result = _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:compare_nodes", args, timeout)
+        except BaseException:
+            if worker is not None:
+                worker.kill()  # never hand a worker in an unknown state to the next caller
+            raise
         with self._lock:
             if len(self._idle) < 8:
                 self._idle.append(worker)
@@ -120,6 +186,8 @@ class _SymbolicPool:
 
 _POOL = _SymbolicPool()
 atexit.register(_POOL.close)
+# A forked child must not share the parent's worker pipes: it starts with an empty pool.
+os.register_at_fork(after_in_child=lambda: _POOL.__init__())
 
 
 @lru_cache(maxsize=4096)
@@ -195,7 +263,9 @@ class MathVerifier(BaseVerifier):
                 "no final answer found (no \\boxed{}, 'answer is', '####' or number)", **details
             )
         answers = list(dict.fromkeys(ext.answers))
-        details["extracted"] = answers[-1] if len(answers) == 1 else answers
+        details["extracted"] = answers[-1] if len(answers) == 1 else answers[:MAX_DISTINCT_ANSWERS]
+        if len(answers) > MAX_DISTINCT_ANSWERS:
+            return Verdict.incorrect(f"the output gives {len(answers)} different final answers", **details)
         verdicts = [self._check_one(a, ref_text, details) for a in answers]
         bad = [v for v in verdicts if v.status != "correct"]
         if not bad:
@@ -235,7 +305,9 @@ class MathVerifier(BaseVerifier):
                 return self._text_verdict(cand_norm, ref_norm, answer, ref_text, details)
             if "hedged" in str(exc):
                 return Verdict.incorrect(f"hedged final answer: {answer[:80]!r}", **details)
-            return Verdict.unparsable(f"could not read the final answer {answer[:80]!r} as math: {exc}", **details)
+            return Verdict.unparsable(
+                f"could not read the final answer {answer[:80]!r} as math: {exc}", **details
+            )
         if ref_node is None:
             return self._text_verdict(cand_norm, ref_norm, answer, ref_text, details)
         if scale != 1:
@@ -249,14 +321,20 @@ class MathVerifier(BaseVerifier):
         except _worker.WorkerDied as exc:
             return Verdict.error(f"the symbolic checker died: {exc}", **details)
         if outcome.how == "too_large":
-            return Verdict.unparsable(f"the final answer is too large to evaluate safely ({outcome.why})", **details)
+            return Verdict.unparsable(
+                f"the final answer is too large to evaluate safely ({outcome.why})", **details
+            )
         if outcome.how == "undefined":
             return Verdict.incorrect(f"the final answer is undefined ({outcome.why})", **details)
         if outcome.equal:
-            return Verdict.correct(f"{answer[:80]} is equivalent to the reference {ref_text[:80]}", **details,
-                                   match=outcome.how)
-        return Verdict.incorrect(f"{answer[:80]} does not match the reference {ref_text[:80]}: {outcome.why}",
-                                 **details, match=outcome.how)
+            return Verdict.correct(
+                f"{answer[:80]} is equivalent to the reference {ref_text[:80]}", **details, match=outcome.how
+            )
+        return Verdict.incorrect(
+            f"{answer[:80]} does not match the reference {ref_text[:80]}: {outcome.why}",
+            **details,
+            match=outcome.how,
+        )
 
     def _compare(self, cand: Node, ref: Node, tol: Tolerance) -> Outcome:
         try:
@@ -281,7 +359,9 @@ class MathVerifier(BaseVerifier):
             return Fraction(1), None
         if cand is None or ref is None:
             if self.units == "strict":
-                return Fraction(1), f"unit mismatch: answer has {cand or 'no unit'}, reference has {ref or 'no unit'}"
+                return Fraction(
+                    1
+                ), f"unit mismatch: answer has {cand or 'no unit'}, reference has {ref or 'no unit'}"
             return Fraction(1), None
         cu, ru = _canonical_unit(cand), _canonical_unit(ref)
         if cu == ru:
@@ -290,11 +370,14 @@ class MathVerifier(BaseVerifier):
             return _UNITS[cu][1] / _UNITS[ru][1], None
         return Fraction(1), f"unit mismatch: the answer is in {cand}, the reference in {ref}"
 
-    def _text_verdict(self, cand: str, ref: str, answer: str, ref_text: str, details: dict[str, Any]) -> Verdict:
+    def _text_verdict(
+        self, cand: str, ref: str, answer: str, ref_text: str, details: dict[str, Any]
+    ) -> Verdict:
         if _text_key(cand) == _text_key(ref) and _text_key(ref):
             return Verdict.correct(f"{answer[:80]} matches the reference text", **details, match="text")
-        return Verdict.incorrect(f"{answer[:80]!r} does not match the reference {ref_text[:80]!r}", **details,
-                                 match="text")
+        return Verdict.incorrect(
+            f"{answer[:80]!r} does not match the reference {ref_text[:80]!r}", **details, match="text"
+        )
 
 
 def _percent_words(s: str) -> str:

@@ -213,7 +213,9 @@ def _all_equal(pairs: tuple[tuple[Node, Node], ...], tol: Tolerance, symbolic: b
     return Outcome(True, how)
 
 
-def _compare_unordered(cands: tuple[Node, ...], refs: tuple[Node, ...], tol: Tolerance, symbolic: bool) -> Outcome:
+def _compare_unordered(
+    cands: tuple[Node, ...], refs: tuple[Node, ...], tol: Tolerance, symbolic: bool
+) -> Outcome:
     # Duplicates do not change a set: {1, 1, 2} is {1, 2}.
     def dedupe(items: tuple[Node, ...]) -> list[Node]:
         kept: list[Node] = []
@@ -239,7 +241,9 @@ def _compare_unordered(cands: tuple[Node, ...], refs: tuple[Node, ...], tol: Tol
 def _scalar(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
     if cand[0] == "sym" and ref[0] == "sym":
         # A single capital letter A-J is a multiple-choice label: "d" answers "D".
-        same = cand[1] == ref[1] or (len(ref[1]) == 1 and ref[1] in "ABCDEFGHIJ" and cand[1].upper() == ref[1])
+        same = cand[1] == ref[1] or (
+            len(ref[1]) == 1 and ref[1] in "ABCDEFGHIJ" and cand[1].upper() == ref[1]
+        )
         return Outcome(same, "exact", "" if same else "different variables")
     a = exact_value(cand)
     b = exact_value(ref)

@@ -37,8 +37,20 @@ class MathParseError(ValueError):
 # -- normalisation -------------------------------------------------------------------------------
 
 _UNICODE = {
-    "−": "-", "–": "-", "×": "*", "·": "*", "÷": "/", "π": "\\pi ", "∞": "\\infty ", "√": "\\sqrt",
-    "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "∪": "\\cup ", "°": "^\\circ", "±": "\\pm ",
+    "−": "-",
+    "–": "-",
+    "×": "*",
+    "·": "*",
+    "÷": "/",
+    "π": "\\pi ",
+    "∞": "\\infty ",
+    "√": "\\sqrt",
+    "≤": "\\le ",
+    "≥": "\\ge ",
+    "≠": "\\ne ",
+    "∪": "\\cup ",
+    "°": "^\\circ",
+    "±": "\\pm ",
 }
 _DROP = re.compile(
     r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\.?|\\displaystyle|(?<!\\)\\[,;:! ]|\\quad|\\qquad|\\limits|~"
@@ -97,13 +109,53 @@ _TOKEN = re.compile(
     r"|(?P<op>\*\*|<=|>=|!=|[-+*/^_()\[\]{},=!|<>&%:;'])"
     r")"
 )
-_FUNCS = {"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-          "ln", "log", "exp", "sqrt", "abs"}
-_RELS = {"=": "=", "<": "<", ">": ">", "<=": "<=", ">=": ">=", "!=": "!=", "\\le": "<=", "\\leq": "<=",
-         "\\ge": ">=", "\\geq": ">=", "\\ne": "!=", "\\neq": "!=", "\\lt": "<", "\\gt": ">",
-         "\\approx": "=", "\\equiv": "="}
-_CONSTS = {"\\pi": "pi", "\\infty": "inf", "\\infinity": "inf", "pi": "pi", "inf": "inf", "infty": "inf",
-           "e": "e", "i": "i"}
+_FUNCS = {
+    "sin",
+    "cos",
+    "tan",
+    "cot",
+    "sec",
+    "csc",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "ln",
+    "log",
+    "exp",
+    "sqrt",
+    "abs",
+}
+_RELS = {
+    "=": "=",
+    "<": "<",
+    ">": ">",
+    "<=": "<=",
+    ">=": ">=",
+    "!=": "!=",
+    "\\le": "<=",
+    "\\leq": "<=",
+    "\\ge": ">=",
+    "\\geq": ">=",
+    "\\ne": "!=",
+    "\\neq": "!=",
+    "\\lt": "<",
+    "\\gt": ">",
+    "\\approx": "=",
+    "\\equiv": "=",
+}
+_CONSTS = {
+    "\\pi": "pi",
+    "\\infty": "inf",
+    "\\infinity": "inf",
+    "pi": "pi",
+    "inf": "inf",
+    "infty": "inf",
+    "e": "e",
+    "i": "i",
+}
 
 
 def _tokenize(s: str) -> list[tuple[str, str]]:
@@ -248,8 +300,15 @@ class _Parser:
                 elif min_bp < 20 and self.starts_primary(t):
                     # Implicit multiplication: 2x, 2\pi, (a)(b); "2\frac{1}{2}" is a mixed number.
                     right = self.expr(21)
-                    if left[0] == "num" and left[1].denominator == 1 and right[0] == "div" and t[1] == "\\frac" \
-                            and right[1][0] == "num" and right[2][0] == "num" and 0 < right[1][1] < right[2][1]:
+                    if (
+                        left[0] == "num"
+                        and left[1].denominator == 1
+                        and right[0] == "div"
+                        and t[1] == "\\frac"
+                        and right[1][0] == "num"
+                        and right[2][0] == "num"
+                        and 0 < right[1][1] < right[2][1]
+                    ):
                         left = ("add", left, right)
                     else:
                         left = ("mul", left, right)
@@ -264,8 +323,10 @@ class _Parser:
         if kind in ("num", "word"):
             return val not in ("or", "and")
         if kind == "cmd":
-            return val in ("\\frac", "\\sqrt", "\\pi", "\\infty", "\\{", "\\begin", "\\log", "\\ln", "\\exp") or \
-                val[1:] in _FUNCS
+            return (
+                val in ("\\frac", "\\sqrt", "\\pi", "\\infty", "\\{", "\\begin", "\\log", "\\ln", "\\exp")
+                or val[1:] in _FUNCS
+            )
         return val in ("(", "[") or (val == "{" and False)
 
     def group(self) -> Node:
