@@ -232,6 +232,7 @@ def test_malformed_line_fails_with_file_and_line(tmp_path: Path, verifier: str, 
     line = assert_one_line_error(proc, f"{src}:3", "JSON")
     assert proc.returncode == 1, line
     assert not out.exists()  # no output file that looks complete
+    assert list(tmp_path.glob("*.partial")) == []  # and no half-written one left behind
 
 
 @pytest.mark.parametrize("verifier", ["math", PLUGIN])
