@@ -229,3 +229,31 @@ def test_forked_child_starts_with_an_empty_pool():
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(r, 10) == b"0"
+
+
+@pytest.mark.parametrize(
+    "output, answer, status",
+    [
+        ("The answer is 5 thousand.", "5", "incorrect"),  # a number word is scale, not a unit
+        ("The answer is 5 thousand.", "5000", "correct"),
+        (r"\boxed{2.5 \text{ million dollars}}", "2500000", "correct"),
+        (r"\boxed{3 dozen}", "36", "correct"),
+    ],
+)
+def test_number_words_scale_the_value(output, answer, status):
+    assert MathVerifier().verify(Sample(output, answer)).status == status
+
+
+@pytest.mark.parametrize(
+    "output, answer, status",
+    [
+        (r"\boxed{\pi \approx 3.14}", "3.14", "correct"),  # an announced approximation is not a false claim
+        (r"\boxed{2+2 = 4 \approx 5}", "5", "correct"),
+        (r"\boxed{2+2=5 \approx 4}", "4", "incorrect"),  # the "=" link is still checked
+        (r"\boxed{x \le 3}", r"3 \ge x", "correct"),
+        (r"\boxed{x < 3}", r"x \le 3", "incorrect"),
+        (r"\boxed{\mathbb{R}}", r"\mathbb{R}", "correct"),
+    ],
+)
+def test_relations(output, answer, status):
+    assert MathVerifier().verify(Sample(output, answer)).status == status

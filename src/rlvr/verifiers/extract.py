@@ -236,10 +236,8 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
         return Extraction((), "none", "none")
     method, cands = methods[0]
     kept, retracted_last = _drop_retracted(text, cands)
-    if retracted_last and not kept:
-        return Extraction((), method, "retracted")
     if retracted_last:
-        # The final answer was withdrawn with nothing after it: a hedge at best.
+        # The final answer was withdrawn with nothing after it: no answer stands.
         return Extraction((), method, "retracted")
     # Inside a box "5!" is a factorial; after "the answer is" it is more likely an exclamation.
     answers = [_clean(a, keep_bang=method == "boxed") for _, _, a in kept][-MAX_CANDIDATES:]

@@ -266,16 +266,27 @@ class MathVerifier(BaseVerifier):
         details["extracted"] = answers[-1] if len(answers) == 1 else answers[:MAX_DISTINCT_ANSWERS]
         if len(answers) > MAX_DISTINCT_ANSWERS:
             return Verdict.incorrect(f"the output gives {len(answers)} different final answers", **details)
-        verdicts = [self._check_one(a, ref_text, details) for a in answers]
-        bad = [v for v in verdicts if v.status != "correct"]
-        if not bad:
-            return verdicts[-1]
-        if len(answers) > 1 and len(bad) < len(verdicts):
+        # Every distinct final answer must match; stop as soon as the outcome is known.
+        passed: Verdict | None = None
+        failed: Verdict | None = None
+        for answer in answers:
+            verdict = self._check_one(answer, ref_text, details)
+            if verdict.status == "correct":
+                passed = verdict
+            else:
+                failed = failed or verdict
+                if verdict.status in ("timeout", "error"):
+                    return verdict
+            if passed and failed:
+                break
+        if failed is None:
+            return passed  # type: ignore[return-value]
+        if passed is not None:
             return Verdict.incorrect(
                 f"the output gives several different final answers ({', '.join(a[:40] for a in answers[:4])})",
                 **details,
             )
-        return bad[-1]
+        return failed
 
     # -- one candidate answer ------------------------------------------------------------------
     def _check_one(self, answer: str, ref_text: str, details: dict[str, Any]) -> Verdict:
@@ -291,7 +302,10 @@ class MathVerifier(BaseVerifier):
             return Verdict.incorrect(f"hedged final answer: {answer[:80]!r}", **details)
         cand_val, cand_unit = split_unit(_percent_words(cand_norm))
         ref_val, ref_unit = split_unit(_percent_words(ref_norm))
+        cand_mult, cand_unit = _multiplier(cand_unit)
+        ref_mult, ref_unit = _multiplier(ref_unit)
         scale, unit_problem = self._units(cand_unit, ref_unit)
+        scale *= cand_mult / ref_mult
         if unit_problem:
             return Verdict.incorrect(unit_problem, **details, unit=cand_unit, reference_unit=ref_unit)
         try:
@@ -378,6 +392,27 @@ class MathVerifier(BaseVerifier):
         return Verdict.incorrect(
             f"{answer[:80]!r} does not match the reference {ref_text[:80]!r}", **details, match="text"
         )
+
+
+_MULTIPLIERS = {
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 10**6,
+    "billion": 10**9,
+    "trillion": 10**12,
+    "dozen": 12,
+}
+
+
+def _multiplier(unit: str | None) -> tuple[Fraction, str | None]:
+    """``"million dollars"`` → ``(10**6, "dollars")``: number words are scale, not units."""
+    if unit is None:
+        return Fraction(1), None
+    first, _, rest = unit.partition(" ")
+    factor = _MULTIPLIERS.get(first.lower())
+    if factor is None:
+        return Fraction(1), unit
+    return Fraction(factor), rest.strip() or None
 
 
 def _percent_words(s: str) -> str:

@@ -126,7 +126,7 @@ def compare(cand: Node, ref: Node, tol: Tolerance, *, symbolic: bool = False) ->
     if cand[0] == "rel":
         cand_val = _chain_value(cand, tol, symbolic, side="answer")
         if cand_val[0] == "rel":
-            if any(op != "=" for op in cand_val[1]):
+            if any(op not in ("=", "~") for op in cand_val[1]):
                 return Outcome(False, "structure", "the answer is an inequality, the reference is not")
             return Outcome(False, "chain", "the equation chain in the answer is false")
         cand = cand_val
@@ -161,13 +161,14 @@ def compare(cand: Node, ref: Node, tol: Tolerance, *, symbolic: bool = False) ->
 
 
 def _chain_value(node: Node, tol: Tolerance, symbolic: bool, side: str) -> Node:
-    ops, parts = node[1], list(node[2])
-    if any(op != "=" for op in ops):
+    ops, parts = list(node[1]), list(node[2])
+    if any(op not in ("=", "~") for op in ops):
         return node
     if len(parts) >= 2 and _label(parts[0]):
-        parts = parts[1:]
-    for a, b in zip(parts, parts[1:]):
-        if not compare(a, b, tol, symbolic=symbolic).equal:
+        parts, ops = parts[1:], ops[1:]
+    for op, a, b in zip(ops, parts, parts[1:]):
+        # "=" links must hold; "≈" links are approximations the model announced, not claims.
+        if op == "=" and not compare(a, b, tol, symbolic=symbolic).equal:
             return ("rel", ("=",), (a, b))  # a false link: the caller reports it
     return parts[-1]
 
@@ -175,7 +176,7 @@ def _chain_value(node: Node, tol: Tolerance, symbolic: bool, side: str) -> Node:
 def _compare_relation(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
     if cand[0] != "rel":
         return Outcome(False, "structure", "the reference is a relation, the answer is not")
-    flip = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
+    flip = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!=", "~": "~"}
     c_ops, c_parts = cand[1], cand[2]
     for ops, parts in ((c_ops, c_parts), (tuple(flip[o] for o in reversed(c_ops)), tuple(reversed(c_parts)))):
         if ops == ref[1] and len(parts) == len(ref[2]):

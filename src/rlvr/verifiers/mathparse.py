@@ -143,7 +143,7 @@ _RELS = {
     "\\neq": "!=",
     "\\lt": "<",
     "\\gt": ">",
-    "\\approx": "=",
+    "\\approx": "~",
     "\\equiv": "=",
 }
 _CONSTS = {
@@ -327,7 +327,7 @@ class _Parser:
                 val in ("\\frac", "\\sqrt", "\\pi", "\\infty", "\\{", "\\begin", "\\log", "\\ln", "\\exp")
                 or val[1:] in _FUNCS
             )
-        return val in ("(", "[") or (val == "{" and False)
+        return val in ("(", "[")
 
     def group(self) -> Node:
         """A brace group {…} or a single token (``\\frac12``)."""
@@ -413,7 +413,7 @@ class _Parser:
                 if name in ("emptyset", "varnothing"):
                     return ("set", ())
                 g = self.group()
-                return ("sym", "set_" + str(g))
+                return ("sym", "set_" + (g[1] if g[0] == "sym" else repr(g)))
         raise MathParseError(f"unexpected {val!r}")
 
     def subscript(self) -> str:
