@@ -257,3 +257,30 @@ def test_verify_accepts_records_and_registry_objects() -> None:
 def test_config_rejects_bad_values(kwargs) -> None:
     with pytest.raises(ConfigError):
         EngineConfig(**kwargs)
+
+
+def _worker_pids() -> set[int]:
+    """Every live rlvr worker process on the machine, orphans included (ppid 1)."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"rlvr._worker" in cmd and h.proc_state(int(entry.name)) not in (None, "Z"):
+                pids.add(int(entry.name))
+    return pids
+
+
+def test_killing_an_engine_worker_also_ends_the_symbolic_worker_it_started() -> None:
+    from rlvr.verifiers.math import MathVerifier
+
+    before = _worker_pids()
+    slow = Sample(r"\boxed{(x+y+z+w)^{40}}", "(x+y+z+w+1)^{40}")  # sympy needs far more than 2 s
+    verdicts = list(verify_iter([slow], MathVerifier(timeout=120), EngineConfig(workers=1, timeout=2.0)))
+    assert verdicts[0].status == "timeout"
+    deadline = time.monotonic() + 5
+    while _worker_pids() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (_worker_pids() - before), "an orphaned sympy worker outlived its engine worker"

@@ -20,13 +20,12 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 _HEADER = struct.Struct("!I")
-# True inside a worker: code here may run slow work inline because the parent can kill us.
-IN_KILLABLE_WORKER = False
 
 
 class WorkerDied(Exception):
@@ -127,10 +126,11 @@ class WorkerProcess:
         return self.proc.poll() is None
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for kill in (os.killpg, os.kill):  # the group first: it takes every descendant
+            try:
+                kill(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()  # type: ignore[union-attr]
@@ -188,14 +188,20 @@ def _resolve(path: str) -> Any:
 
 
 def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tests
-    global IN_KILLABLE_WORKER
-    IN_KILLABLE_WORKER = True
-    import rlvr._worker as this  # the flag must be set on the importable module too
-
-    this.IN_KILLABLE_WORKER = True
     from rlvr.types import Verdict
     from rlvr.verifiers.base import safe_verify
 
+    # Die with the parent even while busy: a worker started by a worker lives in its own process
+    # group, so killing the parent's group would otherwise leave it running.
+    parent = os.getppid()
+
+    def watchdog() -> None:
+        while True:
+            time.sleep(0.25)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watchdog, name="rlvr-parent-watchdog", daemon=True).start()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Anything a verifier prints must not corrupt the protocol stream.
     sys.stdout = sys.stderr

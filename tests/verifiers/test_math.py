@@ -257,3 +257,25 @@ def test_number_words_scale_the_value(output, answer, status):
 )
 def test_relations(output, answer, status):
     assert MathVerifier().verify(Sample(output, answer)).status == status
+
+
+@pytest.mark.parametrize(
+    "output, answer, status",
+    [
+        # Huge values must not hide a difference behind a relative tolerance.
+        (r"\boxed{(x+1)^{2000}}", "(x+1)^{2000}+x", "incorrect"),
+        (r"\boxed{\pi^{2000}}", r"\pi^{2000}+1", "incorrect"),
+        (r"\boxed{2^{-400}\sqrt{2}}", r"2^{-399}\sqrt{2}", "incorrect"),
+        # Identities that expansion alone does not see still pass.
+        (r"\boxed{\sin^2 x + \cos^2 x}", "1", "correct"),
+        (r"\boxed{\arctan(x) + \arctan(1/x)}", r"\frac{\pi}{2}", "correct"),
+        (r"\boxed{\sqrt{2}+\sqrt{3}}", r"\sqrt{5+2\sqrt{6}}", "correct"),
+        (r"\boxed{\ln(x^2)}", r"2\ln x", "correct"),
+        # With decimals the tolerance applies.
+        (r"\boxed{0.7071067811865476}", r"\frac{\sqrt2}{2}", "correct"),
+        (r"\boxed{0.7071}", r"\frac{\sqrt2}{2}", "incorrect"),
+    ],
+)
+def test_symbolic_equivalence(output, answer, status):
+    v = MathVerifier(timeout=30).verify(Sample(output, answer))
+    assert v.status == status, v.reason

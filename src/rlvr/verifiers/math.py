@@ -5,7 +5,7 @@ parse (``mathparse``, bounded, no eval) → compare (``mathcompare``): exact rat
 relative + absolute tolerance, then structure (sets, tuples, intervals, matrices, equation
 chains), then sympy (``mathsym``) for what needs it. Plain numbers never touch sympy. The sympy
 step runs in a killable worker process with a hard deadline — never ``signal.alarm`` — so
-``verify`` is safe from any thread; inside an engine worker (itself killable) it runs inline.
+``verify`` is safe from any thread.
 """
 
 from __future__ import annotations
@@ -359,12 +359,9 @@ class MathVerifier(BaseVerifier):
             return Outcome(False, "undefined", str(exc))
         except NeedSymbolic:
             pass
-        if _worker.IN_KILLABLE_WORKER:
-            from rlvr.verifiers.mathsym import compare_nodes
-
-            equal, how, why = compare_nodes(cand, ref, tol)
-        else:
-            equal, how, why = _POOL.run((cand, ref, tol), self.timeout)
+        # Always in a killable worker, even inside an engine worker: the verifier's own timeout
+        # then holds everywhere, and a slow sympy call never costs the engine worker itself.
+        equal, how, why = _POOL.run((cand, ref, tol), self.timeout)
         return Outcome(equal, how, why)
 
     def _units(self, cand: str | None, ref: str | None) -> tuple[Fraction, str | None]:

@@ -1,9 +1,10 @@
 """The symbolic slow path: parsed answers → sympy, with size guards, then equivalence.
 
 Only ever runs where it can be killed (a worker process), because sympy has no time limits.
-Numbers stay exact rationals; equivalence of constants is decided at 50 significant digits and
-of expressions with variables at several deterministic sample points — never by rounding to a
-fixed number of decimals.
+Numbers stay exact rationals. Exactly written answers are equal only if their difference is zero
+(proved by expansion, or indistinguishable from zero at 100 digits at several deterministic
+sample points); answers with decimals are compared within the user's tolerance — never by
+rounding to a fixed number of decimals.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 import sympy
+from sympy.core.evalf import PrecisionExhausted
 
 from rlvr.verifiers.mathcompare import MAX_BITS, MAX_EXPONENT, MAX_FACTORIAL, Tolerance, TooLarge, Undefined
 from rlvr.verifiers.mathparse import Node
@@ -111,48 +113,65 @@ def to_sympy(node: Node) -> Any:
 
 
 def _close(a: Any, b: Any, tol: Tolerance) -> bool:
-    """Numeric closeness of two sympy numbers evaluated to 50 digits (complex aware)."""
+    """Numeric closeness within the user's tolerance (for answers written as decimals)."""
     va, vb = sympy.N(a, _DIGITS), sympy.N(b, _DIGITS)
     if va.has(sympy.nan) or vb.has(sympy.nan):
         return False
     if va.is_infinite or vb.is_infinite or va.has(sympy.zoo) or vb.has(sympy.zoo):
         return bool(va == vb)
-    # Below 1e-40 relative the difference is evaluation noise at 50 digits, not a real difference.
-    rel = max(tol.rel_tol, 1e-40)
-    diff = abs(va - vb)
-    scale = max(abs(va), abs(vb))
-    return bool(diff <= tol.abs_tol + rel * scale)
+    return bool(abs(va - vb) <= tol.abs_tol + tol.rel_tol * max(abs(va), abs(vb)))
+
+
+def _is_zero(expr: Any) -> bool:
+    """Whether a constant expression is zero, judged on its *own* value, never relative to the
+    size of the things that cancelled: (x+1)^300 and (x+1)^300 + 1 differ by 1 however large they
+    are. ``strict`` evaluation gives 30 correct digits of a nonzero value, or raises when the value
+    cannot be told from zero even at 100 digits — which is what an identity like sin²+cos²-1 gives.
+    """
+    if expr == 0:
+        return True
+    if expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        return False
+    try:
+        value = expr.evalf(30, strict=True)
+    except PrecisionExhausted:
+        return True
+    except (TypeError, ValueError):
+        return False
+    return bool(value == 0)
 
 
 def symbolic_equal(cand: Node, ref: Node, tol: Tolerance) -> bool:
-    """Equivalence of two scalar expressions (constants or with variables)."""
+    """Equivalence of two scalar expressions (constants or with variables).
+
+    With an exact tolerance (both answers written exactly) the *difference* must be zero; with
+    a tolerance (decimals involved) the two values must be close at every sample point.
+    """
     a, b = to_sympy(cand), to_sympy(ref)
     if a == b:
         return True
-    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
-    if not symbols:
-        return _close(a, b, tol)
+    exact = tol.rel_tol == 0 and tol.abs_tol == 0
     diff = sympy.expand(a - b)
     if diff == 0:
         return True
+    symbols = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
     if not diff.free_symbols:
-        # The variables cancel and a constant is left: (x+1)^300 and (x+1)^300 + 1 differ by 1,
-        # however negligible 1 is next to their values at any sample point.
-        return bool(abs(sympy.N(diff, _DIGITS)) <= tol.abs_tol)
+        return _is_zero(diff) if exact else _close(a, b, tol)
+    if exact and diff.is_polynomial(*symbols):
+        return False  # an expanded nonzero polynomial is not identically zero
     # Deterministic sample points away from 0 and 1, where identities most often fail to separate.
-    points = [(Fraction(7, 5) + Fraction(k, 3), Fraction(13, 7) + Fraction(2 * k, 5)) for k in range(5)]
     checked = 0
-    for p, q in points:
+    for k in range(5):
         subs = {
-            s: sympy.Rational((p if i % 2 == 0 else q).numerator, (p if i % 2 == 0 else q).denominator) + i
+            s: sympy.Rational(7, 5) + sympy.Rational(k, 3) + sympy.Rational(2 * i, 7)
             for i, s in enumerate(symbols)
         }
-        va, vb = a.subs(subs), b.subs(subs)
         try:
-            if not _close(va, vb, tol):
-                return False
+            same = _is_zero(diff.subs(subs)) if exact else _close(a.subs(subs), b.subs(subs), tol)
         except TypeError:
             continue  # not comparable at this point (e.g. outside a domain)
+        if not same:
+            return False
         checked += 1
     return checked >= 3
 
