@@ -7,6 +7,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +121,8 @@ def verify(
             assert record is not None
             pending.append(record)
             sample = Sample.from_record(record)
-            meta = dict(sample.metadata)
-            meta["_source_dir"] = source_dir
-            yield Sample(sample.output, sample.answer, meta, sample.id)
+            # Relative paths in a record (a SQL `db`, ...) resolve against the file's folder.
+            yield replace(sample, metadata={**sample.metadata, "_source_dir": source_dir})
 
     counts: Counter[str] = Counter()
     reward_sum = 0.0

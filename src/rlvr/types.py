@@ -24,6 +24,8 @@ class Sample:
 
     ``output`` is the model's text, ``answer`` the ground truth (a reference answer, gold SQL, ...),
     ``metadata`` everything else a verifier may need (``tests``, ``db``, ``criteria``, ...).
+    Keys starting with ``_`` are set by rlvr itself: ``_source_dir`` is the folder of the JSONL
+    file a sample came from, for resolving relative paths.
     """
 
     output: str
