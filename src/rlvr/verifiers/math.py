@@ -4,7 +4,7 @@ Pipeline: extract the final answer(s) (``extract``) → normalise, split off uni
 parse (``mathparse``, bounded, no eval) → compare (``mathcompare``): exact rationals with a
 relative + absolute tolerance, then structure (sets, tuples, intervals, matrices, equation
 chains), then sympy (``mathsym``) for what needs it. Plain numbers never touch sympy. The sympy
-step runs in a killable worker process with a hard deadline — never ``signal.alarm`` — so
+step runs in a killable worker process with a hard deadline — never an alarm signal — so
 ``verify`` is safe from any thread.
 """
 
