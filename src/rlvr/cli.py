@@ -53,7 +53,8 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def progress_bar(description: str, total: int | None, *, disable: bool = False):
+def progress_bar(*, disable: bool = False):
+    """A rich progress bar on stderr: description, bar, done/total, elapsed, remaining."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -132,7 +133,7 @@ def verify(
         if out is not None:
             tmp = out.with_name(out.name + ".partial")
             fh = tmp.open("w", encoding="utf-8")
-        with progress_bar("verifying", total, disable=quiet or as_json) as bar:
+        with progress_bar(disable=quiet or as_json) as bar:
             task = bar.add_task("verifying", total=total)
             for verdict in verify_iter(samples(), v, cfg):
                 record = pending.popleft()
