@@ -14,6 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from rlvr.commands._common import err_console, fail, parse_options, progress_bar
 from rlvr.errors import RlvrError
 
 app = typer.Typer(
@@ -24,56 +25,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-err_console = Console(stderr=True)
 
 
 @app.callback()
 def _root() -> None:
     """Reinforcement learning with verifiable rewards: verify, audit, train and diagnose."""
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error and return the Exit to raise."""
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values are JSON when they parse as JSON (numbers, true, lists)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise fail(f"--opt expects key=value, got {pair!r}", 2)
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out[key.strip().replace("-", "_")] = value
-    return out
-
-
-def progress_bar(*, disable: bool = False):
-    """A rich progress bar on stderr: description, bar, done/total, elapsed, remaining."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=disable,
-        transient=False,
-    )
 
 
 @app.command(
@@ -202,6 +158,20 @@ def _print_verify_summary(summary: dict[str, Any]) -> None:
         + (f" → {summary['out']}" if summary["out"] else ""),
         highlight=False,
     )
+
+
+# Commands that live in their own modules: each ``rlvr.commands.<name>`` defines ``register(app)``.
+_COMMAND_MODULES = ("audit", "evaluate", "train", "health")
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"rlvr.commands.{name}").register(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Command modules behind ``rlvr.cli``; each defines ``register(app)``."""
