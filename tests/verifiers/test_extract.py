@@ -108,3 +108,20 @@ def test_sql_extraction():
     assert extract_sql("Query:\n```sql\nSELECT 1;\n```") == "SELECT 1;"
     assert extract_sql("We need the count.\nSELECT count(*) FROM t") == "SELECT count(*) FROM t"
     assert extract_sql("  select 2 ") == "select 2"
+
+
+@pytest.mark.parametrize(
+    ("text", "answers"),
+    [
+        ("So the answer is $\\boxed{42}$.\n#### 43", ("42", "43")),  # a weaker anchor after the box
+        ("The answer is $\\boxed{42}$ (or 43 if we round).", ("42", "43")),
+        ("$\\boxed{42}$\n\nWait, actually, I think it's 43.", ("42", "43")),
+        ("$\\boxed{42}$. Hmm, no, it is 41.", ("42", "41")),
+        # confirmations and restatements are not revisions
+        ("$\\boxed{42}$. Wait, let me verify: 6 x 7 = 42. Yes.", ("42",)),
+        ("$\\boxed{42}$\n\nFinal answer: 42", ("42", "42", "42")),
+        ("\\boxed{7} or, equivalently, seven.", ("7",)),
+    ],
+)
+def test_answers_revised_after_the_box_are_reported(text, answers):
+    assert extract_final_answer(text).answers == answers

@@ -244,7 +244,48 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
     spans = tuple((s, e) for s, e, _ in kept)[-MAX_CANDIDATES:]
     if not any(answers):
         return Extraction((), method, "empty", spans)
+    if kept:
+        # What comes after the last answer can revise it: a weaker anchor ("\boxed{42} ... #### 43"),
+        # an "or 43" hedge, or a change of mind ("actually, I think it's 43"). Such answers join the
+        # list, so the grader sees two different final answers and refuses the hedge.
+        revised = _revisions(text, kept[-1][1], method)
+        answers += [_clean(a) for a in revised]
     return Extraction(tuple(a for a in answers if a), method, None, spans)
+
+
+_TAIL_CHARS = 2000
+# "(or 43 if we round)", "or maybe 43": an alternative right after the answer, in the same sentence.
+_OR_ALTERNATIVE_RE = re.compile(
+    r"^[^.\n;]{0,40}?\bor\s+(?:maybe\s+|possibly\s+|perhaps\s+|else\s+|rather\s+)?\$?(?=[-−]?\d)", re.I
+)
+# A change of mind that restates a value. Plain "wait" or "actually" is not enough: models say them
+# and then confirm ("wait, 6 x 7 = 42, yes"); the phrase must put a new value forward.
+_REVISE_RE = re.compile(
+    r"\b(?:i\s+think\s+it(?:'s|\s+is)|it\s+should\s+(?:be|have\s+been)|"
+    r"(?:actually|wait|hmm|oops|no|correction)[,!.:\s]+(?:i\s+think\s+)?(?:it(?:'s|\s+is)|the\s+answer\s+is|"
+    r"the\s+answer\s+should\s+be|i\s+get|we\s+get)|the\s+(?:correct|real|true|right)\s+answer\s+is)"
+    r"\s*(?:actually\s+)?\$?(?=[-−]?\d)",
+    re.I,
+)
+
+
+def _revisions(text: str, end: int, method: str) -> list[str]:
+    """Answers put forward after the final answer that ends at ``end`` (see the caller)."""
+    tail = text[end : end + _TAIL_CHARS]
+    out: list[str] = []
+    m = _OR_ALTERNATIVE_RE.search(tail)
+    if m:
+        num = _NUMBER_RE.match(tail, m.end())
+        if num:
+            out.append(num.group())
+    for m in _REVISE_RE.finditer(tail):
+        num = _NUMBER_RE.match(tail, m.end())
+        if num:
+            out.append(num.group())
+    if method == "boxed":
+        for regex in (_FINAL_RE, _HASH_RE, _ANSWER_IS_RE):
+            out += [a for _, _, a in _phrase_candidates(tail, regex)]
+    return [a.replace("−", "-") for a in out]
 
 
 def _last_number(text: str) -> Extraction:
