@@ -90,6 +90,7 @@ def safe_verify(verifier: Verifier, sample: Sample) -> Verdict:
 # name -> "module:attr" (lazy, so importing rlvr never imports sympy, sqlite, ...) or a factory.
 _REGISTRY: dict[str, str | Callable[..., Verifier]] = {
     "math": "rlvr.verifiers.math:MathVerifier",
+    "code": "rlvr.verifiers.code:CodeVerifier",
 }
 
 

@@ -1,0 +1,385 @@
+"""The sandbox itself: isolation features, confinement, limits, cleanup, tiers, the value codec."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import descendants, run_descendants, run_uid_processes
+
+from rlvr.errors import ConfigError, IsolationUnavailableError
+from rlvr.sandbox import Sandbox, SandboxConfig, _zygote, runner
+from rlvr.types import Sample
+from rlvr.verifiers.code import CodeVerifier
+
+
+def _verify(v: CodeVerifier, code: str, tests, entry_point=None):
+    meta = {"tests": tests}
+    if entry_point:
+        meta["entry_point"] = entry_point
+    return v.verify(Sample(code, None, meta))
+
+
+@pytest.fixture(scope="module")
+def verifier(namespaces_ok):
+    v = CodeVerifier(isolation="namespaces", timeout=3.0, total_timeout=6.0)
+    yield v
+    v.close()
+
+
+# -- what the kernel gave us ------------------------------------------------------------------
+def test_kernel_features_are_reported(features):
+    assert set(features) >= {"landlock_abi", "seccomp", "userns", "pidns", "netns", "errors"}
+    assert isinstance(features["landlock_abi"], int)
+    if features["seccomp"]:
+        assert features["arch"] == "x86_64"
+
+
+PROBE = r'''
+import errno, os, socket
+def probe():
+    out = {}
+    try:
+        socket.create_connection(("127.0.0.1", 9), timeout=1)
+        out["tcp"] = "connected"
+    except OSError as e:
+        out["tcp"] = "blocked"
+    try:
+        open("/tmp/rlvr_sandbox_probe_pwned", "w").write("x")
+        out["write_tmp"] = "allowed"
+    except OSError:
+        out["write_tmp"] = "blocked"
+    try:
+        open("inside.txt", "w").write("ok")
+        out["write_cwd"] = open("inside.txt").read()
+    except OSError as e:
+        out["write_cwd"] = repr(e)
+    try:
+        open("/etc/hostname").read()
+        out["read_etc"] = "allowed"
+    except OSError:
+        out["read_etc"] = "blocked"
+    try:
+        os.listdir("/proc")
+        out["proc"] = "allowed"
+    except OSError:
+        out["proc"] = "blocked"
+    out["uid_root"] = os.getuid() == 0
+    out["pid"] = os.getpid()
+    import glob
+    out["import_glob"] = glob.__name__
+    return out
+'''
+
+
+def test_candidate_is_confined(verifier):
+    tests = (
+        "r = probe()\n"
+        "assert r['tcp'] == 'blocked'\n"
+        "assert r['write_tmp'] == 'blocked'\n"
+        "assert r['write_cwd'] == 'ok'\n"
+        "assert r['read_etc'] == 'blocked'\n"
+        "assert r['proc'] == 'blocked'\n"
+        "assert r['uid_root'] == False\n"
+        "assert r['pid'] == 2\n"  # pid 2 of a fresh PID namespace (the harness is pid 1)
+        "assert r['import_glob'] == 'glob'\n"
+    )
+    v = _verify(verifier, PROBE, tests)
+    assert v.status == "correct", v.details.get("tests")
+    assert v.details["total"] == 8
+
+
+def test_timeout_kills_every_descendant(verifier):
+    code = (
+        "import os, time\n"
+        "def f():\n"
+        "    for _ in range(3):\n"
+        "        if os.fork() == 0:\n"
+        "            os.setsid()\n"
+        "            time.sleep(60)\n"
+        "    while True:\n"
+        "        pass\n"
+    )
+    t0 = time.monotonic()
+    v = _verify(verifier, code, "assert f() == 1\n")
+    elapsed = time.monotonic() - t0
+    assert v.status == "timeout" and v.score == 0.0
+    assert "3s" in v.reason
+    assert elapsed < 3.0 + 5.0  # the deadline plus generous slack for a loaded machine
+    assert run_uid_processes() == []
+    for lst in runner._POOL.idle.values():
+        for z in lst:
+            assert run_descendants(z.proc.pid) == []
+
+
+def test_correct_but_slow_solution_passes(verifier):
+    code = (
+        "import time\n"
+        "def slow_sum(xs):\n"
+        "    end = time.monotonic() + 1.0\n"
+        "    while time.monotonic() < end:\n"
+        "        pass\n"
+        "    return sum(xs)\n"
+    )
+    v = _verify(verifier, code, "assert slow_sum([1, 2, 3]) == 6\n")
+    assert v.status == "correct", v
+    assert v.details["elapsed_s"] >= 1.0
+
+
+def test_memory_limit_is_enforced(namespaces_ok):
+    v = CodeVerifier(isolation="namespaces", memory_mb=256, timeout=5, total_timeout=8)
+    code = "def f():\n    x = bytearray(512 << 20)\n    return len(x)\n"
+    verdict = _verify(v, code, "assert f() == 536870912\n")
+    assert verdict.status == "incorrect"
+    assert "MemoryError" in verdict.reason
+
+
+def test_stdio_output_limit_and_runtime_error(verifier):
+    bomb = _verify(verifier, "while True:\n    print('x' * 1000)\n", [{"input": "", "output": "x"}])
+    assert bomb.status == "incorrect" and "printed more than" in bomb.reason
+    crash = _verify(verifier, "raise ValueError('bad input')\n", [{"input": "", "output": "1"}])
+    assert crash.status == "incorrect"
+    assert crash.reason == "test 1 error: exited with code 1: ValueError: bad input"
+
+
+def test_threads_work_in_the_sandbox(verifier):
+    code = (
+        "import threading\n"
+        "def f():\n"
+        "    out = []\n"
+        "    ts = [threading.Thread(target=out.append, args=(i,)) for i in range(4)]\n"
+        "    [t.start() for t in ts]; [t.join() for t in ts]\n"
+        "    return sorted(out)\n"
+    )
+    assert _verify(verifier, code, "assert f() == [0, 1, 2, 3]\n").status == "correct"
+
+
+# -- tiers ------------------------------------------------------------------------------------
+def test_missing_kernel_features_are_refused_with_the_override(monkeypatch):
+    fake = {"landlock_abi": 0, "seccomp": False, "userns": True, "pidns": True, "netns": True,
+            "errors": {"seccomp": "no seccomp syscall table for riscv64"}}
+    monkeypatch.setattr(runner, "probe_isolation", lambda python="": fake)
+    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
+    with pytest.raises(IsolationUnavailableError) as err:
+        Sandbox(isolation="auto").tier  # noqa: B018
+    msg = str(err.value)
+    assert "Landlock" in msg and "seccomp filters (no seccomp syscall table for riscv64)" in msg
+    assert "isolation='none'" in msg and "isolation='bwrap'" in msg
+    with pytest.raises(IsolationUnavailableError):
+        CodeVerifier(isolation="namespaces")
+
+
+def test_unknown_tier_and_bad_limits_are_config_errors():
+    with pytest.raises(ConfigError, match="isolation must be one of"):
+        SandboxConfig(isolation="docker")
+    with pytest.raises(ConfigError, match="total_timeout"):
+        SandboxConfig(timeout=5, total_timeout=2)
+    with pytest.raises(ConfigError, match="30 s per-sample limit"):
+        CodeVerifier(total_timeout=40, isolation="none")
+
+
+def test_none_tier_still_judges_and_cleans_up():
+    v = CodeVerifier(isolation="none", timeout=3, total_timeout=6)
+    assert v.isolation == "none"
+    good = _verify(v, "def add(a, b):\n    return a + b\n", "assert add(2, 2) == 4\n")
+    assert good.status == "correct" and good.details["isolation"] == "none"
+    daemon = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "def add(a, b):\n    return a - b\n"
+    )
+    bad = _verify(v, daemon, "assert add(2, 2) == 4\n")
+    assert bad.status == "incorrect"
+    for lst in runner._POOL.idle.values():
+        for z in lst:
+            assert run_descendants(z.proc.pid) == []
+    v.close()
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed")
+def test_bwrap_tier(tmp_path):
+    v = CodeVerifier(isolation="bwrap", timeout=3, total_timeout=6)
+    assert v.isolation == "bwrap"
+    assert v.sandbox.features().get("bwrap") is True
+    assert _verify(v, "def add(a, b):\n    return a + b\n", "assert add(2, 2) == 4\n").status == "correct"
+    marker = tmp_path / "m"
+    marker.mkdir()
+    code = (
+        "import os, socket\n"
+        f"for p in ({str(marker / 'x')!r}, '/tmp/rlvr_bwrap_pwned'):\n"
+        "    try:\n        open(p, 'w').write('x')\n    except OSError:\n        pass\n"
+        "def add(a, b):\n    return a - b\n"
+    )
+    assert _verify(v, code, "assert add(2, 2) == 4\n").status == "incorrect"
+    assert list(marker.iterdir()) == []
+    stdio = _verify(v, "print(int(input()) + 1)", [{"input": "41\n", "output": "42\n"}])
+    assert stdio.status == "correct"
+    v.close()
+
+
+# -- pieces ------------------------------------------------------------------------------------
+# -- the pre-forked spare harness ---------------------------------------------------------------
+def _memory_contains(pid: int, needle: bytes) -> bool:
+    """Whether ``needle`` is anywhere in the writable memory of ``pid`` (read as root)."""
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if not perms.startswith("rw"):
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, OverflowError, ValueError):
+                continue
+            if needle in data:
+                return True
+    return False
+
+
+def _idle_zygote(v: CodeVerifier) -> runner._ZygoteProc:
+    return runner._POOL.idle[v.sandbox._key()][-1]
+
+
+def test_spare_serves_one_run_and_never_holds_a_run_secret(namespaces_ok):
+    v = CodeVerifier(isolation="namespaces", timeout=3.5, total_timeout=7.0)  # its own zygote
+    try:
+        secret = secrets.token_hex(16)
+        code = "def f(x):\n    return x + 1\n"
+        tests = f"SECRET = {secret!r}\nassert f(1) == 2\n"
+        first = v.sandbox.run_tests(code, tests, None)
+        assert first.token_ok and first.harness_pid
+        z = _idle_zygote(v)
+        spare = z.spare_pid
+        assert spare and spare != first.harness_pid
+        deadline = time.monotonic() + 10.0  # it may still be setting up (a loaded machine)
+        while len(descendants(spare)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        spare_tree = [spare, *descendants(spare)]
+        assert len(spare_tree) == 2, "a spare is its harness plus its waiting candidate"
+        # Positive control (the scan can see into a spare), then: no trace of the last run.
+        assert _memory_contains(spare, b"rlvr-run-")
+        for pid in spare_tree:
+            assert not _memory_contains(pid, secret.encode()), f"pid {pid} holds the previous run's tests"
+        second = v.sandbox.run_tests(code, tests, None)
+        assert second.token_ok
+        assert second.harness_pid == spare, "the next run is served by the prepared spare"
+        assert z.spare_pid not in (None, spare, first.harness_pid), "and a new spare replaces it"
+        for pid in spare_tree:  # the used spare is gone (reaped) with its run
+            assert not os.path.exists(f"/proc/{pid}")
+    finally:
+        v.close()
+
+
+def test_spare_dies_with_its_zygote_and_close_removes_its_run_dir(namespaces_ok):
+    v = CodeVerifier(isolation="namespaces", timeout=3.25, total_timeout=7.0)
+    assert _verify(v, "def f():\n    return 1\n", "assert f() == 1\n").status == "correct"
+    z = _idle_zygote(v)
+    spare = z.spare_pid
+    rundir = os.readlink(f"/proc/{spare}/cwd")
+    assert os.path.basename(rundir).startswith("rlvr-run-") and os.path.isdir(rundir)
+    v.close()  # graceful: the zygote drops its spare and removes the spare's run directory
+    assert not os.path.exists(rundir)
+    assert not os.path.exists(f"/proc/{spare}")
+    # A zygote killed outright takes its spare down too (parent-death signal).
+    v2 = CodeVerifier(isolation="namespaces", timeout=3.25, total_timeout=7.0)
+    assert _verify(v2, "def f():\n    return 1\n", "assert f() == 1\n").status == "correct"
+    z2 = _idle_zygote(v2)
+    spare2 = z2.spare_pid
+    rundir2 = os.readlink(f"/proc/{spare2}/cwd")
+    z2.kill()
+    deadline = time.monotonic() + 5.0
+    while os.path.exists(f"/proc/{spare2}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not os.path.exists(f"/proc/{spare2}")
+    shutil.rmtree(rundir2, ignore_errors=True)  # the one trace a SIGKILLed zygote leaves
+    v2.close()
+
+
+def test_a_spare_killed_while_idle_is_replaced(namespaces_ok):
+    v = CodeVerifier(isolation="namespaces", timeout=3.75, total_timeout=7.0)
+    try:
+        code, tests = "def f():\n    return 1\n", "assert f() == 1\n"
+        assert _verify(v, code, tests).status == "correct"
+        z = _idle_zygote(v)
+        spare = z.spare_pid
+        rundir = os.readlink(f"/proc/{spare}/cwd")
+        os.kill(spare, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0  # dead (a zombie until its zygote reaps it)
+        while "State:\tZ" not in Path(f"/proc/{spare}/status").read_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        verdict = _verify(v, code, tests)
+        assert verdict.status == "correct", verdict  # the next run gets a fresh spare, no error
+        assert z.spare_pid not in (None, spare)
+        assert not os.path.exists(rundir)  # the dead spare's run directory was removed
+    finally:
+        v.close()
+
+
+def test_assert_rewriter_source_matches_ast_get_source_segment():
+    """The rewriter's own (linear-time) segment extraction gives what ast.get_source_segment gives:
+    CRLF / CR line ends, multi-line asserts, non-ASCII (byte-based column offsets), form feeds."""
+    import ast
+
+    srcs = [
+        "x = 1\r\nassert f('é', 2) == [1,\r\n 2]\rassert g(\n  3\n)\nassert (1 ==\n 1)\n",
+        "def check(c):\n\tassert c('ü\\u2028x') == 'ß'  # \x0c comment\n\x0cassert True",
+        "assert x == '\x0b'\nassert 'a\u2028b' == y\n",
+        "assert f(\"\"\"a\nb\u2028c\"\"\") == 'é'\n",
+        "assert f('" + "x" * 500 + "') == 1\n",
+    ]
+    n = 0
+    for src in srcs:
+        rw = _zygote._AssertRewriter(src)
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Assert):
+                assert rw._segment(node.test) == (ast.get_source_segment(src, node.test) or "?")[:200]
+                n += 1
+    assert n == 9
+
+
+def test_value_codec_roundtrip_and_refusals():
+    value = {"a": [1, 2.5, (3, "x")], 4: {5, 6}, "b": frozenset({7}), "c": b"\x00\xff",
+             "d": 2 ** 5000, "e": complex(1, -2), "f": None, "g": True, "h": bytearray(b"z")}
+    wire = json.loads(json.dumps(_zygote.encode_value(value)))
+    back = _zygote.decode_value(wire)
+    assert back == value
+    assert type(back["a"][2]) is tuple and type(back["h"]) is bytearray
+    nan = _zygote.decode_value(json.loads(json.dumps(_zygote.encode_value(float("nan")))))
+    assert math.isnan(nan)
+
+    class Sneaky(int):
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(_zygote.Unserialisable, match="Sneaky"):
+        _zygote.encode_value([Sneaky(1)])
+    deep: list = []
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(_zygote.Unserialisable, match="deeply"):
+        _zygote.encode_value(deep)
+    for bad in ({"x": 1}, ["Q", 1], ["D", [1]], ["H", 1, "f", True]):
+        with pytest.raises(ValueError):
+            _zygote.decode_value(bad)
+
+
+def test_seccomp_program_covers_the_deny_list():
+    prog = _zygote.seccomp_program()
+    assert prog[0] == (0x20, 0, 0, 4) and prog[1][3] == _zygote.AUDIT_ARCH_X86_64
+    checked = {ins[3] for ins in prog if ins[0] == 0x15}
+    for name in ("ptrace", "process_vm_readv", "mount", "unshare", "setns", "execve", "connect", "bpf"):
+        assert _zygote._X86_64_DENY[name] in checked
+    assert 39 not in checked  # getpid must never be filtered (clone is 56 on x86_64)
+    assert len(prog) < 4096  # the kernel's BPF_MAXINSNS
