@@ -91,6 +91,7 @@ def safe_verify(verifier: Verifier, sample: Sample) -> Verdict:
 _REGISTRY: dict[str, str | Callable[..., Verifier]] = {
     "math": "rlvr.verifiers.math:MathVerifier",
     "code": "rlvr.verifiers.code:CodeVerifier",
+    "sql": "rlvr.verifiers.sql:SqlVerifier",
 }
 
 
