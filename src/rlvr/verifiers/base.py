@@ -92,6 +92,12 @@ _REGISTRY: dict[str, str | Callable[..., Verifier]] = {
     "math": "rlvr.verifiers.math:MathVerifier",
     "code": "rlvr.verifiers.code:CodeVerifier",
     "sql": "rlvr.verifiers.sql:SqlVerifier",
+    "rubric": "rlvr.verifiers.rubric:RubricVerifier",
+    "format": "rlvr.verifiers.format:FormatVerifier",
+    "remote": "rlvr.verifiers.remote:RemoteVerifier",
+    "random": "rlvr.verifiers.random:RandomVerifier",
+    # Composites from a JSON/TOML spec file: --verifier compose --opt file=path/to/spec.json
+    "compose": "rlvr.verifiers.compose:from_spec",
 }
 
 
