@@ -1,0 +1,46 @@
+"""Policies: models that sample completions and score them (DESIGN.md §5 ``policy/``).
+
+``load_policy(spec)`` opens a local folder: a built-in tiny model (a folder holding
+``rlvr_tiny.json``, as written by ``TinyPolicy.save``) or a transformers causal LM. Every policy has
+``generate`` (texts), ``sample`` (token ids, masks, sampling-time log-probs) and ``logprobs``.
+Importing this package does not import torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rlvr.errors import ConfigError, MissingExtraError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rlvr.policy.base import Policy
+
+__all__ = ["load_policy"]
+
+
+def load_policy(spec: str | Path, *, device: str = "cpu", dtype: str | None = None, **options: Any) -> Policy:
+    """Load a policy from a local folder: a tiny model checkpoint or a transformers model.
+
+    ``dtype`` is ``"float32"``, ``"bfloat16"``, ``"float16"`` or ``None``/``"auto"`` (the saved one);
+    ``options`` go to the transformers policy (``chat_template=True/False``). Never uses the network.
+    """
+    folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: no such model folder (give a local tiny-model or transformers folder)")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("torch", "train", "loading a model") from None
+    from rlvr.policy.tiny import MARKER, TinyPolicy
+
+    if (folder / MARKER).is_file():
+        if options:
+            raise ConfigError(f"the tiny model takes no options (got {sorted(options)})")
+        policy = TinyPolicy.load(folder, device=device)
+        if dtype not in (None, "auto", "float32", "fp32"):
+            raise ConfigError(f"the tiny model runs in float32 only (got dtype={dtype!r})")
+        return policy
+    from rlvr.policy.hf import HFPolicy
+
+    return HFPolicy.from_pretrained(folder, device=device, dtype=dtype, **options)

@@ -1,0 +1,115 @@
+"""Task generation, prompt files and the prompt schedule (data order, curricula, resume)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rlvr.data.prompts import load_prompts, write_records
+from rlvr.data.schedule import PromptSampler
+from rlvr.data.tasks import arithmetic, make_task, worked_examples
+from rlvr.errors import ConfigError, InputError
+
+
+def test_arithmetic_answers_are_right_and_distinct():
+    recs = arithmetic(60, seed=1, max_operand=9, ops="+-*")
+    assert len({r["prompt"] for r in recs}) == 60
+    for r in recs:
+        a, op, b = r["prompt"][:-1].partition("+") if "+" in r["prompt"] else (
+            r["prompt"][:-1].partition("-") if "-" in r["prompt"] else r["prompt"][:-1].partition("*")
+        )
+        assert r["answer"] == str(eval(f"{int(a)}{op}{int(b)}"))  # noqa: S307 - digits and one operator
+        assert int(r["answer"]) >= 0 and 0.0 <= r["difficulty"] <= 1.0
+    assert arithmetic(10, seed=1) == arithmetic(10, seed=1) != arithmetic(10, seed=2)
+    easy = {r["prompt"]: r["difficulty"] for r in arithmetic(100, seed=0, max_operand=9)}
+    assert easy["1+1="] < easy["9+9="]
+
+
+def test_task_errors():
+    with pytest.raises(ConfigError, match="unknown task"):
+        make_task("chess", 3)
+    with pytest.raises(ConfigError, match="ops"):
+        arithmetic(3, ops="/")
+
+
+def test_worked_examples_noise_gives_near_misses():
+    recs = arithmetic(50, seed=0, max_operand=9)
+    clean = worked_examples(recs)
+    assert clean == [(r["prompt"], r["answer"]) for r in recs]
+    noisy = worked_examples(recs, noise=0.5, copies=4, seed=0)
+    assert len(noisy) == 200
+    answers = {r["prompt"]: int(r["answer"]) for r in recs}
+    wrong = [(p, a) for p, a in noisy if int(a) != answers[p]]
+    assert 0.35 < len(wrong) / len(noisy) < 0.65
+    assert all(abs(int(a) - answers[p]) <= 2 for p, a in noisy)
+
+
+def test_load_prompts_and_errors(tmp_path):
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"prompt": "a", "answer": 1}\n\n{"id": "x", "prompt": "b", "answer": 2, "tests": []}\n')
+    recs = load_prompts(f)
+    assert [r["id"] for r in recs] == ["line1", "x"] and recs[1]["tests"] == []
+    assert recs[0]["_source_dir"] == str(tmp_path)
+    f.write_text('{"prompt": "a"}\n{"answer": 2}\n')
+    with pytest.raises(InputError, match=r"p.jsonl:2: .*prompt"):
+        load_prompts(f)
+    f.write_text('{"prompt": ""}\n')
+    with pytest.raises(InputError, match="non-empty string"):
+        load_prompts(f)
+    f.write_text('{"id": 1, "prompt": "a"}\n{"id": 1, "prompt": "b"}\n')
+    with pytest.raises(InputError, match="duplicate id"):
+        load_prompts(f)
+    f.write_text("")
+    with pytest.raises(InputError, match="no prompts"):
+        load_prompts(f)
+
+
+def test_write_records_is_atomic_and_drops_private_keys(tmp_path):
+    out = tmp_path / "sub" / "o.jsonl"
+    write_records(out, [{"id": "a", "_source_dir": "/x", "pass_rate": 0.5}])
+    assert json.loads(out.read_text()) == {"id": "a", "pass_rate": 0.5}
+    assert not list(out.parent.glob("*.tmp"))
+
+
+def _records(n, with_difficulty=True):
+    return [{"id": str(i), "prompt": str(i), **({"difficulty": float(i)} if with_difficulty else {})} for i in range(n)]
+
+
+def test_shuffled_epochs_cover_every_prompt_and_resume_exactly():
+    s = PromptSampler(_records(10), seed=3)
+    first = s.next_batch(4, 1) + s.next_batch(4, 2) + s.next_batch(4, 3)
+    assert sorted(first[:10]) == list(range(10))  # one full epoch before any repeat
+    state = json.loads(json.dumps(s.state_dict()))  # survives JSON/pickle
+    ahead = [s.next_batch(4, k) for k in range(4, 8)]
+    t = PromptSampler(_records(10), seed=3)
+    t.load_state_dict(state)
+    assert [t.next_batch(4, k) for k in range(4, 8)] == ahead
+    assert PromptSampler(_records(10), seed=4).next_batch(10, 1) != PromptSampler(_records(10), seed=3).next_batch(10, 1)
+
+
+def test_difficulty_curriculum_goes_easy_to_hard():
+    s = PromptSampler(_records(100), seed=0, schedule="difficulty", start=0.2, ramp_steps=10)
+    early = s.next_batch(10, 1)
+    assert max(early) < 20  # only the easiest 20% at step 1
+    assert s.available_fraction(6) == pytest.approx(0.2 + 0.8 * 0.5)
+    late = [i for k in range(11, 21) for i in s.next_batch(10, k)]
+    assert max(late) >= 90  # the hardest are available once the ramp is over
+    # least recently drawn first: no repeats while unseen prompts remain in the pool
+    s2 = PromptSampler(_records(100), seed=0, schedule="difficulty", start=0.2, ramp_steps=1000)
+    assert sorted(s2.next_batch(10, 1) + s2.next_batch(10, 1)) == list(range(20))
+
+
+def test_difficulty_schedule_needs_the_field():
+    with pytest.raises(InputError, match="difficulty"):
+        PromptSampler(_records(3, with_difficulty=False), schedule="difficulty")
+
+
+def test_pass_rate_curriculum_prefers_measured_easy_prompts():
+    s = PromptSampler(_records(10, with_difficulty=False), seed=0, schedule="pass_rate", start=0.3, ramp_steps=100)
+    for i in range(10):
+        s.observe(i, [1.0] * 4 if i in (7, 8, 9) else [0.0] * 4)
+    assert sorted(s.next_batch(3, 1)) == [7, 8, 9]
+    assert s.pass_rate(7) == 1.0 and s.pass_rate(0) == 0.0
+    fresh = PromptSampler(_records(4, with_difficulty=False), schedule="pass_rate")
+    assert fresh.pass_rate(0) == 0.5  # the prior before any sample
