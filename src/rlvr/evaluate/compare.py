@@ -1,0 +1,382 @@
+"""Base vs trained: did RL build a better thinker (capability) or a faster guesser (compression)?
+
+For each k, on the problems both sample sets share:
+
+- ``pass@k`` of both models, with percentile bootstrap intervals over problems;
+- ``capability_gain[k]`` = pass@k_trained − pass@k_base, with a *paired* bootstrap interval (the
+  same resampled problems for both models, so shared difficulty cancels);
+- ``compression_ratio[k]`` = (pass@1_trained − pass@1_base) / (pass@k_base − pass@1_base): the share
+  of the base model's k-sample headroom the trained model reaches in one sample. Undefined (None,
+  with a reason) when the denominator is ~0, e.g. at k = 1 or when the base gains nothing from k;
+- ``crossover_k``: the smallest requested k where base pass@k ≥ trained pass@k, given the trained
+  model is ahead at k = 1 (point estimates, as in Yue et al.); ``crossover_k_significant`` is the
+  smallest k where the paired interval of the gain lies entirely below zero;
+- ``transitions`` at K = the largest k: a problem is *solved by the base at K* when its pass@K
+  estimate is ≥ ``solve_threshold`` (0.5: a random K-sample draw contains a correct answer at least
+  half the time; at K = n this is "some sample was correct"), and *solved by the trained model at 1*
+  when its pass@1 (= c/n) is ≥ ``solve_threshold`` (a majority of its samples are correct).
+  self_distilled = base@K and trained@1; newly_capable = trained@1 only; lost = base@K only (the
+  trained model does not solve at one sample what the base solved at K); never_solved = neither.
+- ``verdict`` from pass@1 and pass@K (K = largest k), each change *significant* only when its paired
+  interval excludes zero (and its size is at least ``min_effect``):
+
+  - capability_gain_and_compression: pass@1 up, pass@K up;
+  - pure_compression: pass@1 up, pass@K flat (or only k = 1 requested);
+  - mode_collapse: pass@1 up, pass@K down (a red flag);
+  - regression: pass@1 down, or pass@1 flat and pass@K down;
+  - no_significant_change: pass@1 flat and pass@K flat (or up, which the reason notes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rlvr.errors import ConfigError
+from rlvr.evaluate.passk import bootstrap_indices, mean, pass_at_k, percentile
+from rlvr.evaluate.samples import ProblemOutcomes, SampleSet, as_problem_map
+from rlvr.evaluate.summary import check_ks, default_ks, per_problem
+
+__all__ = ["VERDICTS", "ComparisonResult", "compare"]
+
+VERDICTS = (
+    "capability_gain_and_compression",
+    "pure_compression",
+    "mode_collapse",
+    "no_significant_change",
+    "regression",
+)
+
+VERDICT_MEANING = {
+    "capability_gain_and_compression": "RL made single samples better and widened what the model can solve at all.",
+    "pure_compression": "RL made single samples better but the model solves no more problems at large k: "
+    "a faster guesser, not a better thinker (search compression).",
+    "mode_collapse": "RL made single samples better while the model solves fewer problems at large k: "
+    "diversity was traded away (a red flag; check entropy and KL).",
+    "no_significant_change": "No change larger than the sampling noise of this benchmark.",
+    "regression": "The trained model is worse than its base.",
+}
+
+TRANSITION_KEYS = ("self_distilled", "newly_capable", "lost", "never_solved")
+
+_RATIO_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Everything ``compare`` measured; ``to_dict()`` is the ``rlvr compare --json`` object."""
+
+    ks: tuple[int, ...]
+    """The k values evaluated (k = 1 always included)."""
+    n_problems: int
+    """Problems present in both sample sets (the comparison uses only these)."""
+    pass_at_k_base: dict[int, float]
+    """Base model's mean pass@k over the shared problems."""
+    pass_at_k_trained: dict[int, float]
+    """Trained model's mean pass@k over the shared problems."""
+    pass_at_k_base_ci: dict[int, tuple[float, float]]
+    """Bootstrap interval of the base pass@k."""
+    pass_at_k_trained_ci: dict[int, tuple[float, float]]
+    """Bootstrap interval of the trained pass@k."""
+    capability_gain: dict[int, float]
+    """pass@k_trained − pass@k_base."""
+    capability_gain_ci: dict[int, tuple[float, float]]
+    """Paired bootstrap interval of the gain; it decides significance."""
+    compression_ratio: dict[int, float | None]
+    """(pass@1_trained − pass@1_base) / (pass@k_base − pass@1_base); None when undefined."""
+    compression_ratio_ci: dict[int, tuple[float, float] | None]
+    """Paired bootstrap interval of the ratio (None when too few replicates define it)."""
+    compression_ratio_reason: dict[int, str]
+    """Why a ratio is None, per k."""
+    crossover_k: int | None
+    """Smallest k with base pass@k ≥ trained pass@k, given the trained model leads at k = 1."""
+    crossover_reason: str
+    """Why ``crossover_k`` is what it is."""
+    crossover_k_significant: int | None
+    """Smallest k where the gain's interval lies entirely below zero."""
+    transitions: dict[str, Any]
+    """Per-problem transition counts, matrix, definitions and (optionally) problem ids."""
+    verdict: str
+    """One of ``VERDICTS``."""
+    verdict_reason: str
+    """The pass@1 and pass@K changes (with intervals) behind the verdict."""
+    significance: dict[str, Any]
+    """How significance was judged (method, confidence, n_boot, seed) and each direction."""
+    base: dict[str, Any] = field(default_factory=dict)
+    """Description of the base sample set."""
+    trained: dict[str, Any] = field(default_factory=dict)
+    """Description of the trained sample set."""
+    problems_only_in_base: int = 0
+    """Base problems missing from the trained set (left out)."""
+    problems_only_in_trained: int = 0
+    """Trained problems missing from the base set (left out)."""
+    cot: dict[str, Any] | None = None
+    """CoT-pass@k of both models when both carry reasoning verdicts."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; k keys become strings, intervals ``[low, high]`` lists."""
+
+        def keyed(d: Mapping[int, Any]) -> dict[str, Any]:
+            return {str(k): (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+        return {
+            "kind": "comparison",
+            "ks": list(self.ks),
+            "n_problems": self.n_problems,
+            "base": self.base,
+            "trained": self.trained,
+            "problems_only_in_base": self.problems_only_in_base,
+            "problems_only_in_trained": self.problems_only_in_trained,
+            "pass_at_k": {"base": keyed(self.pass_at_k_base), "trained": keyed(self.pass_at_k_trained)},
+            "pass_at_k_ci": {"base": keyed(self.pass_at_k_base_ci), "trained": keyed(self.pass_at_k_trained_ci)},
+            "capability_gain": keyed(self.capability_gain),
+            "capability_gain_ci": keyed(self.capability_gain_ci),
+            "compression_ratio": keyed(self.compression_ratio),
+            "compression_ratio_ci": keyed(self.compression_ratio_ci),
+            "compression_ratio_reason": keyed(self.compression_ratio_reason),
+            "crossover_k": self.crossover_k,
+            "crossover_reason": self.crossover_reason,
+            "crossover_k_significant": self.crossover_k_significant,
+            "transitions": self.transitions,
+            "verdict": self.verdict,
+            "verdict_reason": self.verdict_reason,
+            "verdict_meaning": VERDICT_MEANING[self.verdict],
+            "significance": self.significance,
+            "cot": self.cot,
+        }
+
+
+def _direction(point: float, ci: tuple[float, float], min_effect: float) -> str:
+    if ci[0] > 0 and point >= min_effect:
+        return "up"
+    if ci[1] < 0 and point <= -min_effect:
+        return "down"
+    return "flat"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.1f} pts"
+
+
+def compare(
+    base: SampleSet | Mapping[str, Any],
+    trained: SampleSet | Mapping[str, Any],
+    ks: Sequence[int] | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    solve_threshold: float = 0.5,
+    min_effect: float = 0.0,
+    list_problems: bool = True,
+) -> ComparisonResult:
+    """Compare a base and a trained model's samples on their shared problems (see module doc).
+
+    ``base``/``trained``: ``SampleSet`` from ``load_samples``, or mappings problem id → sequence of
+    correctness flags. ``ks`` default: 1, 2, 4, ... up to the fewest samples any problem has.
+    ``n_boot``/``seed``/``confidence``: the paired percentile bootstrap over problems.
+    ``min_effect``: smallest change (fraction, 0.02 = 2 points) that counts even when significant.
+    """
+    if not 0 < solve_threshold <= 1:
+        raise ConfigError(f"solve_threshold must be in (0, 1], got {solve_threshold}")
+    if min_effect < 0:
+        raise ConfigError(f"min_effect must be >= 0, got {min_effect}")
+    bmap, tmap = as_problem_map(base), as_problem_map(trained)
+    common = [pid for pid in bmap if pid in tmap]
+    if not common:
+        raise ConfigError("the two sample sets share no problem_id; compare samples of the same problems")
+    bl = [bmap[p] for p in common]
+    tl = [tmap[p] for p in common]
+    b_common = {p: bmap[p] for p in common}
+    t_common = {p: tmap[p] for p in common}
+    ks_l = sorted(set(ks) | {1}) if ks else default_ks(min(min(p.n for p in bl), min(p.n for p in tl)))
+    check_ks(b_common, ks_l, _label(base, "base"))
+    check_ks(t_common, ks_l, _label(trained, "trained"))
+    P = len(common)
+    K = ks_l[-1]
+    vb = {k: per_problem(bl, k) for k in ks_l}
+    vt = {k: per_problem(tl, k) for k in ks_l}
+    pb = {k: mean(vb[k]) for k in ks_l}
+    pt = {k: mean(vt[k]) for k in ks_l}
+
+    # Paired bootstrap: every replicate resamples problem indices once and scores both models on them.
+    idx = bootstrap_indices(P, n_boot, seed)
+    rep_b: dict[int, list[float]] = {k: [] for k in ks_l}
+    rep_t: dict[int, list[float]] = {k: [] for k in ks_l}
+    for rows in idx:
+        for k in ks_l:
+            rep_b[k].append(sum(map(vb[k].__getitem__, rows)) / P)
+            rep_t[k].append(sum(map(vt[k].__getitem__, rows)) / P)
+    alpha = (1 - confidence) / 2
+
+    def ci(xs: list[float]) -> tuple[float, float]:
+        s = sorted(xs)
+        return percentile(s, alpha), percentile(s, 1 - alpha)
+
+    gain = {k: pt[k] - pb[k] for k in ks_l}
+    gain_ci = {k: ci([t - b for t, b in zip(rep_t[k], rep_b[k])]) for k in ks_l}
+
+    ratio: dict[int, float | None] = {}
+    ratio_ci: dict[int, tuple[float, float] | None] = {}
+    ratio_reason: dict[int, str] = {}
+    for k in ks_l:
+        denom = pb[k] - pb[1]
+        if abs(denom) <= _RATIO_EPS:
+            ratio[k] = None
+            ratio_ci[k] = None
+            ratio_reason[k] = (
+                "undefined at k=1 (pass@k_base − pass@1_base is 0 by definition)"
+                if k == 1
+                else f"undefined: base pass@{k} equals base pass@1, so there is no headroom to compress"
+            )
+            continue
+        ratio[k] = (pt[1] - pb[1]) / denom
+        reps = [
+            (t1 - b1) / (bk - b1)
+            for t1, b1, bk in zip(rep_t[1], rep_b[1], rep_b[k])
+            if abs(bk - b1) > _RATIO_EPS
+        ]
+        # Replicates without headroom have no ratio; an interval from a minority of them would mislead.
+        ratio_ci[k] = ci(reps) if len(reps) >= 0.9 * len(idx) else None
+
+    crossover, crossover_reason = None, ""
+    if pt[1] > pb[1]:
+        crossover = next((k for k in ks_l if pb[k] >= pt[k]), None)
+        crossover_reason = (
+            f"base pass@{crossover} ≥ trained pass@{crossover}"
+            if crossover is not None
+            else f"the trained model stays ahead up to k={K}"
+        )
+    else:
+        crossover_reason = "the trained model is not ahead at k=1, so there is nothing to overtake"
+    crossover_sig = next((k for k in ks_l if gain_ci[k][1] < 0), None) if pt[1] > pb[1] else None
+
+    transitions = _transitions(common, bl, tl, K, solve_threshold, list_problems)
+
+    d1 = _direction(gain[1], gain_ci[1], min_effect)
+    dK = _direction(gain[K], gain_ci[K], min_effect)
+    verdict, why = _verdict(d1, dK, gain, gain_ci, K)
+
+    cot = None
+    if any(p.has_reasoning for p in bl) and any(p.has_reasoning for p in tl):
+        cot = {
+            "base": {str(k): mean([pass_at_k(p.n, p.d, k) for p in bl]) for k in ks_l},
+            "trained": {str(k): mean([pass_at_k(p.n, p.d, k) for p in tl]) for k in ks_l},
+        }
+    return ComparisonResult(
+        ks=tuple(ks_l),
+        n_problems=P,
+        pass_at_k_base=pb,
+        pass_at_k_trained=pt,
+        pass_at_k_base_ci={k: ci(rep_b[k]) for k in ks_l},
+        pass_at_k_trained_ci={k: ci(rep_t[k]) for k in ks_l},
+        capability_gain=gain,
+        capability_gain_ci=gain_ci,
+        compression_ratio=ratio,
+        compression_ratio_ci=ratio_ci,
+        compression_ratio_reason=ratio_reason,
+        crossover_k=crossover,
+        crossover_reason=crossover_reason,
+        crossover_k_significant=crossover_sig,
+        transitions=transitions,
+        verdict=verdict,
+        verdict_reason=why,
+        significance={
+            "method": "paired percentile bootstrap over problems",
+            "confidence": confidence,
+            "n_boot": n_boot,
+            "seed": seed,
+            "min_effect": min_effect,
+            "pass_at_1": d1,
+            f"pass_at_{K}": dK,
+        },
+        base=_describe(base, "base"),
+        trained=_describe(trained, "trained"),
+        problems_only_in_base=len(bmap) - P,
+        problems_only_in_trained=len(tmap) - P,
+        cot=cot,
+    )
+
+
+def _verdict(
+    d1: str, dK: str, gain: dict[int, float], gain_ci: dict[int, tuple[float, float]], K: int
+) -> tuple[str, str]:
+    def fmt(k: int) -> str:
+        lo, hi = gain_ci[k]
+        return f"pass@{k} {_pct(gain[k])} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+
+    both = f"{fmt(1)}; {fmt(K)}" if K != 1 else fmt(1)
+    if d1 == "up":
+        if K == 1:
+            return "pure_compression", f"{both}; only k=1 requested, so capability at large k is unknown"
+        verdict = {"up": "capability_gain_and_compression", "flat": "pure_compression", "down": "mode_collapse"}[dK]
+        return verdict, both
+    if d1 == "down":
+        extra = f" (pass@{K} rose, but single samples got worse)" if dK == "up" else ""
+        return "regression", both + extra
+    if dK == "down":
+        return "regression", both + f" (pass@1 unchanged, pass@{K} fell)"
+    if dK == "up":
+        return "no_significant_change", both + f" (pass@1 unchanged; pass@{K} rose: wider coverage only)"
+    return "no_significant_change", both
+
+
+def _transitions(
+    ids: list[str],
+    bl: list[ProblemOutcomes],
+    tl: list[ProblemOutcomes],
+    K: int,
+    thr: float,
+    list_problems: bool,
+) -> dict[str, Any]:
+    cats: dict[str, list[str]] = {key: [] for key in TRANSITION_KEYS}
+    coverage = {"both": 0, "base_only": 0, "trained_only": 0, "neither": 0}
+    for pid, b, t in zip(ids, bl, tl):
+        base_k = pass_at_k(b.n, b.c, K) >= thr
+        trained_1 = t.c / t.n >= thr
+        key = (
+            ("self_distilled" if trained_1 else "lost")
+            if base_k
+            else ("newly_capable" if trained_1 else "never_solved")
+        )
+        cats[key].append(pid)
+        trained_k = pass_at_k(t.n, t.c, K) >= thr
+        ckey = ("both" if trained_k else "base_only") if base_k else ("trained_only" if trained_k else "neither")
+        coverage[ckey] += 1
+    counts = {key: len(v) for key, v in cats.items()}
+    out: dict[str, Any] = {
+        "k": K,
+        "solve_threshold": thr,
+        "counts": counts,
+        "matrix": {
+            "rows": [f"base solves at k={K}", f"base does not solve at k={K}"],
+            "columns": ["trained solves at k=1", "trained does not solve at k=1"],
+            "values": [
+                [counts["self_distilled"], counts["lost"]],
+                [counts["newly_capable"], counts["never_solved"]],
+            ],
+        },
+        "definition": {
+            "base_solves": f"the base model's pass@{K} estimate for the problem is >= {thr}",
+            "trained_solves": f"the trained model's pass@1 (share of correct samples) is >= {thr}",
+            "self_distilled": "base solves at k and trained solves at 1 (pass@k compressed into pass@1)",
+            "newly_capable": "only the trained model solves it (capability gain)",
+            "lost": "base solves at k but trained does not solve at 1",
+            "never_solved": "neither",
+        },
+        "coverage_at_k": coverage,
+    }
+    if list_problems:
+        out["problems"] = cats
+    return out
+
+
+def _label(obj: Any, default: str) -> str:
+    return obj.name if isinstance(obj, SampleSet) else default
+
+
+def _describe(obj: Any, default: str) -> dict[str, Any]:
+    if isinstance(obj, SampleSet):
+        return obj.describe()
+    return {"name": default}

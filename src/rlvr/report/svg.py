@@ -1,0 +1,163 @@
+"""Inline SVG line plots drawn by hand: no matplotlib, no JavaScript, nothing fetched.
+
+One function, ``line_plot``: series of (x, y) points with optional interval bands, a log2 or
+linear x axis, ticks at the data's x values, a legend, and ``<title>`` tooltips on every point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+__all__ = ["Series", "line_plot"]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One curve: points ``(x, y)`` and optional interval band ``(x, low, high)``."""
+
+    name: str
+    color: str
+    points: Sequence[tuple[float, float]]
+    band: Sequence[tuple[float, float, float]] = field(default_factory=tuple)
+    dashed: bool = False
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.1f}"
+
+
+def _nice_step(span: float) -> float:
+    raw = span / 5 if span > 0 else 0.1
+    mag = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if raw <= m * mag:
+            return m * mag
+    return 10 * mag  # pragma: no cover
+
+
+def line_plot(
+    series: Sequence[Series],
+    *,
+    title: str,
+    x_label: str = "k (log scale)",
+    y_label: str = "",
+    log_x: bool = True,
+    y_range: tuple[float, float] | None = None,
+    percent: bool = True,
+    zero_line: bool = False,
+    width: int = 640,
+    height: int = 360,
+) -> str:
+    """An ``<svg>`` element (string). ``percent`` labels y as percentages of 1."""
+    left, right, top, bottom = 64, 150, 36, 48
+    pw, ph = width - left - right, height - top - bottom
+    xs = sorted({x for s in series for x, _ in s.points} | {x for s in series for x, _, _ in s.band})
+    ys = [y for s in series for _, y in s.points] + [v for s in series for _, lo, hi in s.band for v in (lo, hi)]
+    ys = [y for y in ys if y is not None and math.isfinite(y)]
+    if not xs or not ys:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60" role="img"><text x="10" y="30">{escape(title)}: no data</text></svg>'
+    tx = (lambda x: math.log2(x)) if log_x else (lambda x: x)
+    x0, x1 = tx(xs[0]), tx(xs[-1])
+    if x1 == x0:
+        x0, x1 = x0 - 1, x1 + 1
+    if y_range is not None:
+        y0, y1 = y_range
+    else:
+        y0, y1 = min(ys), max(ys)
+        if zero_line:
+            y0, y1 = min(y0, 0.0), max(y1, 0.0)
+        pad = max((y1 - y0) * 0.08, 0.01)
+        y0, y1 = y0 - pad, y1 + pad
+        if percent and not zero_line:  # probabilities: never draw outside [0, 1]
+            y0, y1 = max(0.0, y0), min(1.0, y1)
+        if y1 <= y0:
+            y1 = y0 + 0.1
+
+    def px(x: float) -> float:
+        return left + (tx(x) - x0) / (x1 - x0) * pw
+
+    def py(y: float) -> float:
+        return top + (1 - (y - y0) / (y1 - y0)) * ph
+
+    def ylab(v: float) -> str:
+        return f"{100 * v:.0f}%" if percent else f"{v:.2f}"
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{escape(title)}" class="plot">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+        f'<text x="{left}" y="22" font-size="15" font-weight="600" fill="#222">{escape(title)}</text>',
+    ]
+    # Grid and y ticks.
+    step = _nice_step(y1 - y0)
+    t = math.ceil(y0 / step) * step
+    while t <= y1 + 1e-12:
+        yy = py(t)
+        parts.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{_fmt(yy)}" y2="{_fmt(yy)}" stroke="#e4e4e4" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{left - 8}" y="{_fmt(yy + 4)}" font-size="11" text-anchor="end" fill="#555">{ylab(t)}</text>'
+        )
+        t += step
+    if zero_line and y0 < 0 < y1:
+        parts.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{_fmt(py(0))}" y2="{_fmt(py(0))}" stroke="#888" '
+            'stroke-width="1.2" stroke-dasharray="4 3"/>'
+        )
+    for x in xs:
+        xx = px(x)
+        parts.append(f'<line x1="{_fmt(xx)}" x2="{_fmt(xx)}" y1="{top}" y2="{top + ph}" stroke="#f0f0f0"/>')
+        label = f"{x:g}"
+        parts.append(
+            f'<text x="{_fmt(xx)}" y="{top + ph + 16}" font-size="11" text-anchor="middle" fill="#555">{label}</text>'
+        )
+    parts.append(
+        f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999" stroke-width="1"/>'
+    )
+    parts.append(
+        f'<text x="{left + pw / 2}" y="{height - 8}" font-size="12" text-anchor="middle" fill="#333">{escape(x_label)}</text>'
+    )
+    if y_label:
+        parts.append(
+            f'<text x="14" y="{top + ph / 2}" font-size="12" text-anchor="middle" fill="#333" '
+            f'transform="rotate(-90 14 {top + ph / 2})">{escape(y_label)}</text>'
+        )
+    # Bands first, then lines and points on top.
+    for s in series:
+        band = sorted(b for b in s.band if b[1] is not None and b[2] is not None)
+        if len(band) >= 2:
+            upper = " ".join(f"{_fmt(px(x))},{_fmt(py(hi))}" for x, _, hi in band)
+            lower = " ".join(f"{_fmt(px(x))},{_fmt(py(lo))}" for x, lo, _ in reversed(band))
+            parts.append(f'<polygon points="{upper} {lower}" fill="{s.color}" fill-opacity="0.18" stroke="none"/>')
+        elif len(band) == 1:
+            x, lo, hi = band[0]
+            parts.append(
+                f'<line x1="{_fmt(px(x))}" x2="{_fmt(px(x))}" y1="{_fmt(py(lo))}" y2="{_fmt(py(hi))}" '
+                f'stroke="{s.color}" stroke-width="6" stroke-opacity="0.3"/>'
+            )
+    for s in series:
+        pts = sorted(s.points)
+        if len(pts) >= 2:
+            path = " ".join(f"{_fmt(px(x))},{_fmt(py(y))}" for x, y in pts)
+            dash = ' stroke-dasharray="6 4"' if s.dashed else ""
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="2.2"{dash}/>')
+        for x, y in pts:
+            parts.append(
+                f'<circle cx="{_fmt(px(x))}" cy="{_fmt(py(y))}" r="3.5" fill="{s.color}">'
+                f"<title>{escape(s.name)}: k={x:g}, {ylab(y) if not percent else f'{100 * y:.1f}%'}</title></circle>"
+            )
+    # Legend.
+    lx, ly = left + pw + 14, top + 8
+    for i, s in enumerate(series):
+        yy = ly + i * 20
+        dash = ' stroke-dasharray="6 4"' if s.dashed else ""
+        parts.append(
+            f'<line x1="{lx}" x2="{lx + 22}" y1="{yy}" y2="{yy}" stroke="{s.color}" stroke-width="3"{dash}/>'
+        )
+        parts.append(f'<text x="{lx + 28}" y="{yy + 4}" font-size="12" fill="#222">{escape(s.name[:18])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

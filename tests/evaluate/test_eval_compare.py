@@ -1,0 +1,210 @@
+"""``compare`` and ``spurious_analysis`` on synthetic sample sets whose answers are known by design."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rlvr.errors import ConfigError
+from rlvr.evaluate import VERDICTS, compare, spurious_analysis
+from rlvr.evaluate.passk import pass_at_k
+
+
+def problems(spec: list[tuple[int, int]], n: int = 8, start: int = 0) -> dict[str, list[bool]]:
+    """``spec``: (how many problems, correct samples each) → problem id → correctness flags."""
+    out: dict[str, list[bool]] = {}
+    i = start
+    for count, c in spec:
+        for _ in range(count):
+            out[f"p{i}"] = [True] * c + [False] * (n - c)
+            i += 1
+    return out
+
+
+def test_pure_compression_with_hand_computed_ratio():
+    base = problems([(60, 1)])  # every problem: 1 of 8 correct → pass@8 = 1, pass@1 = 1/8
+    trained = problems([(60, 6)])  # 6 of 8 → pass@1 = 0.75, pass@8 = 1
+    r = compare(base, trained, [1, 2, 8], n_boot=300)
+    assert r.verdict == "pure_compression"
+    assert r.pass_at_k_base[1] == pytest.approx(0.125)
+    assert r.pass_at_k_trained[1] == pytest.approx(0.75)
+    assert r.capability_gain[8] == pytest.approx(0.0)
+    # (0.75 − 0.125) / (1 − 0.125)
+    assert r.compression_ratio[8] == pytest.approx(0.625 / 0.875)
+    # At k=2 the base reaches 1 − 7/8·6/7 = 0.25: ratio (0.75 − 0.125)/(0.25 − 0.125) = 5.
+    assert r.compression_ratio[2] == pytest.approx(5.0)
+    assert r.compression_ratio[1] is None and "k=1" in r.compression_ratio_reason[1]
+    assert r.transitions["counts"] == {"self_distilled": 60, "newly_capable": 0, "lost": 0, "never_solved": 0}
+    assert r.crossover_k == 8  # base pass@8 = 1 ≥ trained pass@8 = 1
+    assert r.crossover_k_significant is None  # equal is not significantly behind
+
+
+def test_capability_gain_and_compression():
+    base = problems([(30, 1), (30, 0)])
+    trained = problems([(30, 6), (20, 6), (10, 0)])  # 20 problems the base never solved are now solved
+    r = compare(base, trained, [1, 4, 8], n_boot=300)
+    assert r.verdict == "capability_gain_and_compression"
+    assert r.capability_gain[8] == pytest.approx(50 / 60 - 30 / 60)
+    assert r.capability_gain_ci[8][0] > 0
+    assert r.transitions["counts"] == {"self_distilled": 30, "newly_capable": 20, "lost": 0, "never_solved": 10}
+    assert r.crossover_k is None
+
+
+def test_mode_collapse_is_flagged():
+    base = problems([(60, 2)])  # pass@1 = 0.25, pass@8 = 1 on every problem
+    trained = problems([(30, 8), (30, 0)])  # pass@1 = 0.5, but half the problems are gone at any k
+    r = compare(base, trained, [1, 8], n_boot=300)
+    assert r.verdict == "mode_collapse"
+    assert r.capability_gain[8] == pytest.approx(-0.5)
+    assert r.transitions["counts"] == {"self_distilled": 30, "newly_capable": 0, "lost": 30, "never_solved": 0}
+    assert r.transitions["coverage_at_k"] == {"both": 30, "base_only": 30, "trained_only": 0, "neither": 0}
+    assert r.crossover_k_significant == 8
+
+
+def test_regression():
+    r = compare(problems([(60, 4)]), problems([(60, 1)]), [1, 8], n_boot=300)
+    assert r.verdict == "regression"
+    assert r.capability_gain[1] == pytest.approx(-3 / 8)
+    assert r.crossover_k is None and "not ahead" in r.crossover_reason
+
+
+def test_regression_when_only_coverage_falls():
+    base = problems([(30, 1), (30, 0)])
+    trained = problems([(10, 1), (20, 0), (5, 4), (25, 0)])  # same pass@1 (30/480), half the coverage
+    r = compare(base, trained, [1, 8], n_boot=300)
+    assert r.capability_gain[1] == pytest.approx(0.0)
+    assert r.verdict == "regression"
+    assert "pass@1 unchanged" in r.verdict_reason
+
+
+def test_identical_sets_show_no_change():
+    s = problems([(20, 0), (20, 3), (20, 8)])
+    r = compare(s, s, [1, 2, 8], n_boot=200)
+    assert r.verdict == "no_significant_change"
+    assert all(g == 0 for g in r.capability_gain.values())
+    assert r.capability_gain_ci[1] == (0.0, 0.0)
+
+
+def test_noise_is_not_a_change():
+    # Two independent draws from the same model: raw differences exist, the intervals cover zero.
+    rng = random.Random(11)
+    rates = [rng.random() for _ in range(80)]
+
+    def draw() -> dict[str, list[bool]]:
+        return {f"p{i}": [rng.random() < q for _ in range(16)] for i, q in enumerate(rates)}
+
+    a, b = draw(), draw()
+    r = compare(a, b, [1, 4, 16], n_boot=500, seed=3)
+    assert r.capability_gain[1] != 0
+    assert r.verdict == "no_significant_change"
+
+
+def test_small_but_consistent_gain_is_significant():
+    # Every problem gains exactly 1 of 16 samples: tiny, but the paired interval excludes zero.
+    base = problems([(50, 4)], n=16)
+    trained = problems([(50, 5)], n=16)
+    r = compare(base, trained, [1, 16], n_boot=200)
+    assert r.capability_gain[1] == pytest.approx(1 / 16)
+    assert r.capability_gain_ci[1][0] > 0
+    assert r.verdict == "pure_compression"
+    # min_effect raises the bar above what a benchmark owner cares about.
+    assert compare(base, trained, [1, 16], n_boot=200, min_effect=0.1).verdict == "no_significant_change"
+
+
+def test_crossover_where_the_base_overtakes():
+    base = problems([(40, 1)], n=16)  # pass@k = k/16 on every problem
+    trained = problems([(20, 16), (20, 0)], n=16)  # pass@k = 0.5 for every k
+    r = compare(base, trained, [1, 2, 4, 8, 16], n_boot=200)
+    assert r.pass_at_k_base[4] == pytest.approx(0.25)
+    assert r.crossover_k == 8  # base pass@8 = 0.5 ≥ 0.5
+    assert r.crossover_k_significant == 16
+    assert r.verdict == "mode_collapse"
+
+
+def test_compression_ratio_undefined_without_headroom():
+    base = problems([(30, 8)])  # already perfect: pass@k = pass@1 = 1
+    r = compare(base, base, [1, 4], n_boot=100)
+    assert r.compression_ratio[4] is None
+    assert "no headroom" in r.compression_ratio_reason[4]
+    assert r.to_dict()["compression_ratio"]["4"] is None
+
+
+def test_json_contract_keys_and_shared_problems():
+    base = problems([(10, 1)])
+    trained = problems([(10, 4)], start=5)  # p5..p14: 5 shared with base
+    d = compare(base, trained, [1, 4], n_boot=100).to_dict()
+    for key in ("pass_at_k", "compression_ratio", "capability_gain", "crossover_k", "transitions", "verdict"):
+        assert key in d
+    assert set(d["pass_at_k"]) == {"base", "trained"}
+    assert set(d["pass_at_k"]["base"]) == {"1", "4"}
+    assert d["n_problems"] == 5
+    assert d["problems_only_in_base"] == 5 and d["problems_only_in_trained"] == 5
+    assert d["verdict"] in VERDICTS
+    assert d["transitions"]["matrix"]["values"] == [[5, 0], [0, 0]]
+    assert sorted(d["transitions"]["problems"]["self_distilled"]) == [f"p{i}" for i in range(5, 10)]
+
+
+def test_k_one_always_included_and_k_above_n_rejected():
+    base = problems([(5, 1)], n=4)
+    r = compare(base, base, [4], n_boot=50)
+    assert r.ks == (1, 4)
+    with pytest.raises(ConfigError, match="fewer than k=8"):
+        compare(base, base, [8])
+
+
+def test_no_shared_problems_is_an_error():
+    with pytest.raises(ConfigError, match="share no problem_id"):
+        compare(problems([(3, 1)]), problems([(3, 1)], start=10))
+
+
+def test_bootstrap_is_reproducible():
+    rng = random.Random(2)
+    base = {f"p{i}": [rng.random() < 0.3 for _ in range(8)] for i in range(40)}
+    trained = {f"p{i}": [rng.random() < 0.5 for _ in range(8)] for i in range(40)}
+    a = compare(base, trained, [1, 8], n_boot=200, seed=4).to_dict()
+    b = compare(base, trained, [1, 8], n_boot=200, seed=4).to_dict()
+    assert a == b
+
+
+def test_cot_pass_at_k_counts_only_correct_reasoning():
+    from rlvr.evaluate.samples import ProblemOutcomes
+
+    base = {"a": ProblemOutcomes("a", (True, True, False, False), reasoning=(True, False, None, None))}
+    trained = {"a": ProblemOutcomes("a", (True, True, True, False), reasoning=(True, True, True, False))}
+    r = compare(base, trained, [1, 2], n_boot=50)
+    assert r.cot is not None
+    assert r.cot["base"]["1"] == pytest.approx(1 / 4)  # only one sample has answer and reasoning right
+    assert r.cot["trained"]["2"] == pytest.approx(pass_at_k(4, 3, 2))
+    assert r.cot["base"]["2"] <= r.pass_at_k_base[2]
+
+
+# -- spurious-reward control ---------------------------------------------------------------------------
+
+
+def test_random_arm_gaining_more_than_threshold_is_flagged():
+    base = problems([(60, 2)])
+    real = problems([(60, 6)])
+    rand = problems([(60, 3)])  # +12.5 points at pass@1 from a reward that knows nothing
+    s = spurious_analysis(base, real, rand, [1, 8], n_boot=200)
+    assert s.flagged
+    d = s.to_dict()
+    assert d["improvement"]["random"]["pass_at_1"] == pytest.approx(1 / 8)
+    assert d["improvement"]["real"]["pass_at_1"] == pytest.approx(0.5)
+    assert d["real_minus_random_pass_at_1"] == pytest.approx(0.375)
+    assert "spurious-reward sensitivity" in d["message"]
+    text = " ".join(d["explanation"])
+    for cause in ("contamination", "format", "clipping"):
+        assert cause in text
+    assert set(d["pass_at_k"]) == {"base", "real", "random"}
+
+
+def test_random_arm_within_threshold_is_not_flagged():
+    base = problems([(60, 2)], n=16)
+    s = spurious_analysis(base, problems([(60, 8)], n=16), problems([(60, 2)], n=16), [1, 16], n_boot=100)
+    assert not s.flagged
+    assert s.to_dict()["explanation"] == []
+    # A 3-point gain stays under the default 5-point threshold, above a 2-point one.
+    rand = problems([(30, 3), (30, 2)], n=16)
+    assert not spurious_analysis(base, base, rand, [1], n_boot=50).flagged
+    assert spurious_analysis(base, base, rand, [1], n_boot=50, threshold=0.02).flagged
