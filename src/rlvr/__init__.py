@@ -1,5 +1,14 @@
 """rlvr: reinforcement learning with verifiable rewards — verifiers you can trust, a trainer that
-watches its own health, and diagnostics that tell you what RL actually bought."""
+watches its own health, and diagnostics that tell you what RL actually bought.
+
+The core (types, errors, the verifier registry, extraction, the batch engine) is imported eagerly;
+everything else is resolved on first use, so ``import rlvr`` stays light (no sympy, torch, sqlglot).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from rlvr.engine import EngineConfig, verify, verify_iter
 from rlvr.errors import (
@@ -15,6 +24,51 @@ from rlvr.verifiers.base import BaseVerifier, Verifier, available_verifiers, get
 from rlvr.verifiers.extract import Extraction, extract_code, extract_final_answer, extract_sql
 
 __version__ = "0.1.0"
+
+# Public names resolved lazily: name -> module that defines it.
+_LAZY = {
+    # verifiers
+    "CodeVerifier": "rlvr.verifiers.code",
+    "SqlVerifier": "rlvr.verifiers.sql",
+    "RubricVerifier": "rlvr.verifiers.rubric",
+    "FormatVerifier": "rlvr.verifiers.format",
+    "RemoteVerifier": "rlvr.verifiers.remote",
+    "RandomVerifier": "rlvr.verifiers.random",
+    "all_of": "rlvr.verifiers.compose",
+    "any_of": "rlvr.verifiers.compose",
+    "weighted": "rlvr.verifiers.compose",
+    "route": "rlvr.verifiers.compose",
+    # audit (the function itself is rlvr.audit.audit: the name `audit` is the subpackage)
+    "AuditReport": "rlvr.audit",
+    # evaluation
+    "pass_at_k": "rlvr.evaluate",
+    "load_samples": "rlvr.evaluate",
+    "compare": "rlvr.evaluate",
+    "ComparisonResult": "rlvr.evaluate",
+    "spurious_analysis": "rlvr.evaluate",
+    "SpuriousResult": "rlvr.evaluate",
+    # training
+    "GRPOConfig": "rlvr.grpo",
+    "Trainer": "rlvr.grpo",
+    "train": "rlvr.grpo",
+    "load_policy": "rlvr.policy",
+    "HealthConfig": "rlvr.grpo.health",
+    "HealthMonitor": "rlvr.grpo.health",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rlvr' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "STATUSES",
@@ -40,4 +94,5 @@ __all__ = [
     "register",
     "verify",
     "verify_iter",
+    *_LAZY,
 ]
