@@ -174,6 +174,17 @@ def test_tensorboard_is_optional(tmp_path):
     assert list((tmp_path / "run" / "tensorboard").glob("events.*"))
 
 
+def test_tensorboard_missing_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from rlvr.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    cfg = small_config(tmp_path, run={"steps": 1, "tensorboard": True})
+    with pytest.raises(MissingExtraError, match=r"rlvr\[tensorboard\]"):
+        train(cfg, verifier=DigitShare(), quiet=True)
+
+
 @pytest.mark.slow
 def test_example_config_raises_reward(tmp_path):
     cfg = load_config(ROOT / "examples" / "train_tiny.toml", [f'run.out_dir="{tmp_path / "tiny"}"', "run.steps=60",

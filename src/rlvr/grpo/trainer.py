@@ -585,7 +585,7 @@ class Trainer:
             except ImportError:
                 from rlvr.errors import MissingExtraError
 
-                raise MissingExtraError("tensorboard", "train", "[run] tensorboard = true") from None
+                raise MissingExtraError("tensorboard", "tensorboard", "[run] tensorboard = true") from None
             self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
 
 
