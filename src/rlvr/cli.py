@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from rlvr.commands._common import err_console, fail, parse_options, progress_bar
+from rlvr.commands._common import count_lines, err_console, fail, parse_options, progress_bar
 from rlvr.errors import RlvrError
 
 app = typer.Typer(
@@ -63,7 +63,7 @@ def verify(
         raise fail(str(exc)) from None
     required = tuple(getattr(v, "required_fields", ("output",)))
     source_dir = str(file.resolve().parent)
-    total = _count_lines(file)
+    total = count_lines(file)
     pending: deque[dict[str, Any]] = deque()
     invalid: list[str] = []
 
@@ -126,16 +126,6 @@ def verify(
         _print_verify_summary(summary)
     if n == 0 and not invalid:
         raise fail(f"{file}: no records to verify (empty file)")
-
-
-def _count_lines(path: Path) -> int | None:
-    try:
-        if path.stat().st_size > 512 * 1024 * 1024:
-            return None
-        with path.open("rb") as fh:
-            return sum(1 for line in fh if line.strip())
-    except OSError:
-        return None
 
 
 def _print_verify_summary(summary: dict[str, Any]) -> None:

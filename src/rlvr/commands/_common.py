@@ -7,6 +7,7 @@ command line can be assembled without import cycles.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -57,3 +58,14 @@ def progress_bar(*, disable: bool = False):
         disable=disable,
         transient=False,
     )
+
+
+def count_lines(path: Path) -> int | None:
+    """Non-blank lines in a file, for a progress bar's total; None when unknown or too big to scan."""
+    try:
+        if path.stat().st_size > 512 * 1024 * 1024:
+            return None
+        with path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except OSError:
+        return None

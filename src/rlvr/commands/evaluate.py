@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from rlvr.commands._common import err_console, fail, parse_options, progress_bar
+from rlvr.commands._common import count_lines, err_console, fail, parse_options, progress_bar
 from rlvr.errors import RlvrError
 
 _K_HELP = "Comma-separated k values, e.g. 1,2,4,8 (default: powers of two up to the samples per problem)."
@@ -67,7 +67,7 @@ def _load(path: Path, *, verifier: str | None, opt: list[str], workers: int | No
 
         v = get_verifier(verifier, **parse_options(opt))
         engine = EngineConfig(workers=default_workers() if workers is None else workers, timeout=timeout)
-    total = _count_lines(path)
+    total = count_lines(path)
     with progress_bar(disable=quiet) as bar:
         task = bar.add_task(f"reading {path.name}", total=total)
         return load_samples(
@@ -78,16 +78,6 @@ def _load(path: Path, *, verifier: str | None, opt: list[str], workers: int | No
             answers=answers,
             on_line=lambda: bar.advance(task),
         )
-
-
-def _count_lines(path: Path) -> int | None:
-    try:
-        if path.stat().st_size > 512 * 1024 * 1024:
-            return None
-        with path.open("rb") as fh:
-            return sum(1 for line in fh if line.strip())
-    except OSError:
-        return None
 
 
 def _emit(obj: dict[str, Any]) -> None:

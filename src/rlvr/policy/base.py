@@ -13,6 +13,7 @@ first on-policy update is then exactly 1.
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +190,7 @@ def make_generator(seed: int | None, device: torch.device | str) -> torch.Genera
 StepFn = Callable[[Tensor, Tensor, Tensor, Any], tuple[Tensor, Any]]
 
 
-class TorchPolicy:
+class TorchPolicy(ABC):
     """Shared machinery: a sampling loop with a KV cache, ``generate``, ``logprobs``, copies.
 
     Subclasses set ``model`` (an ``nn.Module``), ``eos_id``, ``pad_id`` and ``device`` and implement
@@ -202,23 +203,27 @@ class TorchPolicy:
     device: torch.device
 
     # -- to implement -------------------------------------------------------------------------
+    @abstractmethod
     def encode_prompts(self, prompts: list[str]) -> list[list[int]]:  # pragma: no cover - abstract
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def decode(self, ids: list[int]) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _step(
         self, ids: Tensor, attention_mask: Tensor, position_ids: Tensor, cache: Any
     ) -> tuple[Tensor, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _completion_logits(self, batch: TokenBatch) -> Tensor:  # pragma: no cover - abstract
         """(N, T, V) logits that predict each completion token."""
-        raise NotImplementedError
 
+    @abstractmethod
     def save(self, path: str | Path) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+        ...
 
     def max_positions(self) -> int | None:
         """Longest sequence the model accepts (None: no fixed limit)."""
