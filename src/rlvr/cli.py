@@ -43,6 +43,13 @@ def verify(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write scored records here (JSONL)."),
     workers: int | None = typer.Option(None, help="Worker processes (default: CPU count; 0 = in-process)."),
     timeout: float = typer.Option(30.0, help="Hard time limit per sample, in seconds."),
+    executor: str = typer.Option(
+        "local", help="Where workers run: local (processes here) or ray (Ray actors; needs rlvr[ray])."
+    ),
+    address: str | None = typer.Option(
+        None,
+        help="With --executor ray: cluster to join (auto, ray://host:10001); default starts a local Ray.",
+    ),
     opt: list[str] = typer.Option(
         [], "--opt", help="Verifier option key=value (repeatable), e.g. --opt rel_tol=1e-6."
     ),
@@ -58,7 +65,10 @@ def verify(
 
     try:
         v = get_verifier(verifier, **parse_options(opt))
-        cfg = EngineConfig(workers=default_workers() if workers is None else workers, timeout=timeout)
+        if workers is None:
+            # Ray: 0 = one actor per CPU of the cluster; local: one process per CPU here.
+            workers = 0 if executor == "ray" else default_workers()
+        cfg = EngineConfig(workers=workers, timeout=timeout, executor=executor, address=address)
     except RlvrError as exc:
         raise fail(str(exc)) from None
     required = tuple(getattr(v, "required_fields", ("output",)))

@@ -8,6 +8,9 @@ that dies (segfault, OOM) costs its current sample an ``error`` verdict, nothing
 deterministic: the same input gives the same verdicts in the same order, whatever the scheduling.
 
 ``workers=0`` verifies in the calling thread (the verifier's own timeouts still apply).
+
+``executor="ray"`` runs the same chunks on Ray actors instead (``rlvr.engine_ray``): same
+verdicts, same order, same per-sample deadlines, each enforced by the actor's own killable worker.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ class EngineConfig:
     """How a batch is verified."""
 
     workers: int = 0
-    """Worker processes; 0 verifies in the calling thread. Default for the CLI: the CPU count."""
+    """Worker processes; 0 verifies in the calling thread. Default for the CLI: the CPU count.
+    With executor="ray": Ray actors, 0 = one per CPU in the cluster."""
     timeout: float = 30.0
     """Hard wall-clock limit per sample, seconds; the worker is killed when it passes."""
     chunk_size: int = 16
@@ -43,8 +47,16 @@ class EngineConfig:
     """Most samples read ahead of the oldest unfinished one; 0 picks 8 chunks per worker."""
     start_timeout: float = 60.0
     """How long a new worker may take to start and load the verifier."""
+    executor: str = "local"
+    """Where workers run: "local" (processes on this machine) or "ray" (Ray actors)."""
+    address: str | None = None
+    """Ray cluster to join ("auto", "ray://host:10001"); None starts a private local instance."""
 
     def __post_init__(self) -> None:
+        if self.executor not in ("local", "ray"):
+            raise ConfigError(f"executor must be 'local' or 'ray', got {self.executor!r}")
+        if self.address is not None and self.executor != "ray":
+            raise ConfigError("address only applies to executor='ray'; set executor='ray' or drop address")
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if not self.timeout > 0:
@@ -92,7 +104,7 @@ def verify_iter(
     """Verify ``samples`` and yield one verdict per sample, in input order."""
     cfg = config or EngineConfig()
     v = get_verifier(verifier, **verifier_options) if isinstance(verifier, str) else verifier
-    if cfg.workers == 0:
+    if cfg.workers == 0 and cfg.executor == "local":
         for sample in samples:
             verdict = safe_verify(v, sample)
             if on_result:
@@ -106,6 +118,11 @@ def verify_iter(
             f"verifier {v!r} cannot be sent to worker processes ({exc}); "
             "use workers=0 or make it picklable (define it at module level)"
         ) from exc
+    if cfg.executor == "ray":
+        from rlvr.engine_ray import run_ray
+
+        yield from run_ray(iter(samples), payload, cfg, on_result)
+        return
     yield from _run_pool(iter(samples), payload, cfg, on_result)
 
 
