@@ -126,6 +126,22 @@ def verify_iter(
     yield from _run_pool(iter(samples), payload, cfg, on_result)
 
 
+def read_ahead(
+    source: Iterator[Sample], queue: deque[tuple[int, Sample]], next_read: int, next_out: int, window: int
+) -> tuple[int, bool]:
+    """Append ``(index, sample)`` pairs to ``queue`` until ``window`` samples are read ahead of the
+    oldest verdict not yet yielded (``next_out``) or queued; return the new ``next_read`` and
+    whether ``source`` ran out. Shared by the local pool and the Ray executor."""
+    while next_read - next_out < window and len(queue) < window:
+        try:
+            sample = next(source)
+        except StopIteration:
+            return next_read, True
+        queue.append((next_read, sample))
+        next_read += 1
+    return next_read, False
+
+
 def _run_pool(
     source: Iterator[Sample],
     payload: bytes,
@@ -142,14 +158,8 @@ def _run_pool(
 
     def fill_queue() -> None:
         nonlocal next_read, exhausted
-        while not exhausted and next_read - next_out < window and len(queue) < window:
-            try:
-                sample = next(source)
-            except StopIteration:
-                exhausted = True
-                return
-            queue.append((next_read, sample))
-            next_read += 1
+        if not exhausted:
+            next_read, exhausted = read_ahead(source, queue, next_read, next_out, window)
 
     def replace(slot: _Slot, verdict: Verdict) -> None:
         # The sample at the head of the chunk caused it; the rest go back to the queue front.

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from rlvr._worker import WorkerDied, WorkerProcess, WorkerTimeout
+from rlvr.engine import read_ahead
 from rlvr.errors import ConfigError, MissingExtraError
 from rlvr.types import Sample, Verdict
 
@@ -170,14 +171,8 @@ def run_ray(
 
         actors.extend(new_actor() for _ in range(n_actors))
         while True:
-            while not exhausted and next_read - next_out < window and len(queue) < window:
-                try:
-                    sample = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                queue.append((next_read, sample))
-                next_read += 1
+            if not exhausted:
+                next_read, exhausted = read_ahead(source, queue, next_read, next_out, window)
             for i in range(n_actors):
                 while queue and load[i] < _CHUNKS_PER_ACTOR:
                     chunk = [queue.popleft() for _ in range(min(cfg.chunk_size, len(queue)))]
