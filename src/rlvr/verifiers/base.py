@@ -96,6 +96,7 @@ _REGISTRY: dict[str, str | Callable[..., Verifier]] = {
     "format": "rlvr.verifiers.format:FormatVerifier",
     "remote": "rlvr.verifiers.remote:RemoteVerifier",
     "random": "rlvr.verifiers.random:RandomVerifier",
+    "countdown": "rlvr.verifiers.countdown:CountdownVerifier",
     # Composites from a JSON/TOML spec file: --verifier compose --opt file=path/to/spec.json
     "compose": "rlvr.verifiers.compose:from_spec",
 }
