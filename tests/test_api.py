@@ -32,6 +32,7 @@ EXPECTED = {
     "FormatVerifier",
     "RemoteVerifier",
     "RandomVerifier",
+    "CountdownVerifier",
     "all_of",
     "any_of",
     "weighted",
@@ -51,6 +52,12 @@ EXPECTED = {
     "load_policy",
     "HealthConfig",
     "HealthMonitor",
+    # the end-to-end study and planning
+    "LabConfig",
+    "lab_config",
+    "run_lab",
+    "CostInputs",
+    "estimate_cost",
 }
 
 

@@ -34,6 +34,7 @@ _LAZY = {
     "FormatVerifier": "rlvr.verifiers.format",
     "RemoteVerifier": "rlvr.verifiers.remote",
     "RandomVerifier": "rlvr.verifiers.random",
+    "CountdownVerifier": "rlvr.verifiers.countdown",
     "all_of": "rlvr.verifiers.compose",
     "any_of": "rlvr.verifiers.compose",
     "weighted": "rlvr.verifiers.compose",
@@ -54,6 +55,12 @@ _LAZY = {
     "load_policy": "rlvr.policy",
     "HealthConfig": "rlvr.grpo.health",
     "HealthMonitor": "rlvr.grpo.health",
+    # the end-to-end study and planning
+    "LabConfig": "rlvr.lab",
+    "lab_config": "rlvr.lab",
+    "run_lab": "rlvr.lab",
+    "CostInputs": "rlvr.cost",
+    "estimate_cost": "rlvr.cost",
 }
 
 

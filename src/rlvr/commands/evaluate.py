@@ -361,7 +361,8 @@ def _comparison_doc(base: Path, trained: Path, random: Path | None, *, k: str | 
 def report(
     inputs: list[Path] = typer.Argument(
         ..., metavar="INPUT...",
-        help="A JSON result of rlvr compare/eval, or samples JSONL: one or more (eval), or BASE TRAINED (compare).",
+        help="A JSON result of rlvr compare/eval or a lab summary.json, or samples JSONL: one or more (eval), "
+        "or BASE TRAINED (compare).",
     ),
     out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
     random: Path | None = typer.Option(None, "--random", help="Random-reward run samples (with BASE TRAINED)."),
@@ -410,7 +411,13 @@ def report(
             raise fail(str(exc)) from None
         doc = {"kind": "eval", "ks": sorted({x for s in sets for x in s["ks"]}), "sets": sets}
     try:
-        write_report(out, doc, title=title)
+        if doc.get("kind") == "lab":
+            from rlvr.report.lab import write_lab_report
+
+            write_lab_report(out, doc)
+            doc = {"kind": "lab", "verdict": (doc.get("verdict") or {}).get("label")}
+        else:
+            write_report(out, doc, title=title)
     except RlvrError as exc:
         raise fail(f"{inputs[0]}: {exc}") from None
     except OSError as exc:
@@ -433,6 +440,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise fail(f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(data, dict) or data.get("kind") not in ("comparison", "eval", "spurious"):
-        raise fail(f"{path}: not an rlvr result (expected the JSON printed by rlvr compare or rlvr eval)")
+    if not isinstance(data, dict) or data.get("kind") not in ("comparison", "eval", "spurious", "lab"):
+        raise fail(f"{path}: not an rlvr result (expected the JSON printed by rlvr compare or rlvr eval, "
+                   "or a lab summary.json)")
     return data

@@ -2,18 +2,37 @@
 
 ``arithmetic`` is the small task behind ``examples/train_tiny.toml`` and the trainer's tests:
 prompts like ``"12+7="`` whose answer is the integer result, checked by the ``math`` verifier.
-Richer generators plug into ``TASKS`` the same way: ``fn(n, *, seed, **options) -> list[dict]``.
+
+The tasks behind ``rlvr lab`` carry a worked ``solution`` (what supervised warm-up shows the model)
+and take a ``level`` so a held-out, harder level gives a shifted test distribution:
+
+- ``multidigit``: ``"47+38="`` / ``"47*6="`` with ``level``-digit operands (the multiplier of ``*``
+  is one digit, 2..9); answers checked by the ``math`` verifier.
+- ``countdown``: ``"2 4 9>15:"`` - reach the target with the given numbers, each used once, with
+  ``+ - *`` and parentheses; ``level`` numbers in 1..13; checked by the ``countdown`` verifier.
+
+Generators plug into ``TASKS`` the same way: ``fn(n, *, seed, **options) -> list[dict]``; every
+generator takes ``exclude`` (prompts never to produce), so train and test sets can be disjoint.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from rlvr.errors import ConfigError
 
-__all__ = ["TASKS", "arithmetic", "make_task", "worked_examples"]
+__all__ = [
+    "TASKS",
+    "arithmetic",
+    "countdown",
+    "disjoint_splits",
+    "make_task",
+    "multidigit",
+    "slip",
+    "worked_examples",
+]
 
 _OPS: dict[str, Callable[[int, int], int]] = {
     "+": lambda a, b: a + b,
@@ -73,7 +92,141 @@ def arithmetic(n: int, *, seed: int = 0, max_operand: int = 20, ops: str = "+") 
     return records
 
 
-TASKS: dict[str, Callable[..., list[dict[str, Any]]]] = {"arithmetic": arithmetic}
+def _draw(
+    n: int, seed: int, exclude: Collection[str], make: Callable[[random.Random], dict[str, Any] | None], name: str
+) -> list[dict[str, Any]]:
+    """``n`` records with distinct prompts not in ``exclude``; a clear error when the space runs out."""
+    rng = random.Random(seed)
+    seen = set(exclude)
+    records: list[dict[str, Any]] = []
+    misses = 0
+    while len(records) < n:
+        rec = make(rng)
+        if rec is None or rec["prompt"] in seen:
+            misses += 1
+            if misses > 200 * n + 10_000:
+                raise ConfigError(
+                    f"{name}: only {len(records)} distinct problems found for n={n}; ask for fewer or a higher level"
+                )
+            continue
+        seen.add(rec["prompt"])
+        records.append({"id": f"{name}-{seed}-{len(records):05d}", **rec})
+    return records
+
+
+def multidigit(
+    n: int, *, seed: int = 0, level: int = 2, ops: str = "+*", exclude: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """Addition of two ``level``-digit numbers and ``level``-digit × one-digit (2..9) multiplication."""
+    if n < 1 or level < 1:
+        raise ConfigError("multidigit: n and level must be >= 1")
+    if not ops or set(ops) - {"+", "*"}:
+        raise ConfigError(f"multidigit: ops must be made of + and *, got {ops!r}")
+    lo, hi = (0 if level == 1 else 10 ** (level - 1)), 10**level - 1
+
+    def make(rng: random.Random) -> dict[str, Any]:
+        op = rng.choice(ops)
+        a = rng.randint(lo, hi)
+        b = rng.randint(lo, hi) if op == "+" else rng.randint(2, 9)
+        result = a + b if op == "+" else a * b
+        hard = _carries(a, b) / level if op == "+" else 0.5 + 0.5 * (len(str(result)) > level + 1)
+        return {
+            "prompt": f"{a}{op}{b}=",
+            "answer": str(result),
+            "solution": str(result),
+            "level": level,
+            "difficulty": round(min(1.0, hard), 4),
+        }
+
+    return _draw(n, seed, exclude, make, "multidigit")
+
+
+def countdown(
+    n: int,
+    *,
+    seed: int = 0,
+    level: int = 3,
+    max_number: int = 13,
+    max_target: int = 120,
+    exclude: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """Countdown: ``level`` numbers in 1..max_number and a target in 1..max_target reachable with
+    ``+ - *`` (each number once); the generating expression is the worked ``solution``."""
+    if n < 1 or level < 2:
+        raise ConfigError("countdown: n must be >= 1 and level >= 2")
+    if max_number < 1 or max_target < 1:
+        raise ConfigError("countdown: max_number and max_target must be >= 1")
+
+    def make(rng: random.Random) -> dict[str, Any] | None:
+        nums = [rng.randint(1, max_number) for _ in range(level)]
+        order = nums[:]
+        rng.shuffle(order)
+        expr, value = str(order[0]), order[0]
+        for x in order[1:]:
+            op = rng.choice("+-*")
+            if op == "*" and ("+" in expr or "-" in expr):
+                expr = f"({expr})*{x}" if rng.random() < 0.5 else f"{x}*({expr})"
+                value *= x
+            else:
+                expr = f"{expr}{op}{x}"
+                value = value + x if op == "+" else value - x if op == "-" else value * x
+        # Each operator joins the running expression, so ``value`` is the expression's value
+        # (a "*" after a sum is always parenthesised).
+        if not 1 <= value <= max_target:
+            return None
+        return {
+            "prompt": " ".join(map(str, sorted(nums))) + f">{value}:",
+            "answer": value,
+            "numbers": sorted(nums),
+            "solution": expr,
+            "level": level,
+            "difficulty": round(expr.count("*") / max(1, level - 1), 4),
+        }
+
+    return _draw(n, seed, exclude, make, "countdown")
+
+
+def slip(solution: str, rng: random.Random) -> str:
+    """A plausible mistake in a worked solution: the last digit of a number answer off by one, or one
+    operator of an expression swapped. Always differs from ``solution`` when it can.
+
+    Warm-up data with a share of slipped solutions gives a base model that knows the method but is
+    sloppy, the regime where RL has something to sharpen.
+    """
+    if solution.isdigit():
+        last = (int(solution[-1]) + rng.choice((-1, 1))) % 10
+        return solution[:-1] + str(last)
+    ops = [i for i, c in enumerate(solution) if c in "+-*"]
+    if not ops:
+        return solution
+    i = rng.choice(ops)
+    return solution[:i] + rng.choice([o for o in "+-*" if o != solution[i]]) + solution[i + 1 :]
+
+
+def disjoint_splits(
+    name: str, sizes: Sequence[tuple[str, int, dict[str, Any]]], *, seed: int = 0
+) -> dict[str, list[dict[str, Any]]]:
+    """Named splits of task ``name`` with no prompt in two splits: ``[(split, n, options), ...]``.
+
+    Each split gets its own seed derived from ``seed`` and its position, and excludes every prompt
+    drawn for the splits before it.
+    """
+    taken: set[str] = set()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i, (split, n, options) in enumerate(sizes):
+        records = make_task(name, n, seed=seed * 1_000 + i, exclude=taken, **options)
+        for r in records:
+            r["id"] = f"{split}-{r['id']}"
+        taken.update(r["prompt"] for r in records)
+        out[split] = records
+    return out
+
+
+TASKS: dict[str, Callable[..., list[dict[str, Any]]]] = {
+    "arithmetic": arithmetic,
+    "countdown": countdown,
+    "multidigit": multidigit,
+}
 
 
 def make_task(name: str, n: int, *, seed: int = 0, **options: Any) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import string
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -246,10 +247,12 @@ def pretrain(
     batch_size: int = 64,
     lr: float = 3e-3,
     seed: int = 0,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Supervised warm-up on (prompt, completion) pairs; the loss covers completion + EOS only.
 
-    Returns the loss per step. Deterministic for a given seed (private generator).
+    Returns the loss per step (``on_step(step, loss)`` sees each as it comes). Deterministic for a
+    given seed (private generator).
     """
     if not pairs:
         raise ConfigError("pretraining needs at least one (prompt, completion) pair")
@@ -290,6 +293,8 @@ def pretrain(
         torch.nn.utils.clip_grad_norm_(policy.model.parameters(), 1.0)
         opt.step()
         losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step(step, losses[-1])
     policy.model.eval()
     return losses
 

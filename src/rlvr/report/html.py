@@ -111,6 +111,11 @@ def _pct(v: Any, signed: bool = False) -> str:
     return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
 
 
+def _esc(v: Any) -> str:
+    """Any value as escaped text (numbers print as before; a string from a JSON file is made safe)."""
+    return escape(str(v))
+
+
 def _ci(ci: Any, signed: bool = False) -> str:
     if not ci:
         return ""
@@ -230,15 +235,16 @@ def _comparison(d: Mapping[str, Any]) -> str:
 
     if counts:
         tk = trans.get("k", K)
+        tk = escape(str(tk))
         out.append(f"<h2>Per-problem transitions (base at k={tk} → trained at k=1)</h2>")
         out.append('<table class="matrix"><tr><th></th><th>trained solves at k=1</th><th>trained does not</th></tr>')
         out.append(
             f'<tr><th class="l">base solves at k={tk}</th>'
-            f'<td style="background:#e6f4ea">{counts.get("self_distilled", 0)}<small>self-distilled</small></td>'
-            f'<td style="background:#fce8e6">{counts.get("lost", 0)}<small>lost</small></td></tr>'
+            f'<td style="background:#e6f4ea">{_esc(counts.get("self_distilled", 0))}<small>self-distilled</small></td>'
+            f'<td style="background:#fce8e6">{_esc(counts.get("lost", 0))}<small>lost</small></td></tr>'
             f'<tr><th class="l">base does not</th>'
-            f'<td style="background:#e8f0fe">{counts.get("newly_capable", 0)}<small>newly capable</small></td>'
-            f'<td style="background:#f1f3f4">{counts.get("never_solved", 0)}<small>never solved</small></td></tr>'
+            f'<td style="background:#e8f0fe">{_esc(counts.get("newly_capable", 0))}<small>newly capable</small></td>'
+            f'<td style="background:#f1f3f4">{_esc(counts.get("never_solved", 0))}<small>never solved</small></td></tr>'
         )
         out.append("</table>")
         definition = trans.get("definition", {})
@@ -251,8 +257,9 @@ def _comparison(d: Mapping[str, Any]) -> str:
         cov = trans.get("coverage_at_k")
         if cov:
             out.append(
-                f'<p class="sub">Coverage at k={tk}: both solve {cov.get("both", 0)}, base only '
-                f'{cov.get("base_only", 0)}, trained only {cov.get("trained_only", 0)}, neither {cov.get("neither", 0)}.</p>'
+                f'<p class="sub">Coverage at k={tk}: both solve {_esc(cov.get("both", 0))}, base only '
+                f'{_esc(cov.get("base_only", 0))}, trained only {_esc(cov.get("trained_only", 0))}, '
+                f'neither {_esc(cov.get("neither", 0))}.</p>'
             )
     cot = d.get("cot")
     if cot:
@@ -370,8 +377,8 @@ def _provenance(d: Mapping[str, Any]) -> str:
         if info:
             rows.append(
                 f'<tr><td class="l">{role}</td><td class="l">{escape(str(info.get("name", "")))}</td>'
-                f'<td class="l">{escape(str(info.get("model") or ""))}</td><td>{info.get("problems", "")}</td>'
-                f'<td>{info.get("samples", "")}</td><td>{info.get("excluded_samples", "")}</td>'
+                f'<td class="l">{escape(str(info.get("model") or ""))}</td><td>{_esc(info.get("problems", ""))}</td>'
+                f'<td>{_esc(info.get("samples", ""))}</td><td>{_esc(info.get("excluded_samples", ""))}</td>'
                 f'<td class="l">{escape(str(info.get("source") or ""))}</td></tr>'
             )
     if not rows:
@@ -379,8 +386,8 @@ def _provenance(d: Mapping[str, Any]) -> str:
     only = ""
     if d.get("problems_only_in_base") or d.get("problems_only_in_trained"):
         only = (
-            f'<p class="sub">Left out (not in both sets): {d.get("problems_only_in_base", 0)} base-only and '
-            f'{d.get("problems_only_in_trained", 0)} trained-only problems.</p>'
+            f'<p class="sub">Left out (not in both sets): {_esc(d.get("problems_only_in_base", 0))} base-only and '
+            f'{_esc(d.get("problems_only_in_trained", 0))} trained-only problems.</p>'
         )
     return (
         '<h2>Inputs</h2><table><tr><th class="l">role</th><th class="l">name</th><th class="l">model</th>'

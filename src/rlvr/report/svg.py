@@ -1,17 +1,18 @@
 """Inline SVG line plots drawn by hand: no matplotlib, no JavaScript, nothing fetched.
 
-One function, ``line_plot``: series of (x, y) points with optional interval bands, a log2 or
-linear x axis, ticks at the data's x values, a legend, and ``<title>`` tooltips on every point.
+``line_plot``: series of (x, y) points with optional interval bands, a log2 or linear x axis,
+ticks at the data's x values (or given ones), a legend, and ``<title>`` tooltips on every point.
+``bar_plot``: vertical bars with labels and counts (e.g. a histogram).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-__all__ = ["Series", "line_plot"]
+__all__ = ["Bar", "Series", "bar_plot", "line_plot"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,18 @@ def line_plot(
     zero_line: bool = False,
     width: int = 640,
     height: int = 360,
+    x_ticks: Sequence[float] | None = None,
+    markers: bool = True,
+    y_format: Callable[[float], str] | None = None,
+    legend: bool = True,
 ) -> str:
-    """An ``<svg>`` element (string). ``percent`` labels y as percentages of 1."""
-    left, right, top, bottom = 64, 150, 36, 48
+    """An ``<svg>`` element (string). ``percent`` labels y as percentages of 1.
+
+    ``x_ticks`` replaces the default ticks (every x in the data: too many for a per-step curve);
+    ``markers=False`` draws lines without a dot per point; ``y_format`` formats y labels;
+    ``legend=False`` leaves the legend (and its margin) out, for small plots sharing one legend.
+    """
+    left, right, top, bottom = 64, 150 if legend else 16, 36, 48
     pw, ph = width - left - right, height - top - bottom
     xs = sorted({x for s in series for x, _ in s.points} | {x for s in series for x, _, _ in s.band})
     ys = [y for s in series for _, y in s.points] + [v for s in series for _, lo, hi in s.band for v in (lo, hi)]
@@ -83,6 +93,8 @@ def line_plot(
         return top + (1 - (y - y0) / (y1 - y0)) * ph
 
     def ylab(v: float) -> str:
+        if y_format is not None:
+            return y_format(v)
         return f"{100 * v:.0f}%" if percent else f"{v:.2f}"
 
     parts = [
@@ -108,7 +120,8 @@ def line_plot(
             f'<line x1="{left}" x2="{left + pw}" y1="{_fmt(py(0))}" y2="{_fmt(py(0))}" stroke="#888" '
             'stroke-width="1.2" stroke-dasharray="4 3"/>'
         )
-    for x in xs:
+    tick_xs = xs if x_ticks is None else [x for x in x_ticks if xs[0] <= x <= xs[-1]]
+    for x in tick_xs:
         xx = px(x)
         parts.append(f'<line x1="{_fmt(xx)}" x2="{_fmt(xx)}" y1="{top}" y2="{top + ph}" stroke="#f0f0f0"/>')
         label = f"{x:g}"
@@ -145,19 +158,98 @@ def line_plot(
             path = " ".join(f"{_fmt(px(x))},{_fmt(py(y))}" for x, y in pts)
             dash = ' stroke-dasharray="6 4"' if s.dashed else ""
             parts.append(f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="2.2"{dash}/>')
-        for x, y in pts:
+        dots = pts if markers or len(pts) < 2 else []  # a lone point still needs its dot
+        for x, y in dots:
             parts.append(
                 f'<circle cx="{_fmt(px(x))}" cy="{_fmt(py(y))}" r="3.5" fill="{s.color}">'
                 f"<title>{escape(s.name)}: k={x:g}, {ylab(y) if not percent else f'{100 * y:.1f}%'}</title></circle>"
             )
     # Legend.
     lx, ly = left + pw + 14, top + 8
-    for i, s in enumerate(series):
+    for i, s in enumerate(series if legend else ()):
         yy = ly + i * 20
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
         parts.append(
             f'<line x1="{lx}" x2="{lx + 22}" y1="{yy}" y2="{yy}" stroke="{s.color}" stroke-width="3"{dash}/>'
         )
         parts.append(f'<text x="{lx + 28}" y="{yy + 4}" font-size="12" fill="#222">{escape(s.name[:18])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: its x label, height (a count) and colour; ``note`` goes into its tooltip."""
+
+    label: str
+    value: float
+    color: str
+    note: str = ""
+
+
+def bar_plot(
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    x_label: str = "",
+    y_label: str = "",
+    width: int = 480,
+    height: int = 240,
+) -> str:
+    """An ``<svg>`` bar chart (string): bars from zero, each with its value on top."""
+    left, right, top, bottom = 52, 16, 36, 48
+    pw, ph = width - left - right, height - top - bottom
+    if not bars:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60" role="img"><text x="10" y="30">{escape(title)}: no data</text></svg>'
+    vmax = max(max(b.value for b in bars), 1e-12)
+    step = _nice_step(vmax)
+    top_tick = math.ceil(vmax / step) * step
+
+    def py(v: float) -> float:
+        return top + (1 - v / top_tick) * ph
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{escape(title)}" class="plot">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
+        f'<text x="{left}" y="22" font-size="15" font-weight="600" fill="#222">{escape(title)}</text>',
+    ]
+    t = 0.0
+    while t <= top_tick + 1e-12:
+        yy = py(t)
+        parts.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{_fmt(yy)}" y2="{_fmt(yy)}" stroke="#e4e4e4" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{left - 8}" y="{_fmt(yy + 4)}" font-size="11" text-anchor="end" fill="#555">{t:g}</text>'
+        )
+        t += step
+    slot = pw / len(bars)
+    bw = max(1.0, slot * 0.72)
+    for i, b in enumerate(bars):
+        x = left + i * slot + (slot - bw) / 2
+        y = py(max(0.0, b.value))
+        tip = f"{b.label}: {b.value:g}" + (f" ({b.note})" if b.note else "")
+        parts.append(
+            f'<rect x="{_fmt(x)}" y="{_fmt(y)}" width="{_fmt(bw)}" height="{_fmt(top + ph - y)}" '
+            f'fill="{b.color}"><title>{escape(tip)}</title></rect>'
+        )
+        parts.append(
+            f'<text x="{_fmt(x + bw / 2)}" y="{_fmt(y - 4)}" font-size="11" text-anchor="middle" fill="#333">{b.value:g}</text>'
+        )
+        parts.append(
+            f'<text x="{_fmt(x + bw / 2)}" y="{top + ph + 16}" font-size="11" text-anchor="middle" '
+            f'fill="#555">{escape(b.label)}</text>'
+        )
+    parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="#999"/>')
+    if x_label:
+        parts.append(
+            f'<text x="{left + pw / 2}" y="{height - 8}" font-size="12" text-anchor="middle" fill="#333">{escape(x_label)}</text>'
+        )
+    if y_label:
+        parts.append(
+            f'<text x="14" y="{top + ph / 2}" font-size="12" text-anchor="middle" fill="#333" '
+            f'transform="rotate(-90 14 {top + ph / 2})">{escape(y_label)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -1,0 +1,84 @@
+"""`rlvr lab`: the whole base vs RLVR vs random-reward study, end to end (``rlvr.lab``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from rlvr.commands._common import err_console, fail
+from rlvr.errors import RlvrError
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
+    app.command(
+        epilog=(
+            "Examples:  rlvr lab                      (built-in tiny model, arithmetic, ~5 min on 2 CPU cores)\n\n"
+            "rlvr lab --quick --out runs/lab-quick    (smoke profile, ~1 min)\n\n"
+            "rlvr lab --task countdown --seed 1 --out runs/lab-countdown\n\n"
+            "rlvr lab --model smollm2 --data prompts.jsonl --verifier math --device cuda --out runs/lab-smol"
+        )
+    )(lab)
+
+
+def lab(
+    out: Path = typer.Option(Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run)."),
+    task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
+    seed: int = typer.Option(0, "--seed", help="Seeds data, warm-up, both RL runs and sampling."),
+    quick: bool = typer.Option(False, "--quick", help="Smoke profile: smaller data, 40 RL steps, n=8 (~1 min)."),
+    model: str | None = typer.Option(
+        None, "--model", help="A transformers model (folder, GGUF file or alias such as smollm2) instead of the tiny one."
+    ),
+    data: Path | None = typer.Option(None, "--data", help="JSONL prompts with 'answer' for --model (split into RL and test)."),
+    shifted: Path | None = typer.Option(None, "--shifted", help="JSONL of shifted test prompts for --model (optional)."),
+    verifier: str | None = typer.Option(None, "--verifier", help="Verifier of --data (default: the task's)."),
+    device: str = typer.Option("cpu", "--device", help="Torch device: cpu, cuda, cuda:1, mps."),
+    steps: int | None = typer.Option(None, "--steps", help="RL steps per arm (default: the profile's)."),
+    samples: int | None = typer.Option(None, "--samples", "-n", help="Samples per test problem (pass@k up to this k)."),
+    max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Completion length limit."),
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json's content instead of the verdict table."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Run the study: warm up a base model, curate prompts, train with GRPO on the real verifier and
+    on a random-reward control at the same hit rate, sample all three on in-distribution and shifted
+    test sets, and report pass@k, compression vs capability gain, the spurious-reward flag, health
+    and a verdict (summary.json and a self-contained report.html in --out)."""
+    from rlvr.lab import lab_config
+
+    profile = "custom" if model is not None else ("quick" if quick else "default")
+    try:
+        cfg = lab_config(
+            profile,
+            task=task,
+            seed=seed,
+            out_dir=str(out),
+            model=model,
+            data=None if data is None else str(data),
+            shifted_data=None if shifted is None else str(shifted),
+            verifier=verifier,
+            device=device,
+            steps=steps,
+            n_samples=samples,
+            max_new_tokens=max_new_tokens,
+            progress=not (quiet or as_json),
+        )
+    except RlvrError as exc:
+        raise fail(str(exc)) from None
+    if data is not None and not data.is_file():
+        raise fail(f"{data}: no such file")
+    try:
+        from rlvr.lab import run_lab
+    except ImportError as exc:
+        raise fail(f"rlvr lab needs torch: pip install 'rlvr[train]' ({exc})") from None
+    try:
+        summary = run_lab(cfg, quiet=quiet or as_json)
+    except RlvrError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(summary, default=str))
+        return
+    from rlvr.report.lab import print_lab_summary
+
+    print_lab_summary(summary, console=err_console, report_path=str(out / "report.html"))

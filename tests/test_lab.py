@@ -1,0 +1,198 @@
+"""rlvr lab: the task generators behind it, its config, and the whole study at reduced scale."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from rlvr.cli import app
+from rlvr.data.tasks import countdown, disjoint_splits, multidigit, slip
+from rlvr.errors import ConfigError
+from rlvr.lab import TASK_SPECS, lab_config
+from rlvr.types import Sample
+from rlvr.verifiers.base import get_verifier
+
+runner = CliRunner()
+
+SUMMARY_KEYS = {"arms", "compression_ratio", "capability_gain", "spurious", "health", "verdict", "timings"}
+
+
+# -- tasks -------------------------------------------------------------------------------------------
+
+
+def test_multidigit_answers_and_levels():
+    recs = multidigit(300, seed=3, level=2)
+    for r in recs:
+        a, op, b = re.fullmatch(r"(\d+)([+*])(\d+)=", r["prompt"]).groups()
+        assert len(a) == 2
+        assert (len(b) == 2) if op == "+" else (2 <= int(b) <= 9)
+        assert int(r["answer"]) == (int(a) + int(b) if op == "+" else int(a) * int(b))
+        assert r["solution"] == r["answer"] and r["level"] == 2
+    assert {r["prompt"][2] for r in recs} == {"+", "*"}
+    assert len({r["prompt"] for r in recs}) == 300
+    shifted = multidigit(50, seed=3, level=3)
+    assert all(len(re.match(r"\d+", r["prompt"]).group()) == 3 for r in shifted)
+    assert multidigit(20, seed=5) == multidigit(20, seed=5)  # seeded
+
+
+def test_countdown_solutions_are_exact_under_the_countdown_verifier():
+    v = get_verifier("countdown")
+    recs = countdown(400, seed=1)
+    for r in recs:
+        nums, target = r["prompt"][:-1].split(">")
+        assert [int(x) for x in nums.split()] == r["numbers"] == sorted(r["numbers"])
+        assert int(target) == r["answer"]
+        verdict = v.verify(Sample.from_record({**r, "output": r["solution"]}))
+        assert verdict.status == "correct", (r, verdict.reason)
+    four = countdown(50, seed=2, level=4)
+    assert all(len(r["numbers"]) == 4 for r in four)
+
+
+def test_disjoint_splits_never_share_a_prompt():
+    splits = disjoint_splits(
+        "multidigit", [("a", 150, {"level": 1}), ("b", 30, {"level": 1}), ("c", 20, {"level": 2})], seed=0
+    )
+    prompts = [{r["prompt"] for r in recs} for recs in splits.values()]
+    assert [len(p) for p in prompts] == [150, 30, 20]
+    assert not (prompts[0] & prompts[1]) and not (prompts[0] & prompts[2]) and not (prompts[1] & prompts[2])
+    # One-digit operands give 100 sums and 80 products (180 problems): asking for more is a clear error.
+    with pytest.raises(ConfigError, match="distinct problems"):
+        disjoint_splits("multidigit", [("a", 175, {"level": 1}), ("b", 10, {"level": 1})], seed=0)
+
+
+def test_slip_always_changes_the_solution_plausibly():
+    rng = random.Random(0)
+    for sol in ("85", "1009", "0", "3*5+7", "(13-3)*2"):
+        for _ in range(20):
+            s = slip(sol, rng)
+            assert s != sol and len(s) == len(sol)
+    assert slip("42", random.Random(1))[:-1] == "4"  # only the last digit moves
+
+
+# -- config ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"task": "chess"}, "unknown task 'chess'"),
+        ({"model": "x"}, "--model and --data go together"),
+        ({"group_size": 1}, "group_size must be >= 2"),
+        ({"band": (0.8, 0.2)}, "band must satisfy"),
+        ({"steps": 0}, "steps must be >= 1"),
+        ({"pretrain_noise": 1.0}, "pretrain_noise must be in"),
+    ],
+)
+def test_lab_config_rejects_bad_settings(overrides, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        lab_config("default", **overrides)
+
+
+def test_profiles_and_overrides():
+    quick = lab_config("quick", seed=3, steps=None)
+    assert quick.profile == "quick" and quick.seed == 3 and quick.steps < lab_config().steps
+    assert quick.ks() == [1, 2, 4, 8]
+    with pytest.raises(ConfigError, match="unknown profile"):
+        lab_config("huge")
+    for spec in TASK_SPECS.values():
+        assert spec.max_new_tokens < spec.block_size
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    res = runner.invoke(app, ["lab", "--task", "chess", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "unknown task 'chess'" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["lab", "--model", "smollm2", "--data", str(tmp_path / "none.jsonl")])
+    assert res.exit_code == 1 and "no such file" in res.output
+
+
+# -- the study ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_quick_lab_run_end_to_end(tmp_path, monkeypatch):
+    """The reduced-scale study with fixed seeds: RL with the real verifier beats the base by a clear
+    margin, the random-reward control does not, entropy declines, and every output is written."""
+    monkeypatch.setenv("RLVR_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "lab"
+    res = runner.invoke(app, ["lab", "--quick", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary == json.loads((out / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    for arm in ("base", "trained", "random_control"):
+        for split in ("in_distribution", "shifted"):
+            pk = summary["arms"][arm]["pass_at_k"][split]
+            assert set(pk) == {"1", "2", "4", "8"} and all(0 <= v <= 1 for v in pk.values())
+    ind = {arm: summary["arms"][arm]["pass_at_k"]["in_distribution"] for arm in summary["arms"]}
+    real_gain = ind["trained"]["1"] - ind["base"]["1"]
+    random_gain = ind["random_control"]["1"] - ind["base"]["1"]
+    assert real_gain >= 0.05, summary["verdict"]
+    assert random_gain <= real_gain - 0.05, summary["spurious"]
+    assert summary["spurious"]["real_improvement"] == pytest.approx(real_gain)
+    assert summary["spurious"]["flag"] is False
+    assert summary["entropy"]["trained"]["end"] < summary["entropy"]["trained"]["start"]
+    assert set(summary["capability_gain"]) == {"1", "2", "4", "8"}
+    assert summary["verdict"]["label"] in {"pure_compression", "capability_gain_and_compression"}
+    assert isinstance(summary["health"]["warnings"], list)
+    assert 0 < summary["hit_rate"] < 1
+    assert summary["timings"]["total"] > 0 and summary["timings"]["train_real"] > 0
+    # Everything behind the numbers is on disk.
+    html = (out / "report.html").read_text()
+    assert "<svg" in html and "<script" not in html
+    samples = (out / "samples" / "trained_in_distribution.jsonl").read_text().splitlines()
+    assert len(samples) == 100 * 8
+    assert {"problem_id", "output", "reward", "status"} <= set(json.loads(samples[0]))
+    for run in ("train_real", "train_random"):
+        steps = (out / run / "metrics.jsonl").read_text().splitlines()
+        assert len(steps) == summary["config"]["steps"]
+    test = {json.loads(x)["prompt"] for x in (out / "data" / "test.jsonl").read_text().splitlines()}
+    train = {json.loads(x)["prompt"] for x in (out / "data" / "pretrain.jsonl").read_text().splitlines()}
+    train |= {json.loads(x)["prompt"] for x in (out / "data" / "pool.jsonl").read_text().splitlines()}
+    assert test and not (test & train)
+
+    # rlvr report rebuilds the page from summary.json.
+    res = runner.invoke(app, ["report", str(out / "summary.json"), "--out", str(tmp_path / "again.html")])
+    assert res.exit_code == 0, res.output
+    assert summary["verdict"]["headline"].split(":")[0] in (tmp_path / "again.html").read_text()
+
+    # A finished run is never overwritten; a new folder reuses the cached base model.
+    res = runner.invoke(app, ["lab", "--quick", "--out", str(out)])
+    assert res.exit_code == 1 and "already holds a lab run" in res.output
+    res = runner.invoke(app, ["lab", "--quick", "--out", str(tmp_path / "again"), "--steps", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    again = json.loads(res.output)
+    assert again["timings"]["pretrain"] < summary["timings"]["pretrain"] / 3
+    assert again["arms"]["base"] == summary["arms"]["base"]  # same base, same samples
+
+
+def test_lab_on_a_user_model_and_data(tmp_path, monkeypatch):
+    """--model/--data/--verifier: the same study on a saved model and the user's prompts."""
+    from rlvr.policy.tiny import TinyConfig, TinyPolicy, pretrain
+
+    monkeypatch.setenv("RLVR_CACHE_DIR", str(tmp_path / "cache"))
+    records = multidigit(60, seed=9, level=1)
+    policy = TinyPolicy(TinyConfig(n_layer=1, n_embd=32, block_size=12), seed=0)
+    pretrain(policy, [(r["prompt"], r["answer"]) for r in records], steps=60)
+    policy.save(tmp_path / "model")
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"id": r["id"], "prompt": r["prompt"], "answer": r["answer"]}) + "\n"
+                            for r in records))
+    cfg = lab_config(
+        "custom", model=str(tmp_path / "model"), data=str(data), verifier="math", out_dir=str(tmp_path / "run"),
+        steps=2, n_samples=4, max_new_tokens=3, band=(0.0, 1.0), prompts_per_step=4, group_size=2,
+        n_boot=50, progress=False,
+    )
+    from rlvr.lab import run_lab
+
+    summary = run_lab(cfg, quiet=True)
+    assert summary["task"] == "custom" and summary["model"] == str(tmp_path / "model")
+    assert summary["data"]["test_in_distribution"] == 12 and summary["data"]["train"] == 48
+    assert summary["arms"]["base"]["pass_at_k"]["shifted"] is None
+    assert summary["comparison_shifted"] is None
+    assert set(summary["arms"]["trained"]["pass_at_k"]["in_distribution"]) == {"1", "2", "4"}
+    assert (tmp_path / "run" / "report.html").is_file()
+    assert len(json.loads((tmp_path / "run" / "train_real" / "summary.json").read_text())) > 0
