@@ -315,13 +315,14 @@ def run_lab(config: LabConfig, *, quiet: bool = False) -> dict[str, Any]:
         test_sets = {"in_distribution": splits["test"], "shifted": splits.get("shifted") or []}
         outcomes: dict[str, dict[str, dict[str, list[bool]]]] = {}
         outcomes["base"] = _sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
+        base = None  # each arm loads its own copy; a large base need not stay in memory meanwhile
 
         runs: dict[str, Any] = {}
         for arm, run_name, arm_verifier in (
             ("trained", "train_real", verifier),
             ("random_control", "train_random", get_verifier("random", p=round(hit_rate, 6), seed=cfg.seed)),
         ):
-            policy = _fresh_copy(cfg, base, base_dir)
+            policy = _fresh_copy(cfg, base_dir)
             runs[arm] = phases.run(
                 run_name, f"GRPO ({'real' if arm == 'trained' else 'random'} reward)", cfg.steps,
                 lambda adv, p=policy, v=arm_verifier, r=run_name: _train(cfg, p, v, cur.kept, out / r, adv),
@@ -451,7 +452,7 @@ def _worked_pairs(records: Sequence[Mapping[str, Any]], noise: float, seed: int)
     ]
 
 
-def _fresh_copy(cfg: LabConfig, base: Any, base_dir: Path) -> Any:
+def _fresh_copy(cfg: LabConfig, base_dir: Path) -> Any:
     """A trainable copy of the base (each RL arm starts from the same weights)."""
     from rlvr.policy import load_policy
 
@@ -498,10 +499,12 @@ def _train(
         summary = trainer.train()
     finally:
         trainer.unlock_run_dir()
-    curves = {
-        key: [m.get(key) for m in trainer.history]
-        for key in ("reward/mean", "policy/entropy", "policy/kl", "groups/frac_zero_std")
-    }
+    # A metric the run never logs (policy/kl without a KL term) is left out, not drawn as missing.
+    curves = {}
+    for key in ("reward/mean", "policy/entropy", "policy/kl", "groups/frac_zero_std"):
+        values = [m.get(key) for m in trainer.history]
+        if any(v is not None for v in values):
+            curves[key] = values
     warnings = []
     health_file = run_dir / "health.jsonl"
     if health_file.is_file():
@@ -604,7 +607,7 @@ def _evaluate(
     warnings = [
         {"arm": arm, **w} for arm in ("trained", "random_control") for w in runs[arm]["warnings"]
     ]
-    entropy = {arm: _start_end(runs[arm]["curves"]["policy/entropy"]) for arm in ("trained", "random_control")}
+    entropy = {arm: _start_end(runs[arm]["curves"].get("policy/entropy", [])) for arm in ("trained", "random_control")}
     summary: dict[str, Any] = {
         "kind": "lab",
         "version": 1,

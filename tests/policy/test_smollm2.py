@@ -355,3 +355,32 @@ def test_one_grpo_step_on_cpu():
     assert loss_keys and all(math.isfinite(m[k]) for k in loss_keys)
     assert not torch.equal(before["q"], layer.self_attn.q_proj.weight)
     assert not torch.equal(before["down"], layer.mlp.down_proj.weight)
+
+
+@needs_model
+@pytest.mark.slow
+def test_lab_study_runs_on_smollm2(tmp_path):
+    """rlvr lab --model smollm2: the whole study (curate, both RL arms, sampling, verdict) on the real
+    model at the smallest scale; the numbers are not the point, that every phase runs is."""
+    from rlvr.lab import lab_config, run_lab
+
+    data = tmp_path / "prompts.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "prompt": f"What is {i}+{i + 3}? Reply with just the number.",
+                        "answer": str(2 * i + 3)}) + "\n"
+            for i in range(10)
+        )
+    )
+    cfg = lab_config(
+        "custom", model="smollm2", data=str(data), verifier="math", out_dir=str(tmp_path / "lab"), steps=1,
+        n_samples=2, group_size=2, prompts_per_step=2, n_test=2, max_new_tokens=8, curate_k=2,
+        band=(0.0, 1.0), n_boot=50, threads=1, progress=False,
+    )
+    summary = run_lab(cfg, quiet=True)
+    assert summary["model"] == "smollm2" and summary["data"]["test_in_distribution"] == 2
+    for arm in ("base", "trained", "random_control"):
+        assert set(summary["arms"][arm]["pass_at_k"]["in_distribution"]) == {"1", "2"}
+    assert summary["verdict"]["label"] and (tmp_path / "lab" / "report.html").is_file()
+    lines = (tmp_path / "lab" / "samples" / "trained_in_distribution.jsonl").read_text().splitlines()
+    assert len(lines) == 2 * 2

@@ -38,6 +38,10 @@ def lab(
     steps: int | None = typer.Option(None, "--steps", help="RL steps per arm (default: the profile's)."),
     samples: int | None = typer.Option(None, "--samples", "-n", help="Samples per test problem (pass@k up to this k)."),
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Completion length limit."),
+    prompts_per_step: int | None = typer.Option(None, "--prompts-per-step", help="Prompts per RL step."),
+    group_size: int | None = typer.Option(None, "--group-size", help="Completions per prompt in RL (G)."),
+    learning_rate: float | None = typer.Option(None, "--lr", help="RL learning rate (tiny default 2e-4; --model 1e-6)."),
+    n_test: int | None = typer.Option(None, "--n-test", help="Test problems per set (with --data: at most 20%)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json's content instead of the verdict table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -62,6 +66,11 @@ def lab(
             steps=steps,
             n_samples=samples,
             max_new_tokens=max_new_tokens,
+            prompts_per_step=prompts_per_step,
+            group_size=group_size,
+            learning_rate=learning_rate,
+            n_test=n_test,
+            n_shifted=n_test,
             progress=not (quiet or as_json),
         )
     except RlvrError as exc:

@@ -267,9 +267,8 @@ def _passk_plots(s: Mapping[str, Any], ks: list[int]) -> str:
                 if isinstance(ci, Sequence) and len(ci) == 2 and all(map(_is_num, ci)):
                     band.append((k, ci[0], ci[1]))
             series.append(Series(name, color, pts, band, dashed=arm == "random_control"))
-        desc = _get(s, "data", "shifted_description") if split == "shifted" else None
-        title = f"pass@k, {label}" + (f": {desc}" if desc else "")
-        plots.append(line_plot(series, title=title, y_label="pass@k", width=520, height=330))
+        title = f"pass@k, {label}"
+        plots.append(line_plot(series, title=title, y_label="pass@k", y_range=(0.0, 1.0), width=520, height=330))
     if plots:
         out.append('<div class="plots">' + "".join(plots) + "</div>")
         out.append(
