@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command(
         epilog=(
-            "Examples:  rlvr lab                      (built-in tiny model, arithmetic, ~5 min on 2 CPU cores)\n\n"
+            "Examples:  rlvr lab                      (built-in tiny model, arithmetic, ~2 min on 2 CPU cores)\n\n"
             "rlvr lab --quick --out runs/lab-quick    (smoke profile, ~1 min)\n\n"
             "rlvr lab --task countdown --seed 1 --out runs/lab-countdown\n\n"
             "rlvr lab --model smollm2 --data prompts.jsonl --verifier math --device cuda --out runs/lab-smol"
@@ -27,7 +27,7 @@ def lab(
     out: Path = typer.Option(Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run)."),
     task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
     seed: int = typer.Option(0, "--seed", help="Seeds data, warm-up, both RL runs and sampling."),
-    quick: bool = typer.Option(False, "--quick", help="Smoke profile: smaller data, 40 RL steps, n=8 (~1 min)."),
+    quick: bool = typer.Option(False, "--quick", help="Smoke profile: smaller data, 100 RL steps, n=8 (~1 min)."),
     model: str | None = typer.Option(
         None, "--model", help="A transformers model (folder, GGUF file or alias such as smollm2) instead of the tiny one."
     ),
