@@ -115,7 +115,7 @@ class ModelConfig:
     name: str | None = None
     """"tiny": a fresh built-in tiny GPT (see [model.tiny] and pretrain_steps)."""
     path: str | None = None
-    """A local folder: a saved tiny model or a transformers causal LM."""
+    """A local folder (a saved tiny model or a transformers causal LM), a .gguf file, or "smollm2"."""
     dtype: str | None = None
     """Weights dtype for transformers models: float32, bfloat16, float16 or None (as saved)."""
     chat_template: bool | None = None
@@ -134,7 +134,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if (self.name is None) == (self.path is None):
-            raise ConfigError('[model] needs exactly one of name = "tiny" or path = "<local model folder>"')
+            raise ConfigError(
+                '[model] needs exactly one of name = "tiny" or path = "<local model folder, .gguf file or smollm2>"'
+            )
         if self.name is not None and self.name != "tiny":
             raise ConfigError(f'[model] name = {self.name!r}: the only built-in model is "tiny"; use path = ... for others')
         if self.pretrain_steps < 0:
