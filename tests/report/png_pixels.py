@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import struct
+import subprocess
 import zlib
+from pathlib import Path
 
 
 def decode_png(data: bytes) -> tuple[int, int, int, list[bytes]]:
@@ -68,3 +71,45 @@ def grey_stats(data: bytes, step: int = 4) -> tuple[float, float, int]:
     m = sum(values) / len(values)
     var = sum((v - m) ** 2 for v in values) / len(values)
     return m, var, len(set(values))
+
+
+# -- headless Chromium, shared by the report-rendering tests -----------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+NO_CHROMIUM = "headless Chromium is not installed (Debian: apt-get install chromium)"
+
+
+def chromium_flags(profile: Path) -> list[str]:
+    """Headless, offline, no first-run work, console messages on stderr."""
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--user-data-dir={profile}",
+    ]
+
+
+def screenshot(page: Path, shot: Path, window: str, profile: Path) -> subprocess.CompletedProcess[str]:
+    """Render ``page`` to the PNG ``shot`` at ``window`` ("W,H"); the process result carries stderr."""
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [CHROMIUM, *chromium_flags(profile), f"--screenshot={shot}", f"--window-size={window}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def dump_dom(page: Path, profile: Path) -> str:
+    """The DOM Chromium built from ``page``."""
+    assert CHROMIUM is not None
+    return subprocess.run(
+        [CHROMIUM, *chromium_flags(profile), "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +18,7 @@ HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from png_pixels import decode_png, grey_stats  # noqa: E402
+from png_pixels import CHROMIUM, NO_CHROMIUM, decode_png, dump_dom, grey_stats, screenshot  # noqa: E402
 
 
 def problems(spec, n=8, name="set", model=None):
@@ -109,33 +107,13 @@ def test_png_decoder_reads_a_known_image():
     assert rows[1] == bytes([10, 10, 10, 15, 15, 15])
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_renders_in_headless_chromium(tmp_path):
     html = tmp_path / "report.html"
     write_report(html, comparison_doc())
     shot = tmp_path / "shot.png"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--enable-logging=stderr",
-        "--v=0",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
-    proc = subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1000,1400", html.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    profile = tmp_path / "profile"
+    proc = screenshot(html, shot, "1000,1400", profile)
     assert shot.exists(), proc.stderr[-2000:]
     console = [
         line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line or "console" in line.lower()
@@ -144,17 +122,10 @@ def test_renders_in_headless_chromium(tmp_path):
     mean, var, levels = grey_stats(shot.read_bytes())
     assert var > 100 and levels > 20, (mean, var, levels)  # not a blank page
     # The DOM Chromium built holds the plots and the verdict.
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120
-    ).stdout
+    dom = dump_dom(html, profile)
     assert dom.count("<svg") >= 2 and "capability gain and compression" in dom
     # Control: the same console check does catch a page whose script fails.
     bad = tmp_path / "bad.html"
     bad.write_text("<html><body><script>missingFunction();</script>x</body></html>")
-    proc = subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={tmp_path / 'bad.png'}", "--window-size=200,200", bad.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = screenshot(bad, tmp_path / "bad.png", "200,200", profile)
     assert "Uncaught ReferenceError" in proc.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +19,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from lab_fixture import lab_summary, minimal_summary, without_shifted  # noqa: E402
-from png_pixels import grey_stats  # noqa: E402
+from png_pixels import CHROMIUM, NO_CHROMIUM, dump_dom, grey_stats, screenshot  # noqa: E402
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 # Hand-computed from the fixture's outcome tables (16 samples per problem, 100 problems):
@@ -318,38 +316,15 @@ def test_line_plot_options_leave_the_default_alone():
     assert "&lt;" not in small and "<0.5>" in small  # y_format output is the caller's (trusted) text
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_lab_report_renders_in_headless_chromium(tmp_path, summary):
     html = write_lab_report(tmp_path / "report.html", summary)
     shot = tmp_path / "shot.png"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--enable-logging=stderr",
-        "--v=0",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
-    proc = subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1150,1600", html.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = screenshot(html, shot, "1150,1600", tmp_path / "profile")
     assert shot.exists(), proc.stderr[-2000:]
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
     mean, var, levels = grey_stats(shot.read_bytes())
     assert var > 100 and levels > 20, (mean, var, levels)  # not a blank page
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120
-    ).stdout
+    dom = dump_dom(html, tmp_path / "profile")
     assert dom.count("<svg") >= 6 and summary["verdict"]["headline"] in dom and "<details>" in dom
