@@ -40,12 +40,6 @@ TRAINING_METRICS = (
     ("policy/entropy", "policy entropy"),
     ("policy/kl", "KL to the reference"),
 )
-# The lab may name its verdicts in its own words; unknown labels get a colour by their meaning.
-LAB_VERDICT_COLORS = {
-    **VERDICT_COLORS,
-    "search_compression": VERDICT_COLORS["pure_compression"],
-    "capability_gain": VERDICT_COLORS["capability_gain_and_compression"],
-}
 _NEUTRAL = "#5f6368"
 MAX_WARNING_ROWS = 50  # a run that warns every step would bury the page
 _SVG_NS = ' xmlns="http://www.w3.org/2000/svg"'  # optional for SVG inside HTML: dropped, no URL left
@@ -144,8 +138,8 @@ def _has_split(summary: Mapping[str, Any], split: str) -> bool:
 def verdict_color(label: Any) -> str:
     """The banner colour of a verdict label (known labels, else by the words in it)."""
     text = str(label or "")
-    if text in LAB_VERDICT_COLORS:
-        return LAB_VERDICT_COLORS[text]
+    if text in VERDICT_COLORS:
+        return VERDICT_COLORS[text]
     if any(w in text for w in ("regress", "collapse", "spurious")):
         return VERDICT_COLORS["regression"]
     if "compress" in text:
