@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from rlvr.errors import InputError
 
-__all__ = ["JsonlRecord", "iter_jsonl", "write_jsonl_line"]
+__all__ = ["JsonlRecord", "iter_jsonl", "write_json", "write_jsonl_line"]
 
 # A single line longer than this is refused rather than parsed (json would happily eat gigabytes).
 MAX_LINE_BYTES = 64 * 1024 * 1024
@@ -102,3 +102,11 @@ def write_jsonl_line(fh: IO[str], record: Mapping[str, Any]) -> None:
     """Write one record as a JSON line (non-ASCII kept readable, NaN refused)."""
     fh.write(json.dumps(record, ensure_ascii=False, allow_nan=False, default=str))
     fh.write("\n")
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as indented JSON atomically (tmp file + rename): readers never see half a file."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, p)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import shutil
 import statistics
@@ -33,7 +32,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rlvr.data.prompts import write_records
 from rlvr.errors import ConfigError
+from rlvr.io import write_json
 
 __all__ = ["PROFILES", "TASK_SPECS", "LabConfig", "TaskSpec", "lab_config", "run_lab"]
 
@@ -286,7 +287,7 @@ def run_lab(config: LabConfig, *, quiet: bool = False) -> dict[str, Any]:
     try:
         splits, shifted_description = phases.run("data", "data", 1, lambda adv: _splits(cfg))
         for name, records in splits.items():
-            _write_jsonl(out / "data" / f"{name}.jsonl", records)
+            write_records(out / "data" / f"{name}.jsonl", records)
         spec = cfg.spec()
         verifier_name = cfg.verifier or (spec.verifier if spec is not None else "math")
         verifier = get_verifier(verifier_name)
@@ -312,7 +313,7 @@ def run_lab(config: LabConfig, *, quiet: bool = False) -> dict[str, Any]:
                 f"hard for the base model in the band {list(cfg.band)}; widen the band or change the data"
             )
         hit_rate = statistics.fmean(r["pass_rate"] for r in cur.kept)
-        _write_jsonl(out / "data" / "curated.jsonl", cur.kept)
+        write_records(out / "data" / "curated.jsonl", cur.kept)
 
         test_sets = {"in_distribution": splits["test"], "shifted": splits.get("shifted") or []}
         outcomes: dict[str, dict[str, dict[str, list[bool]]]] = {}
@@ -346,11 +347,11 @@ def run_lab(config: LabConfig, *, quiet: bool = False) -> dict[str, Any]:
         t0 = time.perf_counter()
         from rlvr.report.lab import write_lab_report
 
-        _write_json(out / "summary.json", summary)
+        write_json(out / "summary.json", summary)
         write_lab_report(out / "report.html", summary)
         summary["timings"]["report"] = round(time.perf_counter() - t0, 3)
         summary["timings"]["total"] = round(time.perf_counter() - t_start, 3)
-        _write_json(out / "summary.json", summary)
+        write_json(out / "summary.json", summary)
         write_lab_report(out / "report.html", summary)
         return summary
     finally:
@@ -418,27 +419,24 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
         advance(1, info=str(cfg.model))
         return policy
     from rlvr.grpo.trainer import cache_root
-    from rlvr.policy.tiny import TinyPolicy, cache_key, pretrain
+    from rlvr.policy.tiny import TinyPolicy, cache_key, cached_model, pretrain
 
     tcfg = _tiny_config(cfg)
     noise = cfg.pretrain_noise if cfg.pretrain_noise is not None else TASK_SPECS[cfg.task].pretrain_noise
     pairs = _worked_pairs(splits["pretrain"], noise, cfg.seed)
     key = cache_key(tiny=asdict(tcfg), steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed, pairs=pairs)
     folder = Path(cfg.cache_dir) if cfg.cache_dir else cache_root() / "lab"
-    cached = folder / key
-    if not (cached / "rlvr_tiny.json").is_file():
+
+    def build() -> Any:
         policy = TinyPolicy(tcfg, seed=cfg.seed)
         pretrain(
             policy, pairs, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed,
             on_step=lambda step, loss: advance(1, info=f"loss {loss:.3f}"),
         )
-        tmp = folder / f".{key}.{os.getpid()}.tmp"
-        policy.save(tmp)
-        try:
-            os.replace(tmp, cached)
-        except OSError:  # another run cached it first
-            shutil.rmtree(tmp, ignore_errors=True)
-    else:
+        return policy
+
+    cached, hit = cached_model(folder, key, build)
+    if hit:
         advance(cfg.pretrain_steps, info="cached")
     shutil.rmtree(base_dir, ignore_errors=True)
     shutil.copytree(cached, base_dir)
@@ -715,19 +713,3 @@ def _start_end(values: Sequence[Any], k: int = 5) -> dict[str, float | None]:
 
 def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _write_jsonl(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for r in records:
-            fh.write(json.dumps({k: v for k, v in r.items() if not k.startswith("_")}, default=str) + "\n")
-    os.replace(tmp, path)
-

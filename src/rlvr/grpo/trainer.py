@@ -37,6 +37,7 @@ from rlvr.grpo.filtering import informative_groups, prune_groups
 from rlvr.grpo.health import HealthMonitor, HealthWarning
 from rlvr.grpo.loss import policy_loss
 from rlvr.grpo.rollout import RolloutBatch, collect, step_seed
+from rlvr.io import write_json
 from rlvr.verifiers.base import Verifier, get_verifier
 
 __all__ = ["Trainer", "build_policy", "build_prompts", "step_metrics", "train"]
@@ -87,7 +88,7 @@ def build_policy(config: GRPOConfig, records: Sequence[Mapping[str, Any]] | None
 
         opts = {} if m.chat_template is None else {"chat_template": m.chat_template}
         return load_policy(m.path, device=device, dtype=m.dtype, **opts)
-    from rlvr.policy.tiny import TinyConfig, TinyPolicy, cache_key, pretrain
+    from rlvr.policy.tiny import TinyConfig, TinyPolicy, cache_key, cached_model, pretrain
 
     tcfg = TinyConfig(n_layer=m.tiny.n_layer, n_head=m.tiny.n_head, n_embd=m.tiny.n_embd, block_size=m.tiny.block_size)
     if not m.pretrain_steps:
@@ -97,9 +98,14 @@ def build_policy(config: GRPOConfig, records: Sequence[Mapping[str, Any]] | None
         tiny=tcfg.__dict__, steps=m.pretrain_steps, lr=m.pretrain_lr, seed=config.run.seed, pairs=pairs
     )
     folder = Path(m.pretrain_cache) if m.pretrain_cache else cache_root() / "tiny"
-    cached = folder / key
-    if (cached / "rlvr_tiny.json").is_file():
-        return TinyPolicy.load(cached, device=device)
+
+    def build() -> TinyPolicy:
+        policy = TinyPolicy(tcfg, seed=config.run.seed, device="cpu")
+        pretrain(policy, pairs, steps=m.pretrain_steps, lr=m.pretrain_lr, seed=config.run.seed)
+        return policy
+
+    cached, _ = cached_model(folder, key, build)
+    return TinyPolicy.load(cached, device=device)
     policy = TinyPolicy(tcfg, seed=config.run.seed, device="cpu")
     pretrain(policy, pairs, steps=m.pretrain_steps, lr=m.pretrain_lr, seed=config.run.seed)
     tmp = folder / f".{key}.{os.getpid()}.tmp"
@@ -524,7 +530,7 @@ class Trainer:
                     summary["final_model"] = str(self.run_dir / "final")
                     initial = self.run_dir / "initial" if cfg.model.name == "tiny" else cfg.model.path
                     summary["initial_model"] = str(initial) if initial is not None else None
-                _write_json(self.run_dir / "summary.json", summary)
+                write_json(self.run_dir / "summary.json", summary)
         finally:
             if progress is not None:
                 progress.stop()
@@ -578,7 +584,7 @@ class Trainer:
         if self.run_dir is None:
             return
         self.lock_run_dir()
-        _write_json(self.run_dir / "config.json", self.config.to_dict())
+        write_json(self.run_dir / "config.json", self.config.to_dict())
         if self.config.run.tensorboard and self._tb is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
@@ -665,12 +671,6 @@ def _progress_info(m: Mapping[str, Any]) -> str:
         + (f"kl {kl:.3f}  " if kl is not None else "")
         + f"zero-std {m['groups/frac_zero_std']:.0%}  len {m['gen/len_mean']:.1f}"
     )
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import string
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 from rlvr.errors import ConfigError
 from rlvr.policy.base import TokenBatch, TorchPolicy, make_generator
 
-__all__ = ["MARKER", "CharTokenizer", "TinyConfig", "TinyGPT", "TinyPolicy", "pretrain"]
+__all__ = ["MARKER", "CharTokenizer", "TinyConfig", "TinyGPT", "TinyPolicy", "cache_key", "cached_model", "pretrain"]
 
 MARKER = "rlvr_tiny.json"
 DEFAULT_CHARSET = string.digits + string.ascii_letters + string.punctuation + " \n"
@@ -297,6 +298,25 @@ def pretrain(
             on_step(step, losses[-1])
     policy.model.eval()
     return losses
+
+
+def cached_model(folder: Path, key: str, build: Callable[[], TinyPolicy]) -> tuple[Path, bool]:
+    """``folder/key``, a saved tiny model; ``build()`` makes it on a miss. Returns (path, was cached).
+
+    The model is saved under a temporary name and renamed into place, so concurrent runs never see
+    half a model; when another process wins the race its copy is kept.
+    """
+    cached = folder / key
+    if (cached / MARKER).is_file():
+        return cached, True
+    policy = build()
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
+    policy.save(tmp)
+    try:
+        os.replace(tmp, cached)
+    except OSError:  # another process cached it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return cached, False
 
 
 def cache_key(**parts: Any) -> str:
