@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlvr.cli import app
-from rlvr.data.tasks import countdown, disjoint_splits, multidigit, slip
+from rlvr.data.tasks import HELD_OUT_PAIRS, countdown, disjoint_splits, multidigit, slip, twin_key
 from rlvr.errors import ConfigError
 from rlvr.lab import TASK_SPECS, lab_config
 from rlvr.types import Sample
@@ -39,6 +39,54 @@ def test_multidigit_answers_and_levels():
     assert multidigit(20, seed=5) == multidigit(20, seed=5)  # seeded
 
 
+def test_multidigit_splits_are_stratified_twin_free_and_hold_out_a_shift():
+    opts = {"level": 2, "mul_share": 0.2, "held_out": HELD_OUT_PAIRS}
+    splits = disjoint_splits(
+        "multidigit",
+        [("pretrain", 1000, opts), ("pool", 300, opts), ("test", 150, opts),
+         ("shifted", 80, {**opts, "shifted": True})],
+        seed=4,
+    )
+    for name in ("pretrain", "pool", "test"):
+        recs = splits[name]
+        # Stratified by operator: exactly the share of products asked for, in every split.
+        assert sum(r["prompt"][2] == "*" for r in recs) == round(0.2 * len(recs))
+        # No addition of the held-out leading-digit pairs outside the shifted set.
+        assert all(
+            {int(r["prompt"][0]), int(r["prompt"][3])} not in [set(p) for p in HELD_OUT_PAIRS]
+            for r in recs if r["prompt"][2] == "+"
+        )
+    shifted = splits["shifted"]
+    assert all(r["stratum"] == "held_out" and r["prompt"][2] == "+" for r in shifted)
+    assert all({int(r["prompt"][0]), int(r["prompt"][3])} in [set(p) for p in HELD_OUT_PAIRS] for r in shifted)
+    assert {len(r["prompt"]) for r in shifted} == {len(r["prompt"]) for r in splits["test"] if r["prompt"][2] == "+"}
+    # No problem shares its commuted twin with another split (nor within one).
+    keys = {name: [twin_key(r["prompt"]) for r in recs] for name, recs in splits.items()}
+    assert all(len(set(v)) == len(v) for v in keys.values())
+    names = list(keys)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not set(keys[a]) & set(keys[b]), (a, b)
+    # Carry additions carry the carry-dropped solution the warm-up may show instead.
+    for r in splits["test"]:
+        a, op, b = re.fullmatch(r"(\d+)([+*])(\d+)=", r["prompt"]).groups()
+        carry = op == "+" and int(a[-1]) + int(b[-1]) >= 10
+        assert r["stratum"] == ("mul" if op == "*" else "carry" if carry else "plain")
+        assert ("carry_dropped" in r) == carry
+        if carry:
+            assert int(r["carry_dropped"]) == int(r["answer"]) - 10
+
+
+def test_twin_key_and_bad_multidigit_options():
+    assert twin_key("47+38=") == twin_key("38+47=") == "38+47="
+    assert twin_key("47*6=") == twin_key("6*47=") == "6*47="
+    assert twin_key("2 4 9>15:") == "2 4 9>15:"
+    with pytest.raises(ConfigError, match="mul_share"):
+        multidigit(10, mul_share=1.5)
+    with pytest.raises(ConfigError, match="needs held_out"):
+        multidigit(10, shifted=True)
+
+
 def test_countdown_solutions_are_exact_under_the_countdown_verifier():
     v = get_verifier("countdown")
     recs = countdown(400, seed=1)
@@ -54,14 +102,15 @@ def test_countdown_solutions_are_exact_under_the_countdown_verifier():
 
 def test_disjoint_splits_never_share_a_prompt():
     splits = disjoint_splits(
-        "multidigit", [("a", 150, {"level": 1}), ("b", 30, {"level": 1}), ("c", 20, {"level": 2})], seed=0
+        "multidigit", [("a", 80, {"level": 1}), ("b", 20, {"level": 1}), ("c", 20, {"level": 2})], seed=0
     )
     prompts = [{r["prompt"] for r in recs} for recs in splits.values()]
-    assert [len(p) for p in prompts] == [150, 30, 20]
+    assert [len(p) for p in prompts] == [80, 20, 20]
     assert not (prompts[0] & prompts[1]) and not (prompts[0] & prompts[2]) and not (prompts[1] & prompts[2])
-    # One-digit operands give 100 sums and 80 products (180 problems): asking for more is a clear error.
+    # One-digit operands up to commuted twins give 55 sums and 52 products (107 problems): asking
+    # for more is a clear error.
     with pytest.raises(ConfigError, match="distinct problems"):
-        disjoint_splits("multidigit", [("a", 175, {"level": 1}), ("b", 10, {"level": 1})], seed=0)
+        disjoint_splits("multidigit", [("a", 100, {"level": 1}), ("b", 10, {"level": 1})], seed=0)
 
 
 def test_slip_always_changes_the_solution_plausibly():

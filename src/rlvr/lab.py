@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.data.prompts import write_records
+from rlvr.data.tasks import HELD_OUT_PAIRS
 from rlvr.errors import ConfigError
 from rlvr.io import write_json
 
@@ -59,18 +60,25 @@ class TaskSpec:
     """Longest solution + EOS."""
     pretrain_noise: float
     """Share of warm-up solutions with a slip, tuned so the base is right 30-60% of the time."""
+    carry_drop: float = 0.0
+    """Share of the warm-up solutions of carry additions shown with the carry forgotten: a hard
+    stratum the base rarely solves (pass@K well below 1), so capability gain can show."""
 
 
 TASK_SPECS: dict[str, TaskSpec] = {
     "arithmetic": TaskSpec(
         generator="multidigit",
         verifier="math",
-        train_options={"level": 2},
-        shifted_options={"level": 3},
-        shifted_description="3-digit operands (warm-up and RL saw only 2-digit ones)",
+        train_options={"level": 2, "mul_share": 0.2, "held_out": HELD_OUT_PAIRS},
+        shifted_options={"level": 2, "held_out": HELD_OUT_PAIRS, "shifted": True},
+        shifted_description=(
+            "2-digit additions whose tens digits are a held-out pair (1+8, 2+7, 3+6, 4+5, either order): "
+            "same length, combinations never trained on"
+        ),
         block_size=16,
         max_new_tokens=5,
         pretrain_noise=0.5,
+        carry_drop=0.9,
     ),
     "countdown": TaskSpec(
         generator="countdown",
@@ -104,6 +112,9 @@ class LabConfig:
     pretrain_noise: float | None = None
     """Share of worked solutions shown with a slip (``rlvr.data.tasks.slip``; None: the task's): the
     base learns the method but is sloppy, right only sometimes, so RL has something to sharpen."""
+    carry_drop: float | None = None
+    """Share of carry additions' worked solutions shown with the carry forgotten (None: the task's;
+    0: the base is merely sloppy everywhere, so it already reaches almost every answer at large k)."""
     pretrain_lr: float = 3e-3
     """Warm-up learning rate."""
     n_layer: int = 2
@@ -176,6 +187,8 @@ class LabConfig:
             raise ConfigError("n_shifted and pretrain_steps must be >= 0")
         if self.pretrain_noise is not None and not 0.0 <= self.pretrain_noise < 1.0:
             raise ConfigError("pretrain_noise must be in [0, 1)")
+        if self.carry_drop is not None and not 0.0 <= self.carry_drop <= 1.0:
+            raise ConfigError("carry_drop must be in [0, 1]")
         lo, hi = self.band
         if not 0.0 <= lo <= hi <= 1.0:
             raise ConfigError(f"band must satisfy 0 <= low <= high <= 1, got {self.band}")
@@ -422,8 +435,10 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
     from rlvr.policy.tiny import TinyPolicy, cache_key, cached_model, pretrain
 
     tcfg = _tiny_config(cfg)
-    noise = cfg.pretrain_noise if cfg.pretrain_noise is not None else TASK_SPECS[cfg.task].pretrain_noise
-    pairs = _worked_pairs(splits["pretrain"], noise, cfg.seed)
+    spec = TASK_SPECS[cfg.task]
+    noise = cfg.pretrain_noise if cfg.pretrain_noise is not None else spec.pretrain_noise
+    drop = cfg.carry_drop if cfg.carry_drop is not None else spec.carry_drop
+    pairs = _worked_pairs(splits["pretrain"], noise, cfg.seed, carry_drop=drop)
     key = cache_key(tiny=asdict(tcfg), steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed, pairs=pairs)
     folder = Path(cfg.cache_dir) if cfg.cache_dir else cache_root() / "lab"
 
@@ -443,15 +458,23 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
     return TinyPolicy.load(base_dir, device=cfg.device)
 
 
-def _worked_pairs(records: Sequence[Mapping[str, Any]], noise: float, seed: int) -> list[tuple[str, str]]:
-    """(prompt, solution) warm-up pairs, a ``noise`` share of them with a slip."""
+def _worked_pairs(
+    records: Sequence[Mapping[str, Any]], noise: float, seed: int, *, carry_drop: float = 0.0
+) -> list[tuple[str, str]]:
+    """(prompt, solution) warm-up pairs: a ``carry_drop`` share of the records that have a
+    ``carry_dropped`` solution show it, and a ``noise`` share of the rest a slip."""
     from rlvr.data.tasks import slip
 
     rng = random.Random(seed)
-    return [
-        (r["prompt"], slip(str(r["solution"]), rng) if rng.random() < noise else str(r["solution"]))
-        for r in records
-    ]
+    pairs = []
+    for r in records:
+        shown = str(r["solution"])
+        if "carry_dropped" in r and carry_drop and rng.random() < carry_drop:
+            shown = str(r["carry_dropped"])
+        elif rng.random() < noise:
+            shown = slip(shown, rng)
+        pairs.append((r["prompt"], shown))
+    return pairs
 
 
 def _fresh_copy(cfg: LabConfig, base_dir: Path) -> Any:
@@ -576,7 +599,7 @@ def _evaluate(
     shifted_description: str | None,
     verifier_name: str,
 ) -> dict[str, Any]:
-    from rlvr.evaluate.compare import compare
+    from rlvr.evaluate.compare import compare, informative
     from rlvr.evaluate.spurious import spurious_analysis
     from rlvr.evaluate.summary import summarize
 
@@ -654,6 +677,11 @@ def _evaluate(
         "training": {arm: runs[arm]["curves"] for arm in ("trained", "random_control")},
         "entropy": entropy,
     }
+    k_max = str(ks[-1])
+    summary["informative"] = {
+        name: informative((arms["base"]["pass_at_k"].get(name) or {}).get(k_max))
+        for name in ("in_distribution", "shifted")
+    }
     summary["verdict"] = lab_verdict(summary)
     return summary
 
@@ -667,6 +695,18 @@ def lab_verdict(summary: Mapping[str, Any]) -> dict[str, Any]:
     d1 = trained["1"] - base["1"]
     dk = trained[k_max] - base[k_max]
     label = comp["verdict"]
+    inform = summary.get("informative") or {}
+    if inform.get("in_distribution") is False:
+        b = 100 * base[k_max]
+        where = "a floor" if base[k_max] < 0.5 else "a ceiling"
+        return {
+            "label": "uninformative",
+            "headline": f"Uninformative: the base's in-distribution pass@{k_max} is {b:.1f}% ({where}), so no change can show",
+            "reasons": [
+                f"A comparison can move only when the base's pass@{k_max} lies in 5-95%; change the test set or the "
+                "base so it does before reading a verdict."
+            ],
+        }
     headline = {
         "pure_compression": "RLVR compressed search: pass@1 {d1}, pass@{k} {dk} (no new capability)",
         "capability_gain_and_compression": "RLVR compressed search and added capability: pass@1 {d1}, pass@{k} {dk}",
@@ -677,7 +717,13 @@ def lab_verdict(summary: Mapping[str, Any]) -> dict[str, Any]:
     headline = headline.format(d1=_points(d1), dk=_points(dk), k=k_max)
     reasons = [f"{comp['verdict_meaning']} In-distribution: {comp['verdict_reason']}."]
     shifted = summary.get("comparison_shifted")
-    if shifted:
+    if shifted and inform.get("shifted") is False:
+        reasons.append(
+            f"Shifted set ({summary['data'].get('shifted_description') or 'held out'}): uninformative, the base's "
+            f"pass@{k_max} is {100 * shifted['pass_at_k']['base'][k_max]:.1f}% (outside 5-95%), so it can show "
+            "neither transfer nor loss."
+        )
+    elif shifted:
         sb, st = shifted["pass_at_k"]["base"], shifted["pass_at_k"]["trained"]
         reasons.append(
             f"Shifted set ({summary['data'].get('shifted_description') or 'held out'}): pass@1 "

@@ -7,7 +7,10 @@ The tasks behind ``rlvr lab`` carry a worked ``solution`` (what supervised warm-
 and take a ``level`` so a held-out, harder level gives a shifted test distribution:
 
 - ``multidigit``: ``"47+38="`` / ``"47*6="`` with ``level``-digit operands (the multiplier of ``*``
-  is one digit, 2..9); answers checked by the ``math`` verifier.
+  is one digit, 2..9); answers checked by the ``math`` verifier. ``mul_share`` fixes the share of
+  products (splits stratified by operator); additions whose leading digits form a ``held_out`` pair
+  are produced only with ``shifted=True`` (a shifted set of the same token length and new content);
+  a problem and its commuted twin (``a+b`` / ``b+a``) never both appear (``twin_key``).
 - ``countdown``: ``"2 4 9>15:"`` - reach the target with the given numbers, each used once, with
   ``+ - *`` and parentheses; ``level`` numbers in 1..13; checked by the ``countdown`` verifier.
 
@@ -18,12 +21,14 @@ generator takes ``exclude`` (prompts never to produce), so train and test sets c
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from rlvr.errors import ConfigError
 
 __all__ = [
+    "HELD_OUT_PAIRS",
     "TASKS",
     "arithmetic",
     "countdown",
@@ -31,6 +36,7 @@ __all__ = [
     "make_task",
     "multidigit",
     "slip",
+    "twin_key",
     "worked_examples",
 ]
 
@@ -93,52 +99,119 @@ def arithmetic(n: int, *, seed: int = 0, max_operand: int = 20, ops: str = "+") 
 
 
 def _draw(
-    n: int, seed: int, exclude: Collection[str], make: Callable[[random.Random], dict[str, Any] | None], name: str
+    n: int,
+    seed: int,
+    exclude: Collection[str],
+    make: Callable[[random.Random], dict[str, Any] | None],
+    name: str,
+    key: Callable[[str], Any] = lambda prompt: prompt,
+    rng: random.Random | None = None,
 ) -> list[dict[str, Any]]:
-    """``n`` records with distinct prompts not in ``exclude``; a clear error when the space runs out."""
-    rng = random.Random(seed)
-    seen = set(exclude)
+    """``n`` records with distinct ``key(prompt)`` not among the keys of ``exclude``; a clear error
+    when the space runs out."""
+    rng = rng or random.Random(seed)
+    seen = {key(p) for p in exclude}
     records: list[dict[str, Any]] = []
     misses = 0
     while len(records) < n:
         rec = make(rng)
-        if rec is None or rec["prompt"] in seen:
+        if rec is None or key(rec["prompt"]) in seen:
             misses += 1
             if misses > 200 * n + 10_000:
                 raise ConfigError(
                     f"{name}: only {len(records)} distinct problems found for n={n}; ask for fewer or a higher level"
                 )
             continue
-        seen.add(rec["prompt"])
+        seen.add(key(rec["prompt"]))
         records.append({"id": f"{name}-{seed}-{len(records):05d}", **rec})
     return records
 
 
+def twin_key(prompt: str) -> str:
+    """The prompt of a commutative problem with its operands sorted: ``"38+47="`` for ``"47+38="``
+    and ``"6*47="`` for ``"47*6="`` (a problem and its commuted twin share one key)."""
+    m = re.fullmatch(r"(\d+)([+*])(\d+)=", prompt)
+    if m is None:
+        return prompt
+    a, op, b = m.groups()
+    lo, hi = sorted((a, b), key=lambda x: (len(x), x))
+    return f"{lo}{op}{hi}="
+
+
+HELD_OUT_PAIRS: tuple[tuple[int, int], ...] = ((1, 8), (2, 7), (3, 6), (4, 5))
+"""Leading-digit pairs (either order) of the additions held out of training for the shifted set."""
+
+
 def multidigit(
-    n: int, *, seed: int = 0, level: int = 2, ops: str = "+*", exclude: Collection[str] = ()
+    n: int,
+    *,
+    seed: int = 0,
+    level: int = 2,
+    ops: str = "+*",
+    exclude: Collection[str] = (),
+    mul_share: float | None = None,
+    held_out: Sequence[Sequence[int]] = (),
+    shifted: bool = False,
 ) -> list[dict[str, Any]]:
-    """Addition of two ``level``-digit numbers and ``level``-digit × one-digit (2..9) multiplication."""
+    """Addition of two ``level``-digit numbers and ``level``-digit × one-digit (2..9) multiplication.
+
+    ``mul_share`` (None: each problem picks an operator at random) fixes the number of products at
+    ``round(n * mul_share)``, so every split has the same operator mix. Additions whose two leading
+    digits form a ``held_out`` pair (either order) are never produced, unless ``shifted``: then
+    *only* those are (same token length as the rest, content never trained on). Each record carries
+    its ``stratum`` (``carry``: an addition whose units carry, ``plain``: one without, ``mul``,
+    ``held_out``) and, for carry additions, ``carry_dropped``: the result with that carry forgotten.
+    """
     if n < 1 or level < 1:
         raise ConfigError("multidigit: n and level must be >= 1")
     if not ops or set(ops) - {"+", "*"}:
         raise ConfigError(f"multidigit: ops must be made of + and *, got {ops!r}")
+    if mul_share is not None and not (0.0 <= mul_share <= 1.0 and {"+", "*"} <= set(ops)):
+        raise ConfigError("multidigit: mul_share must be in [0, 1] and needs ops '+*'")
+    if (held_out or shifted) and level < 2:
+        raise ConfigError("multidigit: held_out/shifted need level >= 2 (pairs of leading digits)")
+    if shifted and not held_out:
+        raise ConfigError("multidigit: shifted=True needs held_out pairs")
     lo, hi = (0 if level == 1 else 10 ** (level - 1)), 10**level - 1
+    pairs = {frozenset(map(int, p)) for p in held_out}
 
-    def make(rng: random.Random) -> dict[str, Any]:
-        op = rng.choice(ops)
-        a = rng.randint(lo, hi)
-        b = rng.randint(lo, hi) if op == "+" else rng.randint(2, 9)
-        result = a + b if op == "+" else a * b
-        hard = _carries(a, b) / level if op == "+" else 0.5 + 0.5 * (len(str(result)) > level + 1)
-        return {
-            "prompt": f"{a}{op}{b}=",
-            "answer": str(result),
-            "solution": str(result),
-            "level": level,
-            "difficulty": round(min(1.0, hard), 4),
-        }
+    def lead_pair(a: int, b: int) -> bool:
+        return frozenset((a // 10 ** (level - 1), b // 10 ** (level - 1))) in pairs
 
-    return _draw(n, seed, exclude, make, "multidigit")
+    def make(op: str | None) -> Callable[[random.Random], dict[str, Any] | None]:
+        def draw(rng: random.Random) -> dict[str, Any] | None:
+            o = "+" if shifted else (op or rng.choice(ops))
+            a = rng.randint(lo, hi)
+            b = rng.randint(lo, hi) if o == "+" else rng.randint(2, 9)
+            if o == "+" and lead_pair(a, b) != shifted:
+                return None
+            result = a + b if o == "+" else a * b
+            hard = _carries(a, b) / level if o == "+" else 0.5 + 0.5 * (len(str(result)) > level + 1)
+            carry = o == "+" and a % 10 + b % 10 >= 10
+            rec = {
+                "prompt": f"{a}{o}{b}=",
+                "answer": str(result),
+                "solution": str(result),
+                "level": level,
+                "difficulty": round(min(1.0, hard), 4),
+                "stratum": "held_out" if shifted else "mul" if o == "*" else "carry" if carry else "plain",
+            }
+            if carry:
+                rec["carry_dropped"] = str(result - 10)
+            return rec
+
+        return draw
+
+    if mul_share is None or shifted:
+        return _draw(n, seed, exclude, make(None), "multidigit", key=twin_key)
+    # Stratified by operator: the products, then the sums, drawn apart and shuffled together.
+    rng = random.Random(seed)
+    n_mul = round(n * mul_share)
+    muls = _draw(n_mul, seed, exclude, make("*"), "multidigit", key=twin_key, rng=rng) if n_mul else []
+    sums = _draw(n - n_mul, seed, exclude, make("+"), "multidigit", key=twin_key, rng=rng) if n > n_mul else []
+    records = muls + sums
+    rng.shuffle(records)
+    return [{**r, "id": f"multidigit-{seed}-{i:05d}"} for i, r in enumerate(records)]
 
 
 def countdown(

@@ -38,7 +38,18 @@ from rlvr.evaluate.passk import bootstrap_indices, mean, pass_at_k, percentile
 from rlvr.evaluate.samples import ProblemOutcomes, SampleSet, as_problem_map
 from rlvr.evaluate.summary import check_ks, default_ks, per_problem
 
-__all__ = ["VERDICTS", "ComparisonResult", "compare"]
+__all__ = ["INFORMATIVE_RANGE", "VERDICTS", "ComparisonResult", "compare", "informative"]
+
+INFORMATIVE_RANGE = (0.05, 0.95)
+"""Base pass@K outside this range is a floor or a ceiling: the comparison cannot move."""
+
+
+def informative(base_pass_at_k: float | None, low: float = INFORMATIVE_RANGE[0], high: float = INFORMATIVE_RANGE[1]) -> bool:
+    """Whether a base-vs-trained comparison can show a change: the base's pass@K (K = the largest k)
+    lies in ``[low, high]``. Below it nothing is solved to lose or transfer (a floor); above it
+    nothing is left to gain (a ceiling); either way the comparison is *uninformative*, never a finding.
+    None (no such set) is not informative."""
+    return base_pass_at_k is not None and low <= base_pass_at_k <= high
 
 VERDICTS = (
     "capability_gain_and_compression",
@@ -208,6 +219,55 @@ def compare(
         for k in ks_l:
             rep_b[k].append(sum(map(vb[k].__getitem__, rows)) / P)
             rep_t[k].append(sum(map(vt[k].__getitem__, rows)) / P)
+    est = estimates(ks_l, pb, pt, rep_b, rep_t, confidence=confidence, min_effect=min_effect)
+    transitions = _transitions(common, bl, tl, K, solve_threshold, list_problems)
+
+    cot = None
+    if any(p.has_reasoning for p in bl) and any(p.has_reasoning for p in tl):
+        cot = {
+            "base": {str(k): mean([pass_at_k(p.n, p.d, k) for p in bl]) for k in ks_l},
+            "trained": {str(k): mean([pass_at_k(p.n, p.d, k) for p in tl]) for k in ks_l},
+        }
+    return ComparisonResult(
+        n_problems=P,
+        transitions=transitions,
+        **est.pop("fields"),
+        significance={
+            "method": "paired percentile bootstrap over problems",
+            "confidence": confidence,
+            "n_boot": n_boot,
+            "seed": seed,
+            "min_effect": min_effect,
+            **est["directions"],
+        },
+        base=_describe(base, "base"),
+        trained=_describe(trained, "trained"),
+        problems_only_in_base=len(bmap) - P,
+        problems_only_in_trained=len(tmap) - P,
+        cot=cot,
+    )
+
+
+def estimates(
+    ks: Sequence[int],
+    pb: Mapping[int, float],
+    pt: Mapping[int, float],
+    rep_b: Mapping[int, Sequence[float]],
+    rep_t: Mapping[int, Sequence[float]],
+    *,
+    confidence: float = 0.95,
+    min_effect: float = 0.0,
+) -> dict[str, Any]:
+    """Everything a comparison derives from point estimates and paired bootstrap replicates.
+
+    ``pb``/``pt``: base and trained pass@k per k; ``rep_b``/``rep_t``: per k, the replicates of
+    both, paired (replicate i of each drew the same problems). Used by ``compare`` (problems
+    resampled) and by the pooled comparison over seeds (seeds and problems resampled). Returns
+    ``{"fields": ComparisonResult keyword arguments, "directions": pass@1 / pass@K directions}``.
+    """
+    ks_l = list(ks)
+    K = ks_l[-1]
+    n_reps = len(rep_b[ks_l[0]])
     alpha = (1 - confidence) / 2
 
     def ci(xs: list[float]) -> tuple[float, float]:
@@ -238,7 +298,7 @@ def compare(
             if abs(bk - b1) > _RATIO_EPS
         ]
         # Replicates without headroom have no ratio; an interval from a minority of them would mislead.
-        ratio_ci[k] = ci(reps) if len(reps) >= 0.9 * len(idx) else None
+        ratio_ci[k] = ci(reps) if len(reps) >= 0.9 * n_reps else None
 
     crossover, crossover_reason = None, ""
     if pt[1] > pb[1]:
@@ -252,51 +312,29 @@ def compare(
         crossover_reason = "the trained model is not ahead at k=1, so there is nothing to overtake"
     crossover_sig = next((k for k in ks_l if gain_ci[k][1] < 0), None) if pt[1] > pb[1] else None
 
-    transitions = _transitions(common, bl, tl, K, solve_threshold, list_problems)
-
     d1 = _direction(gain[1], gain_ci[1], min_effect)
     dK = _direction(gain[K], gain_ci[K], min_effect)
     verdict, why = _verdict(d1, dK, gain, gain_ci, K)
-
-    cot = None
-    if any(p.has_reasoning for p in bl) and any(p.has_reasoning for p in tl):
-        cot = {
-            "base": {str(k): mean([pass_at_k(p.n, p.d, k) for p in bl]) for k in ks_l},
-            "trained": {str(k): mean([pass_at_k(p.n, p.d, k) for p in tl]) for k in ks_l},
-        }
-    return ComparisonResult(
-        ks=tuple(ks_l),
-        n_problems=P,
-        pass_at_k_base=pb,
-        pass_at_k_trained=pt,
-        pass_at_k_base_ci={k: ci(rep_b[k]) for k in ks_l},
-        pass_at_k_trained_ci={k: ci(rep_t[k]) for k in ks_l},
-        capability_gain=gain,
-        capability_gain_ci=gain_ci,
-        compression_ratio=ratio,
-        compression_ratio_ci=ratio_ci,
-        compression_ratio_reason=ratio_reason,
-        crossover_k=crossover,
-        crossover_reason=crossover_reason,
-        crossover_k_significant=crossover_sig,
-        transitions=transitions,
-        verdict=verdict,
-        verdict_reason=why,
-        significance={
-            "method": "paired percentile bootstrap over problems",
-            "confidence": confidence,
-            "n_boot": n_boot,
-            "seed": seed,
-            "min_effect": min_effect,
-            "pass_at_1": d1,
-            f"pass_at_{K}": dK,
+    return {
+        "fields": {
+            "ks": tuple(ks_l),
+            "pass_at_k_base": dict(pb),
+            "pass_at_k_trained": dict(pt),
+            "pass_at_k_base_ci": {k: ci(list(rep_b[k])) for k in ks_l},
+            "pass_at_k_trained_ci": {k: ci(list(rep_t[k])) for k in ks_l},
+            "capability_gain": gain,
+            "capability_gain_ci": gain_ci,
+            "compression_ratio": ratio,
+            "compression_ratio_ci": ratio_ci,
+            "compression_ratio_reason": ratio_reason,
+            "crossover_k": crossover,
+            "crossover_reason": crossover_reason,
+            "crossover_k_significant": crossover_sig,
+            "verdict": verdict,
+            "verdict_reason": why,
         },
-        base=_describe(base, "base"),
-        trained=_describe(trained, "trained"),
-        problems_only_in_base=len(bmap) - P,
-        problems_only_in_trained=len(tmap) - P,
-        cot=cot,
-    )
+        "directions": {"pass_at_1": d1, f"pass_at_{K}": dK},
+    }
 
 
 def _verdict(
