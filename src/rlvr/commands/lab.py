@@ -15,8 +15,8 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command(
         epilog=(
-            "Examples:  rlvr lab                      (built-in tiny model, arithmetic, ~2 min on 2 CPU cores)\n\n"
-            "rlvr lab --quick --out runs/lab-quick    (smoke profile, ~1 min)\n\n"
+            "Examples:  rlvr lab                      (built-in tiny model, arithmetic, 3 seeds)\n\n"
+            "rlvr lab --quick --out runs/lab-quick    (smoke profile, 2 seeds, ~90 s)\n\n"
             "rlvr lab --task countdown --seed 1 --out runs/lab-countdown\n\n"
             "rlvr lab --model smollm2 --data prompts.jsonl --verifier math --device cuda --out runs/lab-smol"
         )
@@ -26,8 +26,10 @@ def register(app: typer.Typer) -> None:
 def lab(
     out: Path = typer.Option(Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run)."),
     task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
-    seed: int = typer.Option(0, "--seed", help="Seeds data, warm-up, both RL runs and sampling."),
-    quick: bool = typer.Option(False, "--quick", help="Smoke profile: smaller data, 100 RL steps, n=8 (~1 min)."),
+    seed: int = typer.Option(0, "--seed", help="First seed: seed+i drives replicate i (data, warm-up, RL, sampling)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Independent replicates (default 3; --quick 2; --model 1)."),
+    workers: int | None = typer.Option(None, "--workers", help="Seeds run at once (default: one per CPU core)."),
+    quick: bool = typer.Option(False, "--quick", help="Smoke profile: smaller data, 100 RL steps, n=8, 2 seeds."),
     model: str | None = typer.Option(
         None, "--model", help="A transformers model (folder, GGUF file or alias such as smollm2) instead of the tiny one."
     ),
@@ -40,15 +42,17 @@ def lab(
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Completion length limit."),
     prompts_per_step: int | None = typer.Option(None, "--prompts-per-step", help="Prompts per RL step."),
     group_size: int | None = typer.Option(None, "--group-size", help="Completions per prompt in RL (G)."),
-    learning_rate: float | None = typer.Option(None, "--lr", help="RL learning rate (tiny default 2e-4; --model 1e-6)."),
+    learning_rate: float | None = typer.Option(None, "--lr", help="RL learning rate of every arm (--model default 1e-6)."),
+    kl_beta: float | None = typer.Option(None, "--kl-beta", help="KL-to-base coefficient of every RL arm."),
     n_test: int | None = typer.Option(None, "--n-test", help="Test problems per set (with --data: at most 20%)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json's content instead of the verdict table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Run the study: warm up a base model, curate prompts, train with GRPO on the real verifier and
-    on a random-reward control at the same hit rate, sample all three on in-distribution and shifted
-    test sets, and report pass@k, compression vs capability gain, the spurious-reward flag, health
-    and a verdict (summary.json and a self-contained report.html in --out)."""
+    """Run the study on several seeds: warm up a base model, curate prompts, train with GRPO on the
+    real verifier and on two controls (a random reward at the same hit rate, a format-only reward),
+    sample every arm on in-distribution and shifted test sets, and report pooled pass@k with
+    intervals over seeds, compression vs capability gain, each control's call (spurious gain / none /
+    unstable), health and a verdict (summary.json and a self-contained report.html in --out)."""
     from rlvr.lab import lab_config
 
     profile = "custom" if model is not None else ("quick" if quick else "default")
@@ -57,6 +61,9 @@ def lab(
             profile,
             task=task,
             seed=seed,
+            seeds=seeds,
+            workers=workers,
+            kl_beta=kl_beta,
             out_dir=str(out),
             model=model,
             data=None if data is None else str(data),

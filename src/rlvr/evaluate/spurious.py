@@ -18,7 +18,45 @@ from rlvr.errors import ConfigError
 from rlvr.evaluate.compare import ComparisonResult, compare
 from rlvr.evaluate.samples import SampleSet
 
-__all__ = ["EXPLANATION", "SpuriousResult", "spurious_analysis"]
+__all__ = ["EXPLANATION", "SPURIOUS_LABELS", "SpuriousResult", "spurious_analysis", "spurious_label"]
+
+SPURIOUS_LABELS = ("spurious_gain", "no_spurious_gain", "control_unstable")
+"""What a control arm says: its reward (which ignores correctness) raised pass@1; it did not; or
+the control itself broke (it lost pass@1 or drifted far from the base), so it is no null at all."""
+
+
+def spurious_label(
+    gain: float,
+    ci: tuple[float, float] | Sequence[float],
+    threshold: float = 0.05,
+    *,
+    kl: float | None = None,
+    kl_limit: float | None = None,
+) -> tuple[str, str]:
+    """The three-way call on a control arm from its pass@1 gain over the base and the gain's interval.
+
+    - ``control_unstable``: the control lost more than ``threshold`` (point estimate below
+      −threshold), or its KL to the base ended above ``kl_limit``: it is no null result;
+    - ``spurious_gain``: the gain is above ``threshold`` and its interval excludes zero;
+    - ``no_spurious_gain``: otherwise.
+
+    Returns ``(label, reason)``; the reason says what to change when the control is unstable.
+    """
+    lo, hi = float(ci[0]), float(ci[1])
+    pts = f"{100 * gain:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    if kl is not None and kl_limit is not None and kl > kl_limit:
+        return "control_unstable", (
+            f"the control drifted from the base (KL {kl:.3f} > {kl_limit:g} nats/token; pass@1 {pts}): "
+            "lower the learning rate or add a KL term (kl_beta) so it stays a valid null"
+        )
+    if gain < -threshold:
+        return "control_unstable", (
+            f"the control lost pass@1 ({pts}, beyond −{100 * threshold:.0f}): a collapsing control is not a "
+            "null result; lower the learning rate or add a KL term (kl_beta)"
+        )
+    if gain > threshold and lo > 0:
+        return "spurious_gain", f"pass@1 {pts}, above the {100 * threshold:.0f}-point threshold and its interval above 0"
+    return "no_spurious_gain", f"pass@1 {pts}, within the {100 * threshold:.0f}-point threshold or not significant"
 
 EXPLANATION = (
     "A random reward is independent of the answer, so it cannot teach the task. When the model still "

@@ -28,11 +28,13 @@ from rlvr.report.svg import Bar, Series, _nice_step, bar_plot, line_plot
 
 __all__ = ["print_lab_summary", "render_lab_html", "write_lab_report"]
 
+FORMAT_COLOR = "#9b59b6"  # the palette's fourth colour
 DASH = "—"
 ARMS: tuple[tuple[str, str, str], ...] = (
     ("base", "base", BASE_COLOR),
     ("trained", "trained", TRAINED_COLOR),
     ("random_control", "random control", RANDOM_COLOR),
+    ("format_control", "format-only control", FORMAT_COLOR),
 )
 SPLITS = (("in_distribution", "in-distribution"), ("shifted", "shifted"))
 TRAINING_METRICS = (
@@ -131,6 +133,13 @@ def _passk_ci(summary: Mapping[str, Any], arm: str, split: str, k: int) -> Any:
     return _get(summary, "arms", arm, "pass_at_k_ci", split, str(k))
 
 
+def _arms(summary: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    """The arms to show: base, trained and the random control always (a missing one shows as a
+    dash), the format-only control only when the run had it."""
+    arms = summary.get("arms") if isinstance(summary.get("arms"), Mapping) else {}
+    return tuple(a for a in ARMS if a[0] != "format_control" or a[0] in arms)
+
+
 def _has_split(summary: Mapping[str, Any], split: str) -> bool:
     return any(isinstance(_get(summary, "arms", arm, "pass_at_k", split), Mapping) for arm, _, _ in ARMS)
 
@@ -207,7 +216,7 @@ def _what_rl_bought(s: Mapping[str, Any], ks: list[int]) -> str:
         + "".join(f"<th>pass@{k}</th>" for _ in SPLITS for k in cols)
         + "</tr>"
     )
-    for arm, name, color in ARMS:
+    for arm, name, color in _arms(s):
         out.append(f'<tr><td class="l"><span style="color:{color}">■</span> {escape(name)}</td>')
         for split, _ in SPLITS:
             for k in cols:
@@ -253,7 +262,7 @@ def _passk_plots(s: Mapping[str, Any], ks: list[int]) -> str:
             notes.append(f'<p class="note">No {escape(label)} test set in this run: its plot is skipped.</p>')
             continue
         series = []
-        for arm, name, color in ARMS:
+        for arm, name, color in _arms(s):
             pts = [(k, v) for k in ks if _is_num(v := _passk(s, arm, split, k))]
             band = []
             for k in ks:
@@ -323,7 +332,7 @@ def _training(s: Mapping[str, Any]) -> str:
     for metric, label in TRAINING_METRICS:
         series = []
         n = 0
-        for arm, name, color in ARMS[1:]:
+        for arm, name, color in _arms(s)[1:]:
             values = _get(tr, arm, metric)
             if not isinstance(values, Sequence) or isinstance(values, str):
                 continue
@@ -360,7 +369,7 @@ def _training(s: Mapping[str, Any]) -> str:
         '<p class="sub">'
         + " ".join(
             f'<span style="color:{color}">{"- - -" if arm == "random_control" else "━━"}</span> {escape(name)}'
-            for arm, name, color in ARMS[1:]
+            for arm, name, color in _arms(s)[1:]
         )
         + " — the same seed, steps and group size; only the reward differs.</p>"
     )
@@ -370,7 +379,7 @@ def _training(s: Mapping[str, Any]) -> str:
     ent = s.get("entropy") if isinstance(s.get("entropy"), Mapping) else {}
     rows = [
         f"{escape(name)} {_num(_get(ent, arm, 'start'))} → {_num(_get(ent, arm, 'end'))}"
-        for arm, name, _ in ARMS[1:]
+        for arm, name, _ in _arms(s)[1:]
         if isinstance(ent.get(arm), Mapping)
     ]
     if rows:
@@ -406,7 +415,7 @@ def _health(s: Mapping[str, Any]) -> str:
         out.append("</table>")
     if h:
         rows = []
-        for arm, name, _ in ARMS[1:]:
+        for arm, name, _ in _arms(s)[1:]:
             a = h.get(arm)
             if not isinstance(a, Mapping):
                 continue
@@ -638,7 +647,7 @@ def print_lab_summary(
     for _, split_label in splits:
         for k in cols:
             table.add_column(f"pass@{k} {split_label}", justify="right")
-    for arm, name, _ in ARMS:
+    for arm, name, _ in _arms(s):
         cells = [
             esc(f"{_tpct(_passk(s, arm, sp, k))}{_tci(_passk_ci(s, arm, sp, k))}") for sp, _ in splits for k in cols
         ]

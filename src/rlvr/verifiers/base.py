@@ -94,6 +94,7 @@ _REGISTRY: dict[str, str | Callable[..., Verifier]] = {
     "sql": "rlvr.verifiers.sql:SqlVerifier",
     "rubric": "rlvr.verifiers.rubric:RubricVerifier",
     "format": "rlvr.verifiers.format:FormatVerifier",
+    "answer_format": "rlvr.verifiers.format:AnswerShapeVerifier",
     "remote": "rlvr.verifiers.remote:RemoteVerifier",
     "random": "rlvr.verifiers.random:RandomVerifier",
     "countdown": "rlvr.verifiers.countdown:CountdownVerifier",

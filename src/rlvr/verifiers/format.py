@@ -20,7 +20,7 @@ from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.extract import find_boxed
 
-__all__ = ["FormatVerifier", "TaggedOutput", "parse_tagged"]
+__all__ = ["AnswerShapeVerifier", "FormatVerifier", "TaggedOutput", "parse_tagged"]
 
 # Characters that render as nothing; a tag containing one looks right but is not a tag.
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
@@ -216,3 +216,29 @@ class FormatVerifier(BaseVerifier):
 
     def __repr__(self) -> str:
         return f"FormatVerifier(think_tag={self.think_tag!r}, answer_tag={self.answer_tag!r})"
+
+
+class AnswerShapeVerifier(BaseVerifier):
+    """Format-only reward: ``correct`` (score 1) when the whole output, stripped, matches ``pattern``
+    (e.g. a bare integer), ``incorrect`` otherwise. The sample's ``answer`` is never read, so this
+    is a control: training on it can teach the answer's shape, never its correctness.
+    """
+
+    name = "answer_format"
+    required_fields = ("output",)
+    audit_kind = "format"
+
+    def __init__(self, pattern: str = r"-?\d+") -> None:
+        try:
+            self.pattern = re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"answer_format: bad pattern {pattern!r}: {exc}") from None
+
+    def check(self, sample: Sample) -> Verdict:
+        text = sample.output.strip()
+        if text and self.pattern.fullmatch(text):
+            return Verdict(1.0, "correct", "the output is a well-formed answer (its value is not checked)")
+        return Verdict(0.0, "incorrect", f"the output is not a well-formed answer (pattern {self.pattern.pattern!r})")
+
+    def __repr__(self) -> str:
+        return f"AnswerShapeVerifier({self.pattern.pattern!r})"

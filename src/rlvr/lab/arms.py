@@ -1,0 +1,372 @@
+"""One seed of the study: data splits, the warmed-up base, curation, the RL arms and their samples.
+
+``run_seed`` is what a worker process runs; it returns plain data (picklable): per arm and test
+set, problem id -> correctness flags, plus each RL run's curves and health warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rlvr.data.prompts import write_records
+from rlvr.errors import ConfigError
+from rlvr.lab.config import TASK_SPECS, LabConfig
+
+ARMS = ("base", "trained", "random_control", "format_control")
+"""Every arm of a seed: the base, the real-reward run and its two controls."""
+
+RUN_DIRS = {"trained": "train_real", "random_control": "train_random", "format_control": "train_format"}
+"""Run folder of each RL arm inside a seed's folder."""
+
+
+class Phases:
+    """Times each phase and shows a progress bar per phase (rich), or nothing when quiet."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress: Any = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from rlvr.commands._common import err_console
+
+            self.progress = Progress(
+                TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("{task.fields[info]}"), console=err_console, transient=False,
+            )
+            self.progress.start()
+
+    def run(self, name: str, label: str, total: int, fn: Callable[[Callable[..., None]], Any]) -> Any:
+        """Run ``fn(advance)`` as phase ``name``; ``advance(n=1, info="")`` moves its bar."""
+        task = None
+        if self.progress is not None:
+            task = self.progress.add_task(label, total=total, info="")
+
+        def advance(n: int = 1, info: str = "") -> None:
+            if task is not None:
+                self.progress.update(task, advance=n, info=info)
+
+        t0 = time.perf_counter()
+        try:
+            return fn(advance)
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 3)
+            if task is not None:
+                self.progress.update(task, completed=total)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def run_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[str, Any]:
+    """One full replicate of the study with ``cfg.seed`` in ``out`` (data/, base/, samples/, run
+    folders): returns ``{"seed", "outcomes", "runs", "curation", "hit_rate", "data", "timings"}``."""
+    import torch
+
+    from rlvr.data.curate import curate
+    from rlvr.verifiers.base import get_verifier
+
+    phases = phases or Phases(False)
+    threads = cfg.threads if cfg.threads is not None else (0 if cfg.custom else 1)
+    threads_before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    t_start = time.perf_counter()
+    try:
+        splits, shifted_description = phases.run("data", "data", 1, lambda adv: _splits(cfg))
+        for name, records in splits.items():
+            write_records(out / "data" / f"{name}.jsonl", records)
+        verifier_name = cfg.verifier_name()
+        verifier = get_verifier(verifier_name)
+
+        base_dir = out / "base"
+        total_pre = cfg.pretrain_steps if not cfg.custom else 1
+        base = phases.run("pretrain", "base model", total_pre, lambda adv: _base_policy(cfg, splits, base_dir, adv))
+
+        pool = splits["pool"]
+        cur = phases.run(
+            "curate", "curate (base pass rate)", len(pool),
+            lambda adv: curate(
+                base, pool, verifier, k=cfg.curate_k, band=cfg.band, temperature=cfg.temperature,
+                max_new_tokens=cfg.new_tokens(), seed=cfg.seed, on_batch=lambda n: adv(n),
+            ),
+        )
+        if not cur.kept:
+            s = cur.summary()
+            raise ConfigError(
+                f"curation kept no prompt: of {s['prompts']}, {s['too_easy']} are too easy and {s['too_hard']} too "
+                f"hard for the base model in the band {list(cfg.band)}; widen the band or change the data"
+            )
+        hit_rate = statistics.fmean(r["pass_rate"] for r in cur.kept)
+        write_records(out / "data" / "curated.jsonl", cur.kept)
+
+        test_sets = {"in_distribution": splits["test"], "shifted": splits.get("shifted") or []}
+        outcomes: dict[str, dict[str, dict[str, list[bool]]]] = {}
+        outcomes["base"] = _sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
+        base = None  # each arm loads its own copy; a large base need not stay in memory meanwhile
+
+        arm_verifiers = {
+            "trained": verifier,
+            "random_control": get_verifier("random", p=round(hit_rate, 6), seed=cfg.seed),
+        }
+        if cfg.format_control:
+            arm_verifiers["format_control"] = answer_format_verifier(cfg)
+        runs: dict[str, Any] = {}
+        for arm, arm_verifier in arm_verifiers.items():
+            policy = _fresh_copy(cfg, base_dir)
+            run_name = RUN_DIRS[arm]
+            runs[arm] = phases.run(
+                run_name, f"GRPO ({arm.replace('_', ' ')})", cfg.steps,
+                lambda adv, p=policy, v=arm_verifier, r=run_name: _train(cfg, p, v, cur.kept, out / r, adv),
+            )
+            outcomes[arm] = _sample_arm(phases, cfg, arm, policy, test_sets, verifier, out)
+            del policy
+        phases.timings["total"] = round(time.perf_counter() - t_start, 3)
+        return {
+            "seed": cfg.seed,
+            "outcomes": outcomes,
+            "runs": runs,
+            "curation": cur.summary(),
+            "curated": len(cur.kept),
+            "hit_rate": round(hit_rate, 6),
+            "verifier": verifier_name,
+            "data": {
+                "pretrain": len(splits.get("pretrain") or []),
+                "train": len(pool),
+                "curated": len(cur.kept),
+                "test_in_distribution": len(outcomes["base"].get("in_distribution") or {}),
+                "test_shifted": len(outcomes["base"].get("shifted") or {}),
+                "shifted_description": shifted_description,
+            },
+            "timings": dict(phases.timings),
+        }
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def answer_format_verifier(cfg: LabConfig) -> Any:
+    """The format-only control's reward: 1 when the output is a well-formed answer for the task (a
+    bare integer; a countdown expression), whatever its value. Correctness is never checked."""
+    from rlvr.verifiers.format import AnswerShapeVerifier
+
+    spec = cfg.spec()
+    pattern = spec.answer_pattern if spec is not None else r"\s*-?\d+(\.\d+)?\s*"
+    return AnswerShapeVerifier(pattern)
+
+
+def _splits(cfg: LabConfig) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
+    """Disjoint data splits: pretrain, pool, test and shifted (built-in task or the user's files)."""
+    if not cfg.custom:
+        from rlvr.data.tasks import disjoint_splits
+
+        spec = TASK_SPECS[cfg.task]
+        sizes = [
+            ("pretrain", cfg.n_pretrain, spec.train_options),
+            ("pool", cfg.n_pool, spec.train_options),
+            ("test", cfg.n_test, spec.train_options),
+        ]
+        if cfg.n_shifted:
+            sizes.append(("shifted", cfg.n_shifted, spec.shifted_options))
+        return disjoint_splits(spec.generator, sizes, seed=cfg.seed), spec.shifted_description
+    from rlvr.data.prompts import load_prompts
+
+    assert cfg.data is not None
+    records = [r for r in load_prompts(cfg.data) if r.get("answer") is not None]
+    if len(records) < 4:
+        raise ConfigError(f"{cfg.data}: the lab needs at least 4 prompts with an 'answer' (found {len(records)})")
+    order = list(range(len(records)))
+    random.Random(cfg.seed).shuffle(order)
+    n_test = max(1, min(cfg.n_test, round(len(records) * cfg.test_fraction)))
+    test = [records[i] for i in order[:n_test]]
+    pool = [records[i] for i in order[n_test:]][: cfg.n_pool]
+    splits = {"pool": pool, "test": test}
+    description = None
+    if cfg.shifted_data is not None:
+        shifted = load_prompts(cfg.shifted_data)
+        splits["shifted"] = shifted[: cfg.n_shifted or len(shifted)]
+        description = f"the prompts of {cfg.shifted_data}"
+    return splits, description
+
+
+def _tiny_config(cfg: LabConfig) -> Any:
+    from rlvr.policy.tiny import TinyConfig
+
+    spec = TASK_SPECS[cfg.task]
+    return TinyConfig(n_layer=cfg.n_layer, n_head=4, n_embd=cfg.n_embd, block_size=spec.block_size)
+
+
+def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, advance: Callable[..., None]) -> Any:
+    """The base model: the user's, or the tiny model warmed up on worked solutions (cached)."""
+    from rlvr.policy import load_policy
+
+    if cfg.custom:
+        assert cfg.model is not None
+        policy = load_policy(cfg.model, device=cfg.device)
+        advance(1, info=str(cfg.model))
+        return policy
+    from rlvr.grpo.trainer import cache_root
+    from rlvr.policy.tiny import TinyPolicy, cache_key, cached_model, pretrain
+
+    tcfg = _tiny_config(cfg)
+    spec = TASK_SPECS[cfg.task]
+    noise = cfg.pretrain_noise if cfg.pretrain_noise is not None else spec.pretrain_noise
+    drop = cfg.carry_drop if cfg.carry_drop is not None else spec.carry_drop
+    pairs = _worked_pairs(splits["pretrain"], noise, cfg.seed, carry_drop=drop)
+    key = cache_key(tiny=asdict(tcfg), steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed, pairs=pairs)
+    folder = Path(cfg.cache_dir) if cfg.cache_dir else cache_root() / "lab"
+
+    def build() -> Any:
+        policy = TinyPolicy(tcfg, seed=cfg.seed)
+        pretrain(
+            policy, pairs, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed,
+            on_step=lambda step, loss: advance(1, info=f"loss {loss:.3f}"),
+        )
+        return policy
+
+    cached, hit = cached_model(folder, key, build)
+    if hit:
+        advance(cfg.pretrain_steps, info="cached")
+    shutil.rmtree(base_dir, ignore_errors=True)
+    shutil.copytree(cached, base_dir)
+    return TinyPolicy.load(base_dir, device=cfg.device)
+
+
+def _worked_pairs(
+    records: Sequence[Mapping[str, Any]], noise: float, seed: int, *, carry_drop: float = 0.0
+) -> list[tuple[str, str]]:
+    """(prompt, solution) warm-up pairs: a ``carry_drop`` share of the records that have a
+    ``carry_dropped`` solution show it, and a ``noise`` share of the rest a slip."""
+    from rlvr.data.tasks import slip
+
+    rng = random.Random(seed)
+    pairs = []
+    for r in records:
+        shown = str(r["solution"])
+        if "carry_dropped" in r and carry_drop and rng.random() < carry_drop:
+            shown = str(r["carry_dropped"])
+        elif rng.random() < noise:
+            shown = slip(shown, rng)
+        pairs.append((r["prompt"], shown))
+    return pairs
+
+
+def _fresh_copy(cfg: LabConfig, base_dir: Path) -> Any:
+    """A trainable copy of the base (each RL arm starts from the same weights)."""
+    from rlvr.policy import load_policy
+
+    if cfg.custom:
+        assert cfg.model is not None
+        return load_policy(cfg.model, device=cfg.device)
+    return load_policy(str(base_dir), device=cfg.device)
+
+
+def _train_config(cfg: LabConfig, run_dir: Path) -> Any:
+    from rlvr.grpo.config import config_from_dict
+
+    spec = cfg.spec()
+    model: dict[str, Any] = {"path": cfg.model} if cfg.custom else {"name": "tiny"}
+    data: dict[str, Any] = {"path": cfg.data} if cfg.custom else {"task": spec.generator}  # type: ignore[union-attr]
+    return config_from_dict({
+        "algorithm": cfg.algorithm,
+        "run": {"steps": cfg.steps, "seed": cfg.seed, "out_dir": str(run_dir), "checkpoint_every": 0,
+                "keep_checkpoints": 1, "device": cfg.device, "threads": cfg.threads or 0, "progress": False},
+        "model": model,
+        "data": data,
+        "rollout": {"prompts_per_step": cfg.prompts_per_step, "group_size": cfg.group_size,
+                    "temperature": cfg.temperature, "max_new_tokens": cfg.new_tokens()},
+        "optim": {"learning_rate": cfg.learning_rate},
+        "loss": {"beta": cfg.kl_beta},
+    })
+
+
+def _train(
+    cfg: LabConfig, policy: Any, verifier: Any, prompts: list[dict[str, Any]], run_dir: Path,
+    advance: Callable[..., None],
+) -> dict[str, Any]:
+    """One RL arm: the trainer's run folder, summary, per-step curves and health warnings."""
+    from rlvr.grpo.trainer import Trainer
+
+    def on_step(step: int, m: dict[str, Any]) -> None:
+        advance(1, info=f"reward {m.get('reward/mean', float('nan')):.2f}  entropy {m.get('policy/entropy', float('nan')):.2f}")
+
+    trainer = Trainer(
+        _train_config(cfg, run_dir), policy=policy, verifier=verifier, prompts=prompts, run_dir=run_dir,
+        quiet=True, callbacks=[on_step],
+    )
+    trainer.lock_run_dir()
+    try:
+        summary = trainer.train()
+    finally:
+        trainer.unlock_run_dir()
+    # A metric the run never logs (policy/kl without a KL term) is left out, not drawn as missing.
+    curves = {}
+    for key in ("reward/mean", "policy/entropy", "policy/kl", "groups/frac_zero_std"):
+        values = [m.get(key) for m in trainer.history]
+        if any(v is not None for v in values):
+            curves[key] = values
+    warnings = []
+    health_file = run_dir / "health.jsonl"
+    if health_file.is_file():
+        for line in health_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                warnings.append(json.loads(line))
+    return {"summary": summary, "curves": curves, "warnings": warnings}
+
+
+def _sample_arm(
+    phases: Phases, cfg: LabConfig, arm: str, policy: Any, test_sets: Mapping[str, list[dict[str, Any]]],
+    verifier: Any, out: Path,
+) -> dict[str, dict[str, list[bool]]]:
+    """n samples per test problem, verified, written to ``samples/<arm>_<set>.jsonl``."""
+    total = sum(len(v) for v in test_sets.values())
+    return phases.run(
+        f"sample_{arm}", f"sample {arm.replace('_', ' ')}", total,
+        lambda adv: {
+            name: _sample_set(cfg, arm, policy, records, verifier, out / "samples" / f"{arm}_{name}.jsonl", adv)
+            for name, records in test_sets.items() if records
+        },
+    )
+
+
+def _sample_set(
+    cfg: LabConfig, arm: str, policy: Any, records: list[dict[str, Any]], verifier: Any, path: Path,
+    advance: Callable[..., None], batch: int = 64,
+) -> dict[str, list[bool]]:
+    from rlvr.engine import EngineConfig, verify_iter
+    from rlvr.grpo.rollout import make_samples
+
+    outcomes: dict[str, list[bool]] = {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = cfg.n_samples
+    with path.open("w", encoding="utf-8") as fh:
+        for start in range(0, len(records), batch):
+            chunk = records[start : start + batch]
+            texts = policy.generate(
+                [r["prompt"] for r in chunk], n=n, temperature=cfg.temperature,
+                max_new_tokens=cfg.new_tokens(), seed=cfg.seed * 7919 + start + 1,
+            )
+            flat = [t for group in texts for t in group]
+            samples = make_samples(chunk, flat, n, step=0)
+            verdicts = list(verify_iter(samples, verifier, EngineConfig(workers=0)))
+            for i, (text, verdict) in enumerate(zip(flat, verdicts)):
+                rec = chunk[i // n]
+                outcomes.setdefault(str(rec["id"]), [])
+                if verdict.status in ("error", "skipped"):
+                    continue  # excluded from n, like rlvr eval does
+                outcomes[str(rec["id"])].append(verdict.status == "correct")
+                fh.write(json.dumps({
+                    "problem_id": rec["id"], "prompt": rec["prompt"], "answer": rec.get("answer"), "model": arm,
+                    "output": text, "reward": verdict.score, "status": verdict.status, "reason": verdict.reason,
+                }) + "\n")
+            advance(len(chunk))
+    # Problems whose every sample was excluded cannot be scored; pass@k needs n >= k.
+    return {pid: flags for pid, flags in outcomes.items() if len(flags) >= n}

@@ -1,0 +1,240 @@
+"""The lab's configuration: built-in task specs, the run config, profiles.
+
+``LabConfig`` is the one frozen config of ``rlvr lab``; the trainer's ``GRPOConfig`` of each arm
+is derived from it (``rlvr.lab.arms.train_config``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rlvr.data.tasks import HELD_OUT_PAIRS
+from rlvr.errors import ConfigError
+
+__all__ = ["PROFILES", "TASK_SPECS", "LabConfig", "TaskSpec", "lab_config"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How a built-in task becomes a lab study."""
+
+    generator: str
+    """Name in ``rlvr.data.tasks.TASKS``."""
+    verifier: str
+    """Registry name of the exact verifier."""
+    train_options: dict[str, Any]
+    """Generator options of the training / in-distribution problems."""
+    shifted_options: dict[str, Any]
+    """Generator options of the shifted test problems."""
+    shifted_description: str
+    """One line saying what the shift is."""
+    block_size: int
+    """Tiny model positions: the longest prompt + solution + BOS/EOS fits."""
+    max_new_tokens: int
+    """Longest solution + EOS."""
+    pretrain_noise: float
+    """Share of warm-up solutions with a slip, tuned so the base is right 30-60% of the time."""
+    answer_pattern: str = r"-?\d+"
+    """What a well-formed answer looks like (the format-only control's reward)."""
+    carry_drop: float = 0.0
+    """Share of the warm-up solutions of carry additions shown with the carry forgotten: a hard
+    stratum the base rarely solves (pass@K well below 1), so capability gain can show."""
+
+
+TASK_SPECS: dict[str, TaskSpec] = {
+    "arithmetic": TaskSpec(
+        generator="multidigit",
+        verifier="math",
+        train_options={"level": 2, "mul_share": 0.2, "held_out": HELD_OUT_PAIRS},
+        shifted_options={"level": 2, "held_out": HELD_OUT_PAIRS, "shifted": True},
+        shifted_description=(
+            "2-digit additions whose tens digits are a held-out pair (1+8, 2+7, 3+6, 4+5, either order): "
+            "same length, combinations never trained on"
+        ),
+        block_size=16,
+        max_new_tokens=5,
+        pretrain_noise=0.5,
+        carry_drop=0.9,
+    ),
+    "countdown": TaskSpec(
+        generator="countdown",
+        verifier="countdown",
+        train_options={"level": 3},
+        shifted_options={"level": 4},
+        shifted_description="4 numbers to combine (warm-up and RL saw only 3)",
+        block_size=32,
+        max_new_tokens=14,
+        pretrain_noise=0.1,
+        answer_pattern=r"[0-9+\-*() ]+",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """Every knob of a lab run (``rlvr lab`` fills it from a profile and its options)."""
+
+    task: str = "arithmetic"
+    """Built-in task: arithmetic or countdown (ignored with ``data``)."""
+    seed: int = 0
+    """First seed: seed ``seed + i`` drives replicate i's data, warm-up, RL runs and sampling."""
+    seeds: int = 3
+    """Independent replicates of the whole study; pooled intervals include their spread."""
+    workers: int | None = None
+    """Seeds run at once, each in its own process on one thread (None: one per CPU core for the
+    tiny model, 1 for a transformers model)."""
+    out_dir: str = "runs/lab"
+    """Run folder: summary.json, report.html, samples/, data/, train_real/, train_random/."""
+    profile: str = "default"
+    """Name of the profile these values came from (recorded in the summary)."""
+    n_pretrain: int = 2000
+    """Worked solutions the tiny model is warmed up on."""
+    pretrain_steps: int = 1500
+    """Warm-up optimizer steps (batch 64)."""
+    pretrain_noise: float | None = None
+    """Share of worked solutions shown with a slip (``rlvr.data.tasks.slip``; None: the task's): the
+    base learns the method but is sloppy, right only sometimes, so RL has something to sharpen."""
+    carry_drop: float | None = None
+    """Share of carry additions' worked solutions shown with the carry forgotten (None: the task's;
+    0: the base is merely sloppy everywhere, so it already reaches almost every answer at large k)."""
+    pretrain_lr: float = 3e-3
+    """Warm-up learning rate."""
+    n_layer: int = 2
+    """Tiny model blocks."""
+    n_embd: int = 64
+    """Tiny model width."""
+    n_pool: int = 1024
+    """RL prompts generated before curation."""
+    n_test: int = 300
+    """In-distribution test problems."""
+    n_shifted: int = 200
+    """Shifted test problems (0: none)."""
+    curate_k: int = 8
+    """Samples per pool prompt when measuring its base pass rate."""
+    band: tuple[float, float] = (0.05, 0.95)
+    """Pass-rate band kept by curation (inclusive)."""
+    algorithm: str = "grpo"
+    """GRPO-family preset of both RL runs."""
+    steps: int = 200
+    """RL steps of each arm (real and random control: the same budget)."""
+    prompts_per_step: int = 32
+    """Prompts per RL step."""
+    group_size: int = 8
+    """Completions per prompt (G)."""
+    learning_rate: float = 2e-4
+    """RL learning rate (the tiny model tolerates far more than LLM recipes' ~1e-6)."""
+    kl_beta: float = 0.0
+    """KL-to-base coefficient of both RL arms (0: no KL term)."""
+    temperature: float = 1.0
+    """Sampling temperature for RL and evaluation."""
+    n_samples: int = 32
+    """Samples per test problem; pass@k is reported for k = 1, 2, 4, ... up to it."""
+    max_new_tokens: int | None = None
+    """Completion length limit (default: the task's, or 256 for a transformers model)."""
+    spurious_threshold: float = 0.05
+    """A control's pass@1 change (fraction) beyond which it is a spurious gain (above) or unstable
+    (below minus it)."""
+    kl_limit: float = 1.0
+    """A control whose KL to the base ends above this (nats per token) is unstable, not a null."""
+    format_control: bool = True
+    """Also train the format-only control (reward: a well-formed answer, correctness unchecked)."""
+    n_boot: int = 1000
+    """Bootstrap replicates for the intervals."""
+    model: str | None = None
+    """A transformers model (folder, hub cache id, GGUF file or alias) instead of the tiny one."""
+    data: str | None = None
+    """JSONL prompts with answers for ``model`` (split into RL pool and test set)."""
+    shifted_data: str | None = None
+    """Optional JSONL of shifted test prompts for ``model``."""
+    verifier: str | None = None
+    """Verifier of the user's data (default: the task's)."""
+    test_fraction: float = 0.2
+    """Share of ``data`` held out for testing (at most ``n_test`` problems)."""
+    device: str = "cpu"
+    """Torch device for the policy."""
+    threads: int | None = None
+    """Torch CPU threads (0: torch's default; None: 1 for the tiny model, whose ops are too small
+    to gain from more, and torch's default for a transformers model)."""
+    progress: bool = True
+    """Progress bars per phase."""
+    cache_dir: str | None = None
+    """Where warmed-up base models are cached (default ``$RLVR_CACHE_DIR/lab`` or ``~/.cache/rlvr/lab``)."""
+
+    def __post_init__(self) -> None:
+        if self.data is None and self.task not in TASK_SPECS:
+            raise ConfigError(f"unknown task {self.task!r}; built-in tasks: {', '.join(sorted(TASK_SPECS))}")
+        if (self.model is None) != (self.data is None):
+            raise ConfigError("--model and --data go together: a transformers model needs your prompts, and vice versa")
+        if self.shifted_data is not None and self.data is None:
+            raise ConfigError("--shifted needs --model and --data")
+        for name in ("seeds", "n_pretrain", "n_pool", "n_test", "curate_k", "steps", "prompts_per_step", "n_samples"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.group_size < 2:
+            raise ConfigError("group_size must be >= 2: GRPO compares completions within a group")
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        if self.kl_beta < 0:
+            raise ConfigError("kl_beta must be >= 0 (0: no KL term)")
+        if self.n_shifted < 0 or self.pretrain_steps < 0:
+            raise ConfigError("n_shifted and pretrain_steps must be >= 0")
+        if self.pretrain_noise is not None and not 0.0 <= self.pretrain_noise < 1.0:
+            raise ConfigError("pretrain_noise must be in [0, 1)")
+        if self.carry_drop is not None and not 0.0 <= self.carry_drop <= 1.0:
+            raise ConfigError("carry_drop must be in [0, 1]")
+        lo, hi = self.band
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ConfigError(f"band must satisfy 0 <= low <= high <= 1, got {self.band}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError("test_fraction must be in (0, 1)")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ConfigError("max_new_tokens must be >= 1")
+
+    @property
+    def custom(self) -> bool:
+        return self.model is not None
+
+    def spec(self) -> TaskSpec | None:
+        return None if self.custom else TASK_SPECS[self.task]
+
+    def seed_list(self) -> list[int]:
+        return [self.seed + i for i in range(self.seeds)]
+
+    def verifier_name(self) -> str:
+        spec = self.spec()
+        return self.verifier or (spec.verifier if spec is not None else "math")
+
+    def new_tokens(self) -> int:
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        spec = self.spec()
+        return spec.max_new_tokens if spec is not None else 256
+
+    def ks(self) -> list[int]:
+        ks, k = [], 1
+        while k <= self.n_samples:
+            ks.append(k)
+            k *= 2
+        return ks
+
+
+# Profiles (targets: default <= 10 min and 2 GB on 2 CPU cores, quick <= 90 s). Measured cold-cache:
+# default 1 min 49 s and 484 MB, quick 60 s and 392 MB.
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {},
+    "quick": {
+        "pretrain_steps": 1000, "n_pool": 512, "n_test": 100, "n_shifted": 50,
+        "steps": 100, "n_samples": 8, "n_boot": 400, "seeds": 2,
+    },
+    "custom": {"steps": 50, "prompts_per_step": 8, "group_size": 8, "learning_rate": 1e-6, "n_samples": 8,
+               "n_test": 100, "curate_k": 4, "n_boot": 500, "seeds": 1, "format_control": False},
+}
+
+
+def lab_config(profile: str = "default", **overrides: Any) -> LabConfig:
+    """A ``LabConfig`` from a profile, with ``overrides`` (None values are ignored) winning."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
+    values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    return LabConfig(profile=profile, **values)
