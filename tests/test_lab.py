@@ -19,7 +19,7 @@ from rlvr.verifiers.base import get_verifier
 runner = CliRunner()
 
 SUMMARY_KEYS = {"arms", "compression_ratio", "capability_gain", "spurious", "health", "verdict", "timings"}
-CONTRACT_KEYS = {"seeds", "per_seed", "informative"}
+CONTRACT_KEYS = {"seeds", "per_seed", "informative", "trajectory"}
 
 
 # -- tasks -------------------------------------------------------------------------------------------

@@ -328,3 +328,49 @@ def test_lab_report_renders_in_headless_chromium(tmp_path, summary):
     assert var > 100 and levels > 20, (mean, var, levels)  # not a blank page
     dom = dump_dom(html, tmp_path / "profile")
     assert dom.count("<svg") >= 6 and summary["verdict"]["headline"] in dom and "<details>" in dom
+
+
+def _with_seeds(summary):
+    """The fixture as a 2-seed run: per-seed tables, control labels, a trajectory with a warning."""
+    s = copy.deepcopy(summary)
+    s["seeds"] = [0, 1]
+    pk = s["arms"]
+    s["per_seed"] = [
+        {"seed": 0, "verdict": "pure_compression",
+         "pass_at_k": {a: {"in_distribution": {"1": 0.30, "16": 0.70}} for a in ("base",)}
+         | {"trained": {"in_distribution": {"1": 0.52, "16": 0.71}}},
+         "spurious": {"random_control": "no_spurious_gain"}},
+        {"seed": 1, "verdict": "capability_gain_and_compression",
+         "pass_at_k": {"base": {"in_distribution": {"1": 0.25, "16": 0.60}},
+                       "trained": {"in_distribution": {"1": 0.60, "16": 0.72}}},
+         "spurious": {"random_control": "control_unstable"}},
+    ]
+    s["informative"] = {"in_distribution": True, "shifted": False}
+    s["trajectory"] = {
+        "trained": [{"step": 0, "entropy": None, "pass1_in_distribution": 0.3, "pass1_shifted": 0.4,
+                     "passk_in_distribution": 0.6, "passk_shifted": 0.5},
+                    {"step": 20, "entropy": 0.3, "pass1_in_distribution": 0.5, "pass1_shifted": 0.3,
+                     "passk_in_distribution": 0.6, "passk_shifted": 0.4}],
+    }
+    s["trajectory_warnings"] = [{"arm": "trained", "code": "pass1_shifted_falls", "step": 20, "message": "shifted fell"}]
+    assert pk is s["arms"]
+    return s
+
+
+def test_seeds_uninformative_and_trajectory_sections(summary):
+    page = render_lab_html(_with_seeds(summary))
+    seeds = page[page.index("<h2>Seeds</h2>"):]
+    seeds = seeds[: seeds.index("<h2>", 5)]
+    # One row per seed with its verdict, pass@1 base -> trained and its control label.
+    assert seeds.count("<tr>") == 3
+    assert "pure_compression" in seeds and "control_unstable" in seeds
+    assert "30.0% → 52.0% (+22.0 pts)" in seeds
+    # The spread line: seed gains +22.0 and +35.0 points.
+    assert "+22.0 pts to +35.0 pts" in seeds
+    # The shifted set is flagged uninformative, in-distribution is not.
+    assert "shifted: <b>uninformative</b>" in page and "in-distribution: <b>uninformative</b>" not in page
+    traj = page[page.index("Trajectories"):]
+    assert traj.count("<svg") >= 3 and "shifted fell" in traj
+    # Without the new keys the sections are simply absent (an old summary still renders).
+    old = render_lab_html(summary)
+    assert "<h2>Seeds</h2>" not in old and "Trajectories" not in old

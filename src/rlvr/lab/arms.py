@@ -7,6 +7,7 @@ set, problem id -> correctness flags, plus each RL run's curves and health warni
 from __future__ import annotations
 
 import json
+import math
 import random
 import shutil
 import statistics
@@ -120,13 +121,16 @@ def run_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[st
         }
         if cfg.format_control:
             arm_verifiers["format_control"] = answer_format_verifier(cfg)
+        probe_sets = {name: records[: cfg.trajectory_problems] for name, records in test_sets.items()}
         runs: dict[str, Any] = {}
         for arm, arm_verifier in arm_verifiers.items():
             policy = _fresh_copy(cfg, base_dir)
             run_name = RUN_DIRS[arm]
             runs[arm] = phases.run(
                 run_name, f"GRPO ({arm.replace('_', ' ')})", cfg.steps,
-                lambda adv, p=policy, v=arm_verifier, r=run_name: _train(cfg, p, v, cur.kept, out / r, adv),
+                lambda adv, p=policy, v=arm_verifier, r=run_name: _train(
+                    cfg, p, v, cur.kept, out / r, adv, probe_sets=probe_sets, eval_verifier=verifier
+                ),
             )
             outcomes[arm] = _sample_arm(phases, cfg, arm, policy, test_sets, verifier, out)
             del policy
@@ -288,15 +292,66 @@ def _train_config(cfg: LabConfig, run_dir: Path) -> Any:
     })
 
 
+def _probe(
+    cfg: LabConfig, policy: Any, probe_sets: Mapping[str, list[dict[str, Any]]], verifier: Any, step: int
+) -> dict[str, Any]:
+    """pass@1 and pass@n (n = ``trajectory_samples``) of the policy as it is now, on the first
+    ``trajectory_problems`` problems of each test set (a trajectory point without the entropy)."""
+    from rlvr.engine import EngineConfig, verify_iter
+    from rlvr.evaluate.passk import pass_at_k_table
+    from rlvr.grpo.rollout import make_samples
+
+    n = cfg.trajectory_samples
+    point: dict[str, Any] = {"step": step}
+    for name in ("in_distribution", "shifted"):
+        records = probe_sets.get(name) or []
+        if not records:
+            point[f"pass1_{name}"] = point[f"passk_{name}"] = None
+            continue
+        texts = policy.generate(
+            [r["prompt"] for r in records], n=n, temperature=cfg.temperature, max_new_tokens=cfg.new_tokens(),
+            seed=cfg.seed * 104_729 + step,
+        )
+        flat = [t for group in texts for t in group]
+        verdicts = list(verify_iter(make_samples(records, flat, n, step=step), verifier, EngineConfig(workers=0)))
+        flags: dict[str, list[bool]] = {}
+        for i, v in enumerate(verdicts):
+            flags.setdefault(str(records[i // n]["id"]), []).append(v.status == "correct")
+        table = pass_at_k_table(flags, [1, n])
+        point[f"pass1_{name}"] = round(table[1], 6)
+        point[f"passk_{name}"] = round(table[n], 6)
+    return point
+
+
 def _train(
     cfg: LabConfig, policy: Any, verifier: Any, prompts: list[dict[str, Any]], run_dir: Path,
-    advance: Callable[..., None],
+    advance: Callable[..., None], probe_sets: Mapping[str, list[dict[str, Any]]] | None = None,
+    eval_verifier: Any = None,
 ) -> dict[str, Any]:
-    """One RL arm: the trainer's run folder, summary, per-step curves and health warnings."""
+    """One RL arm: the trainer's run folder, summary, per-step curves, health warnings and (with
+    ``probe_sets``) a trajectory: every ``trajectory_every`` steps the policy is probed on both
+    test sets with the *real* verifier ``eval_verifier``, next to its mean entropy since the last
+    probe."""
     from rlvr.grpo.trainer import Trainer
+
+    every = cfg.trajectory_every if probe_sets else 0
+    trajectory: list[dict[str, Any]] = []
+    if every:
+        trajectory.append({**_probe(cfg, policy, probe_sets, eval_verifier, 0), "entropy": None})
+    window: list[float] = []
 
     def on_step(step: int, m: dict[str, Any]) -> None:
         advance(1, info=f"reward {m.get('reward/mean', float('nan')):.2f}  entropy {m.get('policy/entropy', float('nan')):.2f}")
+        if not every:
+            return
+        ent = m.get("policy/entropy")
+        if isinstance(ent, (int, float)) and math.isfinite(ent):
+            window.append(float(ent))
+        if step % every == 0 or step == cfg.steps:
+            point = _probe(cfg, policy, probe_sets, eval_verifier, step)
+            point["entropy"] = round(statistics.fmean(window), 6) if window else None
+            window.clear()
+            trajectory.append(point)
 
     trainer = Trainer(
         _train_config(cfg, run_dir), policy=policy, verifier=verifier, prompts=prompts, run_dir=run_dir,
@@ -319,7 +374,7 @@ def _train(
         for line in health_file.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 warnings.append(json.loads(line))
-    return {"summary": summary, "curves": curves, "warnings": warnings}
+    return {"summary": summary, "curves": curves, "warnings": warnings, "trajectory": trajectory}
 
 
 def _sample_arm(

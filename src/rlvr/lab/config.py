@@ -123,9 +123,11 @@ class LabConfig:
     group_size: int = 8
     """Completions per prompt (G)."""
     learning_rate: float = 2e-4
-    """RL learning rate (the tiny model tolerates far more than LLM recipes' ~1e-6)."""
-    kl_beta: float = 0.0
-    """KL-to-base coefficient of both RL arms (0: no KL term)."""
+    """RL learning rate of every arm (the tiny model tolerates far more than LLM recipes' ~1e-6)."""
+    kl_beta: float = 0.1
+    """KL-to-base coefficient of every RL arm (0: no KL term). Without it the random control
+    random-walks away from the base at this learning rate (AdamW turns zero-mean gradient noise into
+    fixed-size steps) and stops being a null; with it the real arm still learns."""
     temperature: float = 1.0
     """Sampling temperature for RL and evaluation."""
     n_samples: int = 32
@@ -139,6 +141,12 @@ class LabConfig:
     """A control whose KL to the base ends above this (nats per token) is unstable, not a null."""
     format_control: bool = True
     """Also train the format-only control (reward: a well-formed answer, correctness unchecked)."""
+    trajectory_every: int = 25
+    """Probe every RL arm on both test sets every this many steps (0: no trajectory)."""
+    trajectory_problems: int = 50
+    """Problems per test set in each probe (the first ones of the set)."""
+    trajectory_samples: int = 4
+    """Samples per problem in each probe: pass@1 and pass@this."""
     n_boot: int = 1000
     """Bootstrap replicates for the intervals."""
     model: str | None = None
@@ -173,6 +181,8 @@ class LabConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.group_size < 2:
             raise ConfigError("group_size must be >= 2: GRPO compares completions within a group")
+        if self.trajectory_every < 0 or self.trajectory_problems < 1 or self.trajectory_samples < 1:
+            raise ConfigError("trajectory_every must be >= 0, trajectory_problems and trajectory_samples >= 1")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.kl_beta < 0:
@@ -225,10 +235,11 @@ PROFILES: dict[str, dict[str, Any]] = {
     "default": {},
     "quick": {
         "pretrain_steps": 1000, "n_pool": 512, "n_test": 100, "n_shifted": 50,
-        "steps": 100, "n_samples": 8, "n_boot": 400, "seeds": 2,
+        "steps": 100, "n_samples": 8, "n_boot": 400, "seeds": 2, "trajectory_every": 20,
     },
     "custom": {"steps": 50, "prompts_per_step": 8, "group_size": 8, "learning_rate": 1e-6, "n_samples": 8,
-               "n_test": 100, "curate_k": 4, "n_boot": 500, "seeds": 1, "format_control": False},
+               "n_test": 100, "curate_k": 4, "n_boot": 500, "seeds": 1, "format_control": False, "kl_beta": 0.0,
+               "trajectory_every": 0},
 }
 
 

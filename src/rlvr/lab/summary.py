@@ -186,8 +186,24 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
         "training": {arm: first["runs"][arm]["curves"] for arm in rl_arms},
         "entropy": entropy,
     }
+    summary["trajectory"], summary["trajectory_stats"], summary["trajectory_warnings"] = _trajectories(seeds, rl_arms)
+    for entry, s in zip(per_seed, seeds):
+        entry["trajectory"] = {arm: s["runs"][arm].get("trajectory") or [] for arm in rl_arms}
     summary["verdict"] = lab_verdict(summary)
     return summary
+
+
+def _trajectories(seeds: Sequence[Mapping[str, Any]], arms: list[str]) -> tuple[dict, dict, list]:
+    """Per arm: the mean trajectory over seeds, its entropy correlations and its warnings."""
+    from rlvr.evaluate.trajectory import correlations, generalisation_warnings, mean_trajectory
+
+    traj, stats, warns = {}, {}, []
+    for arm in arms:
+        per = [s["runs"][arm].get("trajectory") or [] for s in seeds]
+        traj[arm] = mean_trajectory(per) if all(per) else []
+        stats[arm] = {"entropy_correlation": correlations(traj[arm])}
+        warns += [{"arm": arm, **w} for w in generalisation_warnings(traj[arm])]
+    return traj, stats, warns
 
 
 def _point_passk(problems: Mapping[str, Any], ks: list[int]) -> dict[str, float]:
@@ -276,6 +292,8 @@ def lab_verdict(summary: Mapping[str, Any]) -> dict[str, Any]:
         )
     msg = summary["spurious"]["message"]
     reasons.append(msg[:1].upper() + msg[1:])
+    for w in summary.get("trajectory_warnings") or []:
+        reasons.append(f"Trajectory warning ({w['arm'].replace('_', ' ')}): {w['message']}.")
     ent = summary["entropy"].get("trained") or {}
     n_warn = len(summary["health"]["warnings"])
     if ent.get("start") is not None and ent.get("end") is not None:

@@ -225,6 +225,21 @@ def _what_rl_bought(s: Mapping[str, Any], ks: list[int]) -> str:
     out.append("</table>")
     if not _has_split(s, "shifted"):
         out.append('<p class="note">No shifted test set in this run: out-of-distribution columns are empty.</p>')
+    inform = s.get("informative") if isinstance(s.get("informative"), Mapping) else {}
+    for split, label in SPLITS:
+        if inform.get(split) is False and _has_split(s, split):
+            out.append(
+                f'<p class="note">{escape(label)}: <b>uninformative</b> — the base\'s pass@{big} is '
+                f"{_pct(_passk(s, 'base', split, big))}, outside 5–95% (a floor or a ceiling), so this comparison "
+                "can show no change and is not reported as a finding.</p>"
+            )
+    seeds = s.get("seeds")
+    if isinstance(seeds, Sequence) and not isinstance(seeds, str) and len(seeds) > 1:
+        out.append(
+            f'<p class="sub">Pooled over {len(seeds)} seeds ({escape(", ".join(map(str, seeds)))}): the mean of the '
+            "seeds' estimates; intervals from a bootstrap over seeds, then problems, so they include the "
+            "seed-to-seed spread (see Seeds).</p>"
+        )
 
     gains = s.get("capability_gain") if isinstance(s.get("capability_gain"), Mapping) else {}
     ratios = s.get("compression_ratio") if isinstance(s.get("compression_ratio"), Mapping) else {}
@@ -281,6 +296,93 @@ def _passk_plots(s: Mapping[str, Any], ks: list[int]) -> str:
     return "".join(out + notes)
 
 
+def _seeds(s: Mapping[str, Any], ks: list[int]) -> str:
+    per = s.get("per_seed")
+    if not isinstance(per, Sequence) or isinstance(per, str) or not per or not ks:
+        return ""
+    big = ks[-1]
+    controls = [(a, n) for a, n, _ in _arms(s) if a in ("random_control", "format_control")]
+    out = [
+        "<h2>Seeds</h2><table><tr><th class=\"l\">seed</th><th class=\"l\">verdict</th>"
+        f"<th>pass@1 base → trained</th><th>pass@{big} base → trained</th>"
+        + "".join(f"<th>{escape(n)}</th>" for _, n in controls)
+        + "</tr>"
+    ]
+    gains = []
+    for p in per:
+        if not isinstance(p, Mapping):
+            continue
+        row = [f'<tr><td class="l">{_text(p.get("seed"))}</td><td class="l">{_text(p.get("verdict"))}</td>']
+        for k in (1, big):
+            b = _get(p, "pass_at_k", "base", "in_distribution", str(k))
+            t = _get(p, "pass_at_k", "trained", "in_distribution", str(k))
+            d = t - b if _is_num(b) and _is_num(t) else None
+            if k == 1 and d is not None:
+                gains.append(d)
+            row.append(f"<td>{_pct(b)} → {_pct(t)} ({_pct(d, True)})</td>")
+        for arm, _ in controls:
+            row.append(f"<td>{_text(_get(p, 'spurious', arm))}</td>")
+        out.append("".join(row) + "</tr>")
+    out.append("</table>")
+    if len(gains) > 1:
+        out.append(
+            f'<p class="sub">Spread of the in-distribution pass@1 gain across seeds: {_pct(min(gains), True)} to '
+            f"{_pct(max(gains), True)}. The verdict comes from the pooled intervals, not from one seed.</p>"
+        )
+    return "".join(out)
+
+
+def _trajectory(s: Mapping[str, Any]) -> str:
+    traj = s.get("trajectory") if isinstance(s.get("trajectory"), Mapping) else {}
+    if not any(isinstance(v, Sequence) and v for v in traj.values()):
+        return ""
+    out = ["<h2>Trajectories: generalisation vs entropy</h2>"]
+    plots = []
+    for key, label in (
+        ("pass1_in_distribution", "pass@1, in-distribution"),
+        ("pass1_shifted", "pass@1, shifted"),
+        ("passk_shifted", "pass@k (probe), shifted"),
+        ("entropy", "entropy (nats/token)"),
+    ):
+        series = []
+        for arm, name, color in _arms(s)[1:]:
+            pts = [(p["step"], p[key]) for p in traj.get(arm) or [] if isinstance(p, Mapping) and _is_num(p.get(key))]
+            if pts:
+                series.append(Series(name, color, pts, dashed=arm != "trained"))
+        if series:
+            plots.append(line_plot(
+                series, title=label, x_label="step", log_x=False, percent=key != "entropy",
+                y_range=(0.0, 1.0) if key != "entropy" else None, width=420, height=280,
+            ))
+    out.append('<div class="plots">' + "".join(plots) + "</div>")
+    stats = s.get("trajectory_stats") if isinstance(s.get("trajectory_stats"), Mapping) else {}
+    rows = []
+    for arm, name, _ in _arms(s)[1:]:
+        c = _get(stats, arm, "entropy_correlation")
+        if isinstance(c, Mapping):
+            rows.append(
+                f'<tr><td class="l">{escape(name)}</td>'
+                + "".join(f"<td>{_num(c.get(k))}</td>" for k in ("pass1_in_distribution", "pass1_shifted", "passk_shifted"))
+                + "</tr>"
+            )
+    if rows:
+        out.append(
+            '<table><tr><th class="l">correlation of entropy with</th><th>pass@1 in-dist.</th><th>pass@1 shifted</th>'
+            "<th>pass@k shifted</th></tr>" + "".join(rows) + "</table>"
+        )
+    warns = s.get("trajectory_warnings")
+    if isinstance(warns, Sequence) and not isinstance(warns, str) and warns:
+        out.append("<ul>" + "".join(
+            f'<li class="neg">{escape(str(_get(w, "arm")))}: {_text(_get(w, "message"))}</li>' for w in warns
+        ) + "</ul>")
+    out.append(
+        '<p class="sub">Each RL arm is probed every few steps on the first problems of both test sets (the real '
+        "verifier; mean over seeds), next to its mean policy entropy since the previous probe. A warning fires when "
+        "in-distribution pass@1 rises while shifted pass@1 or a pass@k falls.</p>"
+    )
+    return "".join(out)
+
+
 def _spurious(s: Mapping[str, Any]) -> str:
     sp = s.get("spurious")
     out = ["<h2>Spurious-reward control</h2>"]
@@ -299,10 +401,13 @@ def _spurious(s: Mapping[str, Any]) -> str:
         + (f"<th>pass@{int(k)} gain over base</th>" if show_k else "")
         + "</tr>"
     )
-    for key, name, value in (
+    rows = [
         ("real", "real reward (trained)", sp.get("real_improvement")),
         ("random", "random reward (control)", sp.get("random_improvement")),
-    ):
+    ]
+    if isinstance(imp.get("format"), Mapping):
+        rows.append(("format", "format-only reward (control)", imp["format"].get("pass_at_1")))
+    for key, name, value in rows:
         g = imp.get(key) if isinstance(imp.get(key), Mapping) else {}
         cls = "pos" if _is_num(value) and value > 0 else "neg" if _is_num(value) and value < 0 else ""
         row = f'<tr><td class="l">{name}</td><td class="{cls}">{_pct(value, True)}{_ci(g.get("pass_at_1_ci"), True)}</td>'
@@ -311,6 +416,8 @@ def _spurious(s: Mapping[str, Any]) -> str:
         out.append(row + "</tr>")
     out.append("</table>")
     flag_text = "yes" if flagged else "no" if flag is False else _text(flag)
+    if sp.get("label") is not None:
+        flag_text += f" (call: {_text(sp.get('label'))})"
     out.append(
         f'<p class="sub">Flagged: {flag_text}. Threshold: random-reward pass@1 gain above '
         f"{_pct(sp.get('threshold'), True)}. The control verifier rewards a random "
@@ -577,7 +684,9 @@ def render_lab_html(summary: Mapping[str, Any]) -> str:
             _header(s),
             _what_rl_bought(s, ks),
             _passk_plots(s, ks),
+            _seeds(s, ks),
             _spurious(s),
+            _trajectory(s),
             _training(s),
             _health(s),
             _curation(s),
@@ -671,10 +780,15 @@ def print_lab_summary(
     sp = s.get("spurious")
     if isinstance(sp, Mapping):
         flagged = sp.get("flag") is True
+        label = sp.get("label")
+        call = (
+            "[bold red]FLAGGED[/]" if flagged
+            else "[bold yellow]control unstable[/]" if label == "control_unstable"
+            else "[green]not flagged[/]"
+        )
         console.print(
             f"spurious-reward control: real {_tpct(sp.get('real_improvement'), True)} vs random "
-            f"{_tpct(sp.get('random_improvement'), True)} pts at pass@1 — "
-            f"{'[bold red]FLAGGED[/]' if flagged else '[green]not flagged[/]'}",
+            f"{_tpct(sp.get('random_improvement'), True)} pts at pass@1 — {call}",
             highlight=False,
         )
     h = s.get("health")
