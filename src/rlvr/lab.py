@@ -418,7 +418,7 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
         policy = load_policy(cfg.model, device=cfg.device)
         advance(1, info=str(cfg.model))
         return policy
-    from rlvr.grpo.trainer import cache_root
+    from rlvr.grpo.build import cache_root
     from rlvr.policy.tiny import TinyPolicy, cache_key, cached_model, pretrain
 
     tcfg = _tiny_config(cfg)
@@ -496,11 +496,7 @@ def _train(
         _train_config(cfg, run_dir), policy=policy, verifier=verifier, prompts=prompts, run_dir=run_dir,
         quiet=True, callbacks=[on_step],
     )
-    trainer.lock_run_dir()
-    try:
-        summary = trainer.train()
-    finally:
-        trainer.unlock_run_dir()
+    summary = trainer.train()
     # A metric the run never logs (policy/kl without a KL term) is left out, not drawn as missing.
     curves = {}
     for key in ("reward/mean", "policy/entropy", "policy/kl", "groups/frac_zero_std"):
@@ -536,7 +532,7 @@ def _sample_set(
     advance: Callable[..., None], batch: int = 64,
 ) -> dict[str, list[bool]]:
     from rlvr.engine import EngineConfig, verify_iter
-    from rlvr.grpo.rollout import make_samples
+    from rlvr.rollout import make_samples
 
     outcomes: dict[str, list[bool]] = {}
     path.parent.mkdir(parents=True, exist_ok=True)
