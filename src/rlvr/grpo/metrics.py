@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,7 +13,7 @@ from rlvr.grpo.advantages import group_advantages
 from rlvr.grpo.filtering import informative_groups
 from rlvr.rollout import RolloutBatch
 
-__all__ = ["progress_bar", "progress_info", "step_metrics"]
+__all__ = ["progress_bar", "progress_info", "run_summary", "step_metrics"]
 
 
 def step_metrics(
@@ -94,3 +96,24 @@ def progress_info(m: Mapping[str, Any]) -> str:
         + (f"kl {kl:.3f}  " if kl is not None else "")
         + f"zero-std {m['groups/frac_zero_std']:.0%}  len {m['gen/len_mean']:.1f}"
     )
+
+
+def run_summary(
+    steps: int, history: Sequence[Mapping[str, Any]], health: dict[str, Any], run_dir: Path | None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
+    """A run's summary.json: reward start → end (means of up to 5 steps), health findings, where it is."""
+    rewards = [m["reward/mean"] for m in history]
+    k = max(1, min(5, len(rewards) // 4 or 1))
+    out: dict[str, Any] = {
+        "steps": steps,
+        "reward_first": rewards[0] if rewards else None,
+        "reward_last": rewards[-1] if rewards else None,
+        "reward_start": statistics.fmean(rewards[:k]) if rewards else None,
+        "reward_end": statistics.fmean(rewards[-k:]) if rewards else None,
+        "health": health,
+        "run_dir": str(run_dir) if run_dir is not None else None,
+    }
+    if seconds is not None:
+        out["seconds"] = round(seconds, 3)
+    return out

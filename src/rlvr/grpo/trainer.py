@@ -21,7 +21,6 @@ Shapes: ``B`` groups (prompts) × ``G`` completions; ``N`` rows that train (≤ 
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -35,12 +34,18 @@ from rlvr.engine import EngineConfig
 from rlvr.errors import ConfigError
 from rlvr.grpo.advantages import group_advantages, overlong_penalty
 from rlvr.grpo.build import build_policy, build_prompts, check_device, check_trainable
-from rlvr.grpo.checkpoint import latest_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from rlvr.grpo.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    restore_trainer_state,
+    save_checkpoint,
+    trainer_state,
+)
 from rlvr.grpo.config import GRPOConfig
 from rlvr.grpo.filtering import informative_groups, prune_groups
 from rlvr.grpo.health import HealthMonitor
 from rlvr.grpo.loss import aggregate, kl_penalty, policy_loss
-from rlvr.grpo.metrics import progress_bar, progress_info, step_metrics
+from rlvr.grpo.metrics import progress_bar, progress_info, run_summary, step_metrics
 from rlvr.grpo.rundir import RunDir, check_resumable
 from rlvr.policy.base import TokenBatch, TrainablePolicy
 from rlvr.rollout import RolloutBatch, collect, step_seed
@@ -377,24 +382,14 @@ class Trainer:
         """Write a checkpoint of the current step into ``<run_dir>/checkpoints``."""
         if self.files is None:
             return None
-        state = {
-            "model": {k: v.detach().cpu() for k, v in self.policy.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
-            "sampler": self.sampler.state_dict(),
-            "rng": rng_state(),
-            "config": self.config.to_dict(),
-        }
+        state = trainer_state(self.policy, self.optimizer, self.sampler, self.config.to_dict())
         return save_checkpoint(self.files.checkpoints, self.step_count, state, self.config.run.keep_checkpoints)
 
     def load_checkpoint(self, path: str | Path) -> int:
         """Restore a checkpoint; returns its step. Logs past that step are cut (they will be redone)."""
         state = load_checkpoint(path)
         check_resumable(state.get("config", {}), self.config.to_dict())
-        self.policy.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.sampler.load_state_dict(state["sampler"])
-        set_rng_state(state["rng"])
-        self.step_count = int(state["step"])
+        self.step_count = restore_trainer_state(state, self.policy, self.optimizer, self.sampler)
         if self.files is not None:
             rows = self.files.rewind(self.step_count)
             # Rebuild the monitor's memory (baselines, active episodes) from the logged steps.
@@ -446,20 +441,7 @@ class Trainer:
 
     def summary(self, seconds: float | None = None) -> dict[str, Any]:
         """Reward start → end, health findings and where things are."""
-        rewards = [m["reward/mean"] for m in self.history]
-        k = max(1, min(5, len(rewards) // 4 or 1))
-        out: dict[str, Any] = {
-            "steps": self.step_count,
-            "reward_first": rewards[0] if rewards else None,
-            "reward_last": rewards[-1] if rewards else None,
-            "reward_start": statistics.fmean(rewards[:k]) if rewards else None,
-            "reward_end": statistics.fmean(rewards[-k:]) if rewards else None,
-            "health": self.monitor.summary(),
-            "run_dir": str(self.run_dir) if self.run_dir is not None else None,
-        }
-        if seconds is not None:
-            out["seconds"] = round(seconds, 3)
-        return out
+        return run_summary(self.step_count, self.history, self.monitor.summary(), self.run_dir, seconds)
 
 
 def train(
