@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from rlvr.cli import app
 
-TRL_STATE = Path(__file__).resolve().parent / "grpo" / "data" / "trl_trainer_state.json"
+TRL_STATE = Path(__file__).resolve().parent / "diagnostics" / "data" / "trl_trainer_state.json"
 
 
 @pytest.fixture(scope="module")

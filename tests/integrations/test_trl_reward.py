@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from rlvr.diagnostics import HealthConfig, HealthMonitor
 from rlvr.errors import ConfigError, MissingExtraError
-from rlvr.grpo.health import HealthConfig, HealthMonitor
 from rlvr.integrations import trl as rtrl
 from rlvr.integrations.trl import completion_text, reward_function, trl_logs_to_metrics
 from rlvr.types import Sample, Verdict

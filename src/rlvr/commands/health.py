@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object: warnings and summary."),
     ) -> None:
         """Judge a training run's metrics: reward-variance, entropy and KL collapse, length, dead groups."""
-        from rlvr.grpo.health import FORMATS, HealthConfig, check_metrics, parse_key_map, read_metrics
+        from rlvr.diagnostics import FORMATS, HealthConfig, check_metrics, parse_key_map, read_metrics
 
         if fmt not in FORMATS:
             raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _config_fields() -> list[str]:
-    from rlvr.grpo.health import HealthConfig  # torch-free and light
+    from rlvr.diagnostics import HealthConfig  # torch-free and light
 
     return [f.name for f in fields(HealthConfig)]
 
@@ -95,8 +95,8 @@ _SET_HELP = (
 
 def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``field=value`` pairs for ``HealthConfig``; ints for the step counts, floats or None otherwise."""
+    from rlvr.diagnostics import HealthConfig
     from rlvr.errors import ConfigError
-    from rlvr.grpo.health import HealthConfig
 
     types = {f.name: f.type for f in fields(HealthConfig)}
     out: dict[str, Any] = {}

@@ -214,13 +214,13 @@ def reward_function(
 
 
 def trl_logs_to_metrics(logs: Mapping[str, Any]) -> dict[str, float]:
-    """Rename one TRL log entry to rlvr's metric keys (``rlvr.grpo.health.PRESETS["trl"]``).
+    """Rename one TRL log entry to rlvr's metric keys (``rlvr.diagnostics.PRESETS["trl"]``).
 
     The first present key wins for each of ours; keys already in rlvr's names (``verify/*`` that
     ``reward_function`` logs) pass through; ``None`` values (TRL's "no valid value") are dropped;
     NaN/inf under one of rlvr's checked namespaces is kept so the monitor reports it.
     """
-    from rlvr.grpo.health import CHECKED_PREFIXES, METRIC_KEYS, PRESETS
+    from rlvr.diagnostics import CHECKED_PREFIXES, METRIC_KEYS, PRESETS
 
     out: dict[str, float] = {}
     for theirs, ours in (*PRESETS["trl"], *((k, k) for k in METRIC_KEYS)):
@@ -240,12 +240,12 @@ def _make_health_callback() -> type:
     except ImportError as exc:
         raise MissingExtraError("transformers", "hf", "rlvr.integrations.trl.HealthCallback") from exc
 
-    from rlvr.grpo.health import HealthConfig, HealthMonitor, HealthWarning
+    from rlvr.diagnostics import HealthConfig, HealthMonitor, HealthWarning
 
     class HealthCallback(TrainerCallback):  # type: ignore[misc,valid-type]
         """Runs rlvr's health checks on every TRL log entry and prints the same warnings.
 
-        ``config`` is a ``rlvr.grpo.health.HealthConfig`` (default thresholds when ``None``).
+        ``config`` is a ``rlvr.diagnostics.HealthConfig`` (default thresholds when ``None``).
         Warnings print to stderr as ``[health] step N: code: message`` on the main process and
         are kept on ``.warnings`` on every process; ``.monitor`` is the ``HealthMonitor``.
         """
