@@ -157,9 +157,11 @@ def test_none_threshold_turns_a_check_off() -> None:
 def test_never_triggering_bounds_turn_checks_off() -> None:
     """TOML has no None: 0 / inf / 1 are accepted and can never fire."""
     rows = [{"policy/kl": 1e6, "reward/std": 0.0, "policy/entropy": 0.0, "gen/len_mean": 1e4 if i > 5 else 1.0,
-             "gen/truncated_frac": 1.0, "groups/frac_zero_std": 1.0, "verify/error_rate": 1.0} for i in range(10)]
+             "gen/truncated_frac": 1.0, "groups/frac_zero_std": 1.0, "verify/error_rate": 1.0,
+             "reward/correct_frac": 0.0} for i in range(10)]
     off = {"kl_max": math.inf, "reward_std_min": 0.0, "entropy_min": 0.0, "entropy_drop_ratio": 0.0,
-           "length_growth_max": math.inf, "truncated_frac_max": 1.0, "zero_std_frac_max": 1.0, "error_rate_max": 1.0}
+           "length_growth_max": math.inf, "truncated_frac_max": 1.0, "zero_std_frac_max": 1.0, "error_rate_max": 1.0,
+           "silent_verifier_patience": 0}
     _, warnings = run(rows, patience=1, **off)
     assert warnings == []
     _, warnings = run(rows, patience=1)
@@ -176,6 +178,7 @@ def test_never_triggering_bounds_turn_checks_off() -> None:
         ({"zero_std_frac_max": 1.5}, "or None to turn the check off"),
         ({"entropy_min": float("nan")}, "entropy_min must be a number or None"),
         ({"repeat_every": True}, "repeat_every must be an integer"),
+        ({"silent_verifier_patience": -1}, "silent_verifier_patience must be an integer >= 0"),
     ],
 )
 def test_config_validation_names_the_fix(kwargs: dict, needle: str) -> None:

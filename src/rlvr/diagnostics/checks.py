@@ -5,6 +5,11 @@ share a ``code`` and ``metrics`` form one condition (entropy: an absolute floor,
 relative to the start): the first rule that is bad names the warning, and the condition is
 observed once per step. Messages say what a reading means, then what to do.
 
+The two verifier checks (``verifier_errors``, ``silent_verifier``) are the silent-verifier alarm:
+a verifier whose timeouts or exceptions become a 0, or that accepts everything, leaves only
+zero-variance groups and a flat curve. Their messages name the verifier (``HealthMonitor(...,
+verifier="math")``) and the commands that check it.
+
 ==========================  =====================================================================
 ``reward_variance_collapse``  ``reward/std`` < ``reward_std_min``
 ``entropy_collapse``          ``policy/entropy`` < ``entropy_min``, or < ``entropy_drop_ratio`` × its
@@ -15,6 +20,9 @@ observed once per step. Messages say what a reading means, then what to do.
                               ``truncated_frac_max``
 ``zero_variance_groups``      ``groups/frac_zero_std`` > ``zero_std_frac_max``
 ``verifier_errors``           ``verify/error_rate`` > ``error_rate_max``
+``silent_verifier``           the pass rate (``reward/correct_frac``; else ``reward/mean`` when every
+                              reward agrees) is exactly 0 or exactly 1 for
+                              ``silent_verifier_patience`` steps
 ``non_finite``                any checked metric (``reward/*``, ``policy/*``, ``gen/*``, ...) is NaN/inf
 ==========================  =====================================================================
 """
@@ -42,6 +50,10 @@ class Reading:
     """The metric's starting value, for relative rules (None: an absolute rule)."""
     values: Mapping[str, float] = field(default_factory=dict)
     """Every finite metric of the step (a message may cite a neighbour, e.g. the mean reward)."""
+    verifier: str | None = None
+    """The verifier's name (``math``, ``module:object``) or a description; None: unknown."""
+    run: int = 1
+    """Consecutive observations of this same value (for ``at_0_or_1``)."""
 
 
 @dataclass(frozen=True)
@@ -51,13 +63,19 @@ class Check:
     code: str
     metrics: tuple[str, ...]
     """The metric read, in preference order (the first present one is judged)."""
-    bad: Literal["below", "above"]
-    """The reading is bad when it is strictly below / above the threshold."""
-    threshold: str
-    """The ``HealthConfig`` field holding the threshold; its value ``None`` turns the rule off."""
+    bad: Literal["below", "above", "at_0_or_1"]
+    """Bad when strictly below / above the threshold, or (``at_0_or_1``) exactly 0 or exactly 1."""
+    threshold: str | None
+    """The ``HealthConfig`` field holding the threshold, its value ``None`` turning the rule off;
+    None for ``at_0_or_1`` (no threshold)."""
     message: Callable[[Reading], str]
     relative: bool = False
     """The threshold is the field times the metric's starting value (no verdict until it is known)."""
+    patience: str = "patience"
+    """The ``HealthConfig`` field holding the consecutive bad observations needed; 0 turns it off."""
+    fallback_if_zero: tuple[str, ...] = ()
+    """A fallback metric (not ``metrics[0]``) is bad only when these keys are absent or 0: a mean
+    reward of 0 is a pass rate of 0 only when every reward agrees."""
 
 
 def json_number(value: float | None) -> float | str | None:
@@ -138,12 +156,51 @@ def _msg_zero_std(r: Reading) -> str:
     )
 
 
+def _who(verifier: str | None) -> str:
+    if not verifier:
+        return "the verifier"
+    return f"the verifier {verifier!r}" if _is_name(verifier) else f"the verifier ({verifier})"
+
+
+def _is_name(verifier: str | None) -> bool:
+    """A registry name or ``module:object`` can go on a command line; a description cannot."""
+    return bool(verifier) and not any(c.isspace() for c in verifier)  # type: ignore[union-attr]
+
+
+def _commands(verifier: str | None) -> str:
+    name = verifier if _is_name(verifier) else "NAME"
+    return (
+        f"run `rlvr audit --verifier {name}` to test it on known right and wrong answers, and "
+        f"`rlvr verify FILE --verifier {name}` on a few sampled outputs to read each verdict's reason"
+    )
+
+
 def _msg_errors(r: Reading) -> str:
     assert r.threshold is not None
     return (
-        f"verify/error_rate is {_g(r.value * 100)}% > {_g(r.threshold * 100)}%: the verifier itself is failing "
-        "(status 'error'); those samples are left out of the advantages; run rlvr verify on some "
-        "outputs to read the tracebacks, and check timeouts and worker counts."
+        f"verify/error_rate is {_g(r.value * 100)}% > {_g(r.threshold * 100)}%: {_who(r.verifier)} itself is "
+        "failing (status 'error'); those samples are left out of the advantages; "
+        f"{_commands(r.verifier)} (the tracebacks), and check timeouts and worker counts."
+    )
+
+
+def _msg_silent(r: Reading) -> str:
+    who = _who(r.verifier)
+    steps = f"{r.run} step{'s' if r.run != 1 else ''}"
+    if r.value == 0:
+        errors = r.values.get(keys.VERIFY_ERROR_RATE, 0.0)
+        also = f" ({_g(errors * 100)}% of verdicts were errors)" if errors > 0 else ""
+        return (
+            f"{r.metric} has been exactly 0 for {steps}: no completion passed {who}{also}, "
+            "so every group has zero variance and nothing is learned; the task may be far too hard "
+            f"(curate easier prompts), but first suspect {who}: a timeout or exception scored as 0, a "
+            f"wrong answer field or format, an extraction that never matches; {_commands(r.verifier)}."
+        )
+    return (
+        f"{r.metric} has been exactly 1 for {steps}: every completion passed {who}, so "
+        "every group has zero variance and nothing is learned; the task may be too easy (curate "
+        f"harder prompts), or {who} accepts everything: a check that never runs, a reward hack, an "
+        f"answer leaked into the prompt; {_commands(r.verifier)}."
     )
 
 
@@ -166,6 +223,10 @@ CHECKS: tuple[Check, ...] = (
     Check("length_explosion", (keys.GEN_TRUNCATED_FRAC,), "above", "truncated_frac_max", _msg_truncated),
     Check("zero_variance_groups", (keys.GROUPS_FRAC_ZERO_STD,), "above", "zero_std_frac_max", _msg_zero_std),
     Check("verifier_errors", (keys.VERIFY_ERROR_RATE,), "above", "error_rate_max", _msg_errors),
+    Check(
+        "silent_verifier", (keys.REWARD_CORRECT_FRAC, keys.REWARD_MEAN), "at_0_or_1", None, _msg_silent,
+        patience="silent_verifier_patience", fallback_if_zero=(keys.REWARD_STD, keys.REWARD_STD_BATCH),
+    ),
 )
 
 HEALTH_CODES: tuple[str, ...] = (*dict.fromkeys(c.code for c in CHECKS), "non_finite")

@@ -43,9 +43,14 @@ class HealthConfig:
     """``groups/frac_zero_std`` above this means most groups agreed and carry no learning signal."""
     error_rate_max: float | None = 0.05
     """``verify/error_rate`` above this is a verifier error spike."""
+    silent_verifier_patience: int = 10
+    """Steps in a row with a pass rate of exactly 0 or exactly 1 before the silent-verifier alarm; 0: off."""
 
     def __post_init__(self) -> None:
-        ints = (("patience", 1), ("repeat_every", 0), ("warmup_steps", 0), ("baseline_steps", 1))
+        ints = (
+            ("patience", 1), ("repeat_every", 0), ("warmup_steps", 0), ("baseline_steps", 1),
+            ("silent_verifier_patience", 0),
+        )
         for name, low in ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -26,10 +26,13 @@ __all__ = ["FORMATS", "PRESETS", "MetricsLog", "check_metrics", "parse_key_map",
 
 
 def check_metrics(
-    rows: Iterable[tuple[int, Mapping[str, float]]], config: HealthConfig | None = None
+    rows: Iterable[tuple[int, Mapping[str, float]]],
+    config: HealthConfig | None = None,
+    *,
+    verifier: str | None = None,
 ) -> HealthMonitor:
-    """Run every ``(step, metrics)`` row through a fresh monitor and return it."""
-    monitor = HealthMonitor(config)
+    """Run every ``(step, metrics)`` row through a fresh monitor (naming ``verifier``) and return it."""
+    monitor = HealthMonitor(config, verifier=verifier)
     for step, metrics in rows:
         monitor.update(step, metrics)
     return monitor

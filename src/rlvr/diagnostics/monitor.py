@@ -87,6 +87,9 @@ _CONDITIONS: tuple[tuple[Check, ...], ...] = tuple(
 class HealthMonitor:
     """Feed it every step's metrics; it returns the warnings that step raised.
 
+    ``verifier``: the name of the verifier that scored the run (``"math"``, ``"pkg.mod:MyCheck"``),
+    used by the verifier checks' messages and the commands they suggest; optional.
+
     >>> mon = HealthMonitor(HealthConfig(patience=1))
     >>> [w.code for w in mon.update(1, {"policy/kl": 12.0})]
     ['kl_explosion']
@@ -94,8 +97,11 @@ class HealthMonitor:
     []
     """
 
-    def __init__(self, config: HealthConfig | None = None) -> None:
+    def __init__(self, config: HealthConfig | None = None, *, verifier: str | None = None) -> None:
         self.config = config if config is not None else HealthConfig()
+        self.verifier = verifier
+        """The verifier's registry name (or ``module:object``, or a description) named in its warnings."""
+        self._runs: dict[tuple[str, str], tuple[float, int]] = {}
         self._episodes: dict[tuple[str, str], _Episode] = {}
         self._baseline_values: dict[str, list[float]] = {}
         self._stats: dict[str, _CodeStats] = {}
@@ -156,27 +162,57 @@ class HealthMonitor:
     ) -> None:
         """Judge one condition (rules sharing a code and metric) on this step's values."""
         cfg = self.config
-        live = [r for r in rules if getattr(cfg, r.threshold) is not None]
+        live = [
+            r for r in rules
+            if (r.threshold is None or getattr(cfg, r.threshold) is not None) and getattr(cfg, r.patience) > 0
+        ]
         metric = next((m for m in rules[0].metrics if m in values), None)
         if not live or metric is None:
             return
         code, v = rules[0].code, values[metric]
         start = self._baseline_then_collect(metric, v) if any(r.relative for r in rules) else None
-        warning = None
+        warning, patience = None, None
         for rule in live:
+            if rule.bad == "at_0_or_1":
+                run = self._extreme_run((code, metric), v, rule, fallback=metric != rule.metrics[0], values=values)
+                if run == 0:
+                    continue
+                reading = Reading(metric, v, None, None, values, self.verifier, run)
+                warning = HealthWarning(step, code, rule.message(reading), metric, v, None)
+                patience = getattr(cfg, rule.patience)
+                break
             thr = getattr(cfg, rule.threshold)
             if rule.relative:
                 if start is None or start <= 0:
                     continue
                 thr *= start
             if (v < thr) if rule.bad == "below" else (v > thr):
-                reading = Reading(metric, v, thr, start if rule.relative else None, values)
+                reading = Reading(metric, v, thr, start if rule.relative else None, values, self.verifier)
                 warning = HealthWarning(step, code, rule.message(reading), metric, v, thr)
+                patience = getattr(cfg, rule.patience)
                 break
         self._observed[code] += 1
         if not armed:
             warning = None
-        self._judge(out, step, warning, bad=warning is not None, key=(code, metric))
+        self._judge(out, step, warning, bad=warning is not None, key=(code, metric), patience=patience)
+
+    def _extreme_run(
+        self, key: tuple[str, str], value: float, rule: Check, *, fallback: bool, values: Mapping[str, float]
+    ) -> int:
+        """How many observations in a row ``key``'s metric has read this same 0 or 1 (0: neither).
+
+        A switch from 0 to 1 (or back) starts a new condition: it ends the previous episode.
+        """
+        stuck = value in (0.0, 1.0) and not (fallback and any(values.get(k, 0.0) != 0 for k in rule.fallback_if_zero))
+        previous = self._runs.pop(key, None)
+        if not stuck:
+            return 0
+        if previous is not None and previous[0] != value:
+            self._clear(key)
+            previous = None
+        run = 1 if previous is None else previous[1] + 1
+        self._runs[key] = (value, run)
+        return run
 
     def _baseline_then_collect(self, metric: str, value: float) -> float | None:
         """The starting value known *before* this observation; collects it while still forming."""
