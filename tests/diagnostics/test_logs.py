@@ -195,3 +195,42 @@ def test_offline_check_of_a_real_run_reproduces_its_health_jsonl(tmp_path: Path)
         (2, "zero_variance_groups"),
         (5, "zero_variance_groups"),
     ]
+
+
+def _run_dir(tmp_path: Path, pass_rate: float, steps: int = 10) -> Path:
+    rows = [{"step": s, "reward/mean": pass_rate, "reward/std": 0.0, "reward/correct_frac": pass_rate}
+            for s in range(1, steps + 1)]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return tmp_path
+
+
+def test_run_dir_names_its_verifier_from_config_json(tmp_path: Path) -> None:
+    run_dir = _run_dir(tmp_path, 0.0)
+    assert read_metrics(run_dir).verifier is None  # no config.json: unknown
+    (run_dir / "config.json").write_text(json.dumps({"verifier": {"name": "sql", "options": {}}}))
+    log = read_metrics(run_dir / "metrics.jsonl")
+    assert log.verifier == "sql"
+    assert log.keys["reward/correct_frac"] == "reward/correct_frac"
+    mon = check_metrics(log.rows, verifier=log.verifier)
+    alarm = [w for w in mon.warnings if w.code == "silent_verifier"]
+    assert [w.step for w in alarm] == [10] and "`rlvr verify FILE --verifier sql`" in alarm[0].message
+    # summary.json, when it names the verifier the trainer actually used, wins over the config.
+    (run_dir / "summary.json").write_text(json.dumps({"verifier": "tests.helpers:Broken", "steps": 10}))
+    assert read_metrics(run_dir).verifier == "tests.helpers:Broken"
+    (run_dir / "summary.json").write_text("{not json")
+    assert read_metrics(run_dir).verifier == "sql"  # context only: a broken file is not an error
+
+
+def test_trl_reward_function_names_the_verifier(tmp_path: Path) -> None:
+    log = read_metrics(DATA / "trl_trainer_state.json")
+    assert log.verifier == "TRL reward function 'parity_reward'"  # a user's function: described
+    entries = [{"step": i, "reward": 1.0, "reward_std": 0.0, "rewards/rlvr_code/mean": 1.0,
+                "rewards/rlvr_code/frac_correct": 1.0} for i in range(1, 11)]
+    state = {"log_history": entries + [{"step": 10, "train_loss": 0.0}]}
+    (tmp_path / "trainer_state.json").write_text(json.dumps(state))
+    log = read_metrics(tmp_path)
+    assert log.verifier == "code"
+    assert log.keys["reward/correct_frac"] == "rewards/rlvr_code/frac_correct"
+    alarm = [w for w in check_metrics(log.rows, verifier=log.verifier).warnings if w.code == "silent_verifier"]
+    assert [(w.step, w.value) for w in alarm] == [(10, 1.0)]
+    assert "every completion passed the verifier 'code'" in alarm[0].message

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,16 @@ from rlvr.diagnostics.keys import CHECKED_PREFIXES, METRIC_KEYS
 from rlvr.diagnostics.monitor import HealthMonitor
 from rlvr.errors import ConfigError, InputError
 
-__all__ = ["FORMATS", "PRESETS", "MetricsLog", "check_metrics", "parse_key_map", "read_metrics"]
+__all__ = [
+    "FORMATS",
+    "PRESETS",
+    "MetricsLog",
+    "check_metrics",
+    "parse_key_map",
+    "read_metrics",
+    "trl_pass_rate",
+    "trl_verifier",
+]
 
 
 def check_metrics(
@@ -86,6 +95,9 @@ class MetricsLog:
     """Which of their keys fed each of ours (ours -> theirs), for the report."""
     skipped_rows: int = 0
     """Rows with none of the mapped keys (TRL's eval and end-of-training entries, ...)."""
+    verifier: str | None = None
+    """The verifier that scored the run, when the log says: the run dir's ``summary.json`` /
+    ``config.json``, or TRL's single reward function (``rlvr_math`` -> ``math``)."""
 
 
 def parse_key_map(pairs: Sequence[str]) -> dict[str, str]:
@@ -132,7 +144,53 @@ def read_metrics(
         records = _jsonl_records(p)
         if fmt == "auto":
             fmt = _guess_format(records, user_map)
-    return _apply_mapping(str(p), fmt, records, user_map)
+    log = _apply_mapping(str(p), fmt, records, user_map)
+    if log.verifier is None and fmt == "rlvr":
+        log = replace(log, verifier=_run_dir_verifier(p.parent))
+    return log
+
+
+def _run_dir_verifier(d: Path) -> str | None:
+    """The verifier named by a run dir: ``summary.json``'s ``verifier``, else ``config.json``'s
+    ``[verifier] name``; None when neither says (these files are context, not the data checked)."""
+    for name, path in (("summary.json", ("verifier",)), ("config.json", ("verifier", "name"))):
+        try:
+            value: Any = json.loads((d / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            continue
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+_TRL_REWARD = re.compile(r"rewards/(?P<name>.+)/(?P<stat>mean|frac_correct)")
+
+
+def trl_pass_rate(logs: Mapping[str, Any]) -> tuple[str, float] | None:
+    """``(key, value)`` of the pass rate in one TRL log entry, when exactly one reward function
+    logged it (rlvr's ``reward_function`` logs ``rewards/<name>/frac_correct``); else None."""
+    found = [
+        (key, float(value)) for key, value in logs.items()
+        if (m := _TRL_REWARD.fullmatch(key)) and m["stat"] == "frac_correct"
+        and isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def trl_verifier(logs: Mapping[str, Any]) -> str | None:
+    """The verifier behind a TRL log entry's single reward function: ``rlvr_math`` -> ``math`` (a
+    registered name), any other function as a description; None with zero or several functions."""
+    names = {m["name"] for key in logs if (m := _TRL_REWARD.fullmatch(key))}
+    if len(names) != 1:
+        return None
+    (name,) = names
+    from rlvr.verifiers.base import available_verifiers
+
+    if name.startswith("rlvr_") and name[len("rlvr_"):] in available_verifiers():
+        return name[len("rlvr_"):]
+    return f"TRL reward function {name!r}"
 
 
 def _find_in_dir(d: Path, fmt: str) -> Path:
@@ -205,6 +263,7 @@ def _apply_mapping(
     used: dict[str, str] = {}
     skipped = 0
     seen_keys: set[str] = set()
+    verifiers: set[str | None] = set()
     for index, (where, raw) in enumerate(records, start=1):
         rec = raw
         if fmt == "verl" and isinstance(raw.get("data"), dict):
@@ -226,6 +285,12 @@ def _apply_mapping(
                 )
             metrics[ours] = float(value)
             used.setdefault(ours, theirs)
+        if fmt == "trl":
+            verifiers.add(trl_verifier(rec))
+            found = trl_pass_rate(rec) if keys.REWARD_CORRECT_FRAC not in metrics else None
+            if found is not None:
+                metrics[keys.REWARD_CORRECT_FRAC] = found[1]
+                used.setdefault(keys.REWARD_CORRECT_FRAC, found[0])
         # NaN/inf anywhere in a checked namespace is worth a warning even when not mapped.
         for key, value in rec.items():
             if (
@@ -248,7 +313,9 @@ def _apply_mapping(
             f"--map theirs=ours (ours: {', '.join(METRIC_KEYS)})",
             path,
         )
-    return MetricsLog(path, fmt, rows, used, skipped)
+    verifiers.discard(None)  # entries without reward columns (eval, end of training)
+    verifier = next(iter(verifiers)) if len(verifiers) == 1 else None
+    return MetricsLog(path, fmt, rows, used, skipped, verifier)
 
 
 def _step_of(rec: Mapping[str, Any], index: int, path: str, line: int | None, prefix: str) -> int:
