@@ -193,13 +193,13 @@ def _msg_silent(r: Reading) -> str:
         return (
             f"{r.metric} has been exactly 0 for {steps}: no completion passed {who}{also}, "
             "so every group has zero variance and nothing is learned; the task may be far too hard "
-            f"(curate easier prompts), but first suspect {who}: a timeout or exception scored as 0, a "
+            "(curate easier prompts), but first suspect the verifier: a timeout or exception scored as 0, a "
             f"wrong answer field or format, an extraction that never matches; {_commands(r.verifier)}."
         )
     return (
         f"{r.metric} has been exactly 1 for {steps}: every completion passed {who}, so "
         "every group has zero variance and nothing is learned; the task may be too easy (curate "
-        f"harder prompts), or {who} accepts everything: a check that never runs, a reward hack, an "
+        "harder prompts), or the verifier accepts everything: a check that never runs, a reward hack, an "
         f"answer leaked into the prompt; {_commands(r.verifier)}."
     )
 
