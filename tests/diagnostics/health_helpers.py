@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rlvr.diagnostics import HealthConfig, HealthMonitor, HealthWarning
+from rlvr.types import Sample, Verdict
+from rlvr.verifiers.base import BaseVerifier
 
 
 def healthy_row(i: int) -> dict[str, float]:
@@ -28,3 +30,15 @@ def run(rows: list[dict[str, float]], **cfg) -> tuple[HealthMonitor, list[Health
     for step, metrics in enumerate(rows, start=1):
         out.extend(mon.update(step, metrics))
     return mon, out
+
+
+class SwallowsTimeouts(BaseVerifier):
+    """A deliberately broken verifier: every check times out and the exception becomes a silent 0."""
+
+    name = "swallows-timeouts"
+
+    def check(self, sample: Sample) -> Verdict:
+        try:
+            raise TimeoutError("the check took too long")
+        except TimeoutError:
+            return Verdict.incorrect("0")  # the bug behind several public trainers' flat curves

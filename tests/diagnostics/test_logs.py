@@ -234,3 +234,33 @@ def test_trl_reward_function_names_the_verifier(tmp_path: Path) -> None:
     alarm = [w for w in check_metrics(log.rows, verifier=log.verifier).warnings if w.code == "silent_verifier"]
     assert [(w.step, w.value) for w in alarm] == [(10, 1.0)]
     assert "every completion passed the verifier 'code'" in alarm[0].message
+
+
+@pytest.mark.slow
+def test_a_real_run_with_a_silent_verifier_raises_the_alarm(tmp_path: Path) -> None:
+    """A trainer run on a verifier that turns its own timeouts into 0s: the alarm fires online, and
+    ``rlvr health RUN_DIR`` names the verifier from the run's config.json."""
+    from rlvr.grpo import Trainer, load_config
+
+    run_dir = tmp_path / "run"
+    config = load_config(
+        None,
+        model={"name": "tiny", "tiny": {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 12}},
+        data={"task": "arithmetic", "n_prompts": 20, "max_operand": 9},
+        verifier={"name": "health_helpers:SwallowsTimeouts"},
+        run={"steps": 4, "seed": 0, "out_dir": str(run_dir), "checkpoint_every": 0, "progress": False,
+             "threads": 1},
+        rollout={"prompts_per_step": 4, "group_size": 4, "max_new_tokens": 3},
+        health={"silent_verifier_patience": 3},
+    )
+    Trainer(config, quiet=True).train()
+    online = [json.loads(line) for line in (run_dir / "health.jsonl").read_text().splitlines()]
+    assert [(w["step"], w["metric"]) for w in online if w["code"] == "silent_verifier"] == [
+        (3, "reward/correct_frac")
+    ]
+    log = read_metrics(run_dir)
+    assert log.verifier == "health_helpers:SwallowsTimeouts"
+    offline = [w for w in check_metrics(log.rows, config.health, verifier=log.verifier).warnings
+               if w.code == "silent_verifier"]
+    assert [w.step for w in offline] == [3]
+    assert "`rlvr audit --verifier health_helpers:SwallowsTimeouts`" in offline[0].message
