@@ -72,3 +72,8 @@ METRIC_KEYS: tuple[str, ...] = (
 
 # NaN/inf in a metric under one of these namespaces is reported (``time/*`` and others are not).
 CHECKED_PREFIXES: tuple[str, ...] = ("reward/", "groups/", "policy/", "loss/", "optim/", "gen/", "verify/")
+
+# Every key above, in order: what a trainer step may log (a new metric gets a constant here first).
+ALL_KEYS: tuple[str, ...] = tuple(
+    value for name, value in list(globals().items()) if name.isupper() and isinstance(value, str)
+)
