@@ -173,28 +173,32 @@ class HealthMonitor:
         start = self._baseline_then_collect(metric, v) if any(r.relative for r in rules) else None
         warning, patience = None, None
         for rule in live:
-            if rule.bad == "at_0_or_1":
-                run = self._extreme_run((code, metric), v, rule, fallback=metric != rule.metrics[0], values=values)
-                if run == 0:
-                    continue
-                reading = Reading(metric, v, None, None, values, self.verifier, run)
-                warning = HealthWarning(step, code, rule.message(reading), metric, v, None)
-                patience = getattr(cfg, rule.patience)
-                break
-            thr = getattr(cfg, rule.threshold)
-            if rule.relative:
-                if start is None or start <= 0:
-                    continue
-                thr *= start
-            if (v < thr) if rule.bad == "below" else (v > thr):
-                reading = Reading(metric, v, thr, start if rule.relative else None, values, self.verifier)
-                warning = HealthWarning(step, code, rule.message(reading), metric, v, thr)
+            reading = self._bad_reading(code, rule, metric, v, start, values)
+            if reading is not None:
+                warning = HealthWarning(step, code, rule.message(reading), metric, v, reading.threshold)
                 patience = getattr(cfg, rule.patience)
                 break
         self._observed[code] += 1
         if not armed:
             warning = None
         self._judge(out, step, warning, bad=warning is not None, key=(code, metric), patience=patience)
+
+    def _bad_reading(
+        self, code: str, rule: Check, metric: str, v: float, start: float | None, values: Mapping[str, float]
+    ) -> Reading | None:
+        """The reading for ``rule``'s message when ``v`` is bad under it, else None."""
+        if rule.bad == "at_0_or_1":
+            fallback = metric != rule.metrics[0]
+            run = self._extreme_run((code, metric), v, rule, fallback=fallback, values=values)
+            return Reading(metric, v, None, None, values, self.verifier, run) if run else None
+        assert rule.threshold is not None
+        thr = getattr(self.config, rule.threshold)
+        if rule.relative:
+            if start is None or start <= 0:
+                return None  # no starting value yet: a relative rule cannot judge
+            thr *= start
+        bad = v < thr if rule.bad == "below" else v > thr
+        return Reading(metric, v, thr, start if rule.relative else None, values, self.verifier) if bad else None
 
     def _extreme_run(
         self, key: tuple[str, str], value: float, rule: Check, *, fallback: bool, values: Mapping[str, float]
