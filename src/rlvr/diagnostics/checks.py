@@ -164,7 +164,7 @@ def _who(verifier: str | None) -> str:
 
 def _is_name(verifier: str | None) -> bool:
     """A registry name or ``module:object`` can go on a command line; a description cannot."""
-    return bool(verifier) and not any(c.isspace() for c in verifier)  # type: ignore[union-attr]
+    return verifier is not None and verifier != "" and not any(c.isspace() for c in verifier)
 
 
 def _commands(verifier: str | None) -> str:
