@@ -268,7 +268,9 @@ def worker_rlvr(args: argparse.Namespace) -> dict[str, Any]:
         rollout={"prompts_per_step": args.prompts, "group_size": args.group, "temperature": 1.0,
                  "top_p": 1.0, "max_new_tokens": args.max_new_tokens},
         advantage={"baseline": "mean", "scale": "group"},
-        loss={"agg": "token-mean", "eps_low": 0.2, "eps_high": 0.2, "beta": 0.0},
+        # kl_every 0 (the default here) matches TRL at beta 0: no reference copy, no KL reading.
+        # --kl-every 1 is rlvr's own default and measures what logging policy/kl costs.
+        loss={"agg": "token-mean", "eps_low": 0.2, "eps_high": 0.2, "beta": 0.0, "kl_every": args.kl_every},
         optim={"learning_rate": args.lr, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0,
                "grad_clip": 1.0, "epochs": 1, "minibatches": 1,
                # Same update in smaller forward/backward passes: rlvr's memory knob, as gradient
@@ -277,6 +279,7 @@ def worker_rlvr(args: argparse.Namespace) -> dict[str, Any]:
     )
     trainer = Trainer(config, policy=policy, verifier=ParityMatch(), prompts=prompts, run_dir=None, quiet=True)
     step_s, cpu_s, lens, rewards, phases = [], [], [], [], []
+    prompt_tokens = sum(len(ids) for ids in policy.encode_prompts([p["prompt"] for p in prompts])) / len(prompts)
     setup_rss = current_rss_mib()
     for _ in range(total_steps):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -297,6 +300,7 @@ def worker_rlvr(args: argparse.Namespace) -> dict[str, Any]:
         "phases_s": {k: _median([p[k] for p in phases[args.warmup:]]) for k in (phases[-1] if phases else {})},
         "peak_rss_mib": peak_rss_mib(),
         "completions_per_step": args.prompts * args.group,
+        "prompt_tokens": prompt_tokens,
     }
 
 
@@ -317,7 +321,7 @@ def _median(xs: list[float]) -> float:
 def run_side(side: str, args: argparse.Namespace, model_dir: Path) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--model-dir", str(model_dir)]
     for name in ("steps", "warmup", "prompts", "group", "max_new_tokens", "threads", "seed", "lr", "device",
-                 "micro_batch_size"):
+                 "micro_batch_size", "kl_every"):
         cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     if side == "trl" and args.save_trl_state:
         cmd += ["--save-trl-state", args.save_trl_state]
@@ -360,6 +364,7 @@ def summarise(runs: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
         "mean_len": sum(lens) / len(lens) if lens else None,
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
         "completions_per_step": runs[0]["completions_per_step"],
+        **({"prompt_tokens": runs[0]["prompt_tokens"]} if "prompt_tokens" in runs[0] else {}),
         **({"phases_s": runs[-1]["phases_s"]} if "phases_s" in runs[-1] else {}),
     }
 
@@ -377,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--micro-batch-size", type=int, default=0,
                     help="rlvr's [optim] micro_batch_size (0: half the completions per step)")
+    ap.add_argument("--kl-every", type=int, default=0,
+                    help="rlvr's [loss] kl_every (0: no reference, like TRL at beta 0; 1: rlvr's default)")
     ap.add_argument("--vocab", type=int, default=2048)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=8)
@@ -408,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "model": {"arch": "LlamaForCausalLM", **info, "hidden": args.hidden, "layers": args.layers},
         "setup": {k: getattr(args, k) for k in ("steps", "warmup", "rounds", "prompts", "group",
-                                                  "max_new_tokens", "threads", "device", "lr")},
+                                                  "max_new_tokens", "threads", "device", "lr", "kl_every")},
         "results": results,
     }
     ok = all("error" not in r for r in results.values())
@@ -419,11 +426,47 @@ def main(argv: list[str] | None = None) -> int:
         report["memory_ratio"] = r["peak_rss_mib"] / t["peak_rss_mib"]
         if r["median_cpu_s"] and t["median_cpu_s"]:
             report["speedup_cpu_time"] = t["median_cpu_s"] / r["median_cpu_s"]
+    if ok and "rlvr" in results and args.device == "cpu":
+        report["matmul"] = matmul_utilisation(results["rlvr"], info, args)
     if args.json:
         print(json.dumps(report))
     else:
         print_report(report)
     return 0 if ok else 1
+
+
+def peak_matmul_gflops(threads: int, n: int = 1024, reps: int = 20) -> float:
+    """The machine's float32 matmul throughput at ``threads`` threads (best of 3), in GFLOP/s."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 * reps / best / 1e9
+
+
+def matmul_utilisation(r: dict[str, Any], info: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """How close rlvr's median step gets to the matmul peak: an estimate from parameter counts.
+
+    Per completion, with ``P`` the matmul parameters (all but the input embedding), ``L`` the
+    completion length and ``p`` the prompt length in tokens: sampling ≈ 2·P·L FLOPs (one cached
+    forward per new token), the update ≈ 6·P·(p + L) (forward + backward over the whole sequence),
+    a KL reading 2·P·(p + L) more. Attention's own FLOPs are left out (short sequences).
+    """
+    p_mm = info["params"] - info["vocab"] * args.hidden
+    length, prompt = r["mean_len"] or 0.0, r.get("prompt_tokens", 0.0)
+    per_completion = 2 * p_mm * length + (6 + (2 if args.kl_every else 0)) * p_mm * (prompt + length)
+    flops = per_completion * r["completions_per_step"]
+    peak = peak_matmul_gflops(args.threads)
+    achieved = flops / r["median_step_s"] / 1e9
+    return {"peak_gflops": peak, "step_gflops": achieved, "fraction_of_peak": achieved / peak,
+            "step_gflop": flops / 1e9}
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -459,6 +502,13 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"fastest step TRL/rlvr: {report['speedup_min']:.2f}x")
     if "speedup_cpu_time" in report:
         print(f"CPU-time ratio TRL/rlvr per step (median): {report['speedup_cpu_time']:.2f}x")
+    if "matmul" in report:
+        mm = report["matmul"]
+        print(
+            f"rlvr step: ~{mm['step_gflop']:.1f} GFLOP in the median step = {mm['step_gflops']:.1f} GFLOP/s, "
+            f"{mm['fraction_of_peak']:.0%} of this machine's {mm['peak_gflops']:.1f} GFLOP/s float32 matmul peak "
+            f"at {report['setup']['threads']} threads"
+        )
     print("note: wall times on a shared, loaded machine vary between steps; compare runs made together")
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from rlvr.cli import app
 
-TRL_STATE = Path(__file__).resolve().parent / "grpo" / "data" / "trl_trainer_state.json"
+TRL_STATE = Path(__file__).resolve().parent / "diagnostics" / "data" / "trl_trainer_state.json"
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +179,42 @@ def test_real_entry_point_smoke() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert json.loads(proc.stdout)["format"] == "trl"
+
+
+def test_silent_verifier_alarm_names_the_run_dirs_verifier(runner: CliRunner, tmp_path: Path) -> None:
+    rows = [{**healthy(s), "reward/mean": 0.0, "reward/correct_frac": 0.0} for s in range(1, 13)]
+    write_metrics(tmp_path / "metrics.jsonl", rows)
+    (tmp_path / "config.json").write_text(json.dumps({"verifier": {"name": "math"}}))
+    result = invoke(runner, tmp_path)
+    assert result.exit_code == 3, result.output
+    assert "verifier math" in result.stdout and "silent_verifier" in result.stdout
+    report = json.loads(invoke(runner, tmp_path, "--json").stdout)
+    assert report["verifier"] == "math"
+    assert [(w["step"], w["code"], w["metric"]) for w in report["warnings"]] == [
+        (10, "silent_verifier", "reward/correct_frac")
+    ]
+    message = report["warnings"][0]["message"]
+    assert "no completion passed the verifier 'math'" in message and "`rlvr audit --verifier math`" in message
+    named = json.loads(invoke(runner, tmp_path, "--json", "--verifier", "code").stdout)
+    assert named["verifier"] == "code" and "--verifier code" in named["warnings"][0]["message"]
+    early = json.loads(invoke(runner, tmp_path, "--json", "--set", "silent_verifier_patience=4").stdout)
+    assert [w["step"] for w in early["warnings"]] == [4]
+    off = invoke(runner, tmp_path, "--set", "silent_verifier_patience=none")
+    assert off.exit_code == 0, off.output
+
+
+def test_silent_verifier_alarm_on_a_trl_log(runner: CliRunner, tmp_path: Path) -> None:
+    state = json.loads(TRL_STATE.read_text())
+    template = next(e for e in state["log_history"] if "reward" in e)
+    state["log_history"] = [
+        {**template, "step": i, "reward": 0.0, "reward_std": 0.0, "rewards/parity_reward/mean": 0.0,
+         "frac_reward_zero_std": 0.5,
+         "completions/clipped_ratio": 0.0}
+        for i in range(1, 13)
+    ]
+    (tmp_path / "trainer_state.json").write_text(json.dumps(state))
+    report = json.loads(invoke(runner, tmp_path, "--json").stdout)
+    assert report["format"] == "trl" and report["verifier"] == "TRL reward function 'parity_reward'"
+    alarm = [w for w in report["warnings"] if w["code"] == "silent_verifier"]
+    assert [(w["step"], w["metric"]) for w in alarm] == [(10, "reward/mean")]  # TRL's "reward", all 0
+    assert "the verifier (TRL reward function 'parity_reward')" in alarm[0]["message"]

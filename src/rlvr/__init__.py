@@ -53,8 +53,8 @@ _LAZY = {
     "Trainer": "rlvr.grpo",
     "train": "rlvr.grpo",
     "load_policy": "rlvr.policy",
-    "HealthConfig": "rlvr.grpo.health",
-    "HealthMonitor": "rlvr.grpo.health",
+    "HealthConfig": "rlvr.diagnostics",
+    "HealthMonitor": "rlvr.diagnostics",
     # the end-to-end study and planning
     "LabConfig": "rlvr.lab",
     "lab_config": "rlvr.lab",

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from rlvr.grpo.advantages import group_advantages, masked_median
+from rlvr.grpo.advantages import group_advantages, masked_median, overlong_penalty
 
 
 def t(rows):
@@ -102,3 +102,21 @@ def test_bad_arguments():
         group_advantages(t([[1, 0]]), scale="global")
     with pytest.raises(ValueError, match="group_size"):
         group_advantages(torch.zeros(4))
+
+
+def test_overlong_penalty_hand_computed():
+    # DAPO: L_max = 20, buffer 4: free up to 16 tokens, then -1/4 per token, -1 at 20
+    lengths = torch.tensor([[3, 16, 17, 18], [19, 20, 0, 10]])
+    got = overlong_penalty(lengths, max_len=20, buffer=4)
+    assert got.flatten().tolist() == pytest.approx([0.0, 0.0, -0.25, -0.5, -0.75, -1.0, 0.0, 0.0])
+    assert overlong_penalty(lengths, 20, 4, factor=0.5)[1, 1].item() == pytest.approx(-0.5)
+    assert overlong_penalty(lengths, 20, 0).abs().sum().item() == 0.0  # off
+    with pytest.raises(ValueError, match="exceeds the length budget"):
+        overlong_penalty(lengths, 20, 21)
+
+
+def test_median_baseline_with_binary_rewards_is_one_sided():
+    # 1 of 4 right: median 0, only the right answer moves; 3 of 4 right: only the wrong one moves
+    adv = group_advantages(t([[1, 0, 0, 0], [1, 1, 1, 0]]), baseline="median", scale="none").values
+    assert adv.tolist() == [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, -1.0]]
+    assert adv.sum(dim=1).tolist() == [1.0, -1.0]  # not zero-sum, unlike the mean baseline

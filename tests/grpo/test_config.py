@@ -22,6 +22,18 @@ def test_example_config_loads():
     # the dapo preset fills what the file leaves unset, the file wins elsewhere
     assert cfg.loss.eps_high == 0.28 and cfg.loss.agg == "token-mean"
     assert cfg.rollout.dynamic_sampling is False
+    # DAPO as published: overlong filtering and the soft overlong punishment (20% buffer)
+    assert cfg.rollout.overlong_filter is True and cfg.rollout.overlong_buffer == 0.2
+    assert cfg.rollout.overlong_buffer_tokens == 1  # of max_new_tokens = 4
+    assert cfg.loss.kl_every == 1  # policy/kl is read at beta = 0 too
+
+
+def test_only_dapo_turns_on_the_overlong_rules():
+    for algo in ("grpo", "dr_grpo", "rloo", "gspo", "median"):
+        cfg = config_from_dict({**MINIMAL, "algorithm": algo})
+        assert not cfg.rollout.overlong_filter and cfg.rollout.overlong_buffer == 0.0, algo
+    cfg = config_from_dict({**MINIMAL, "algorithm": "dapo", "rollout": {"overlong_buffer": 0.0}})
+    assert cfg.rollout.overlong_filter and cfg.rollout.overlong_buffer_tokens == 0  # the file wins
 
 
 def test_round_trip_through_dict():
@@ -37,6 +49,8 @@ def test_round_trip_through_dict():
     [
         ({**MINIMAL, "optim": {"lr": 1e-3}}, "unknown key 'lr' in [optim]; did you mean 'learning_rate'?"),
         ({**MINIMAL, "rollout": {"num_generations": 8}}, "did you mean 'group_size'?"),
+        ({**MINIMAL, "rollout": {"overlong_buffer": 1.5}}, "overlong_buffer is a fraction of max_new_tokens"),
+        ({**MINIMAL, "loss": {"kl_every": -1}}, "kl_every must be >= 0"),
         ({**MINIMAL, "optim": {"learning_rate": "fast"}}, "[optim] learning_rate must be a number"),
         ({**MINIMAL, "loss": {"agg": "token_mean"}}, "did you mean 'token-mean'?"),
         ({**MINIMAL, "rollout": {"group_size": 1}}, "group_size must be >= 2"),

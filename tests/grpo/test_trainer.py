@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HEALTH_KEYS = (
     "reward/mean", "reward/std", "groups/frac_zero_std", "policy/entropy", "loss/clip_frac",
     "optim/grad_norm", "gen/len_mean", "verify/error_rate", "time/rollout", "time/verify", "time/update",
-    "time/step",
+    "time/step", "policy/kl", "loss/ratio_mean",
 )
 
 
@@ -36,44 +36,123 @@ def test_step_returns_every_health_metric():
     m = tr.step()
     for key in HEALTH_KEYS:
         assert key in m and math.isfinite(m[key]), key
-    assert "policy/kl" not in m  # beta = 0: no reference, no KL reading
+    # beta = 0 still reads KL to the initial policy, which is the policy that sampled at step 1
+    assert m["policy/kl"] == 0.0
     assert m["step"] == 1 and m["samples/trained"] == 16
     assert m["optim/updates"] == 4  # 2 epochs x 2 minibatches
     assert 0.0 <= m["reward/mean"] <= 1.0 and m["gen/len_mean"] >= 1
 
 
-def test_first_minibatch_is_exactly_on_policy(monkeypatch):
-    seen = []
-    real = trainer_mod.policy_loss
+def _spy_updates(monkeypatch):
+    """Record each optimizer step's rows, the old log-probs it trains against, and its loss outputs."""
+    calls = []
+    real_step = trainer_mod.Trainer._minibatch_step
+    real_loss = trainer_mod.policy_loss
 
-    def spy(*args, **kwargs):
-        out = real(*args, **kwargs)
-        seen.append(out)
+    def step_spy(self, tokens, idx, adv, mask, old_lp, ref_lp, temp, *, fill_old):
+        outs = []
+        calls.append({"idx": idx.clone(), "old_lp": old_lp, "outs": outs, "mask": mask, "tokens": tokens})
+        return real_step(self, tokens, idx, adv, mask, old_lp, ref_lp, temp, fill_old=fill_old)
+
+    def loss_spy(*args, **kwargs):
+        out = real_loss(*args, **kwargs)
+        calls[-1]["outs"].append(out)
         return out
 
-    monkeypatch.setattr(trainer_mod, "policy_loss", spy)
-    tr = Trainer(small_config(), verifier=DigitShare(), run_dir=None, quiet=True)
+    monkeypatch.setattr(trainer_mod.Trainer, "_minibatch_step", step_spy)
+    monkeypatch.setattr(trainer_mod, "policy_loss", loss_spy)
+    return calls
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 3])
+@pytest.mark.parametrize("minibatches", [1, 2, 4])
+def test_old_logprobs_are_those_of_the_weights_that_sampled(monkeypatch, epochs, minibatches):
+    calls = _spy_updates(monkeypatch)
+    cfg = small_config(optim={"epochs": epochs, "minibatches": minibatches, "micro_batch_size": 3, "learning_rate": 5e-4})
+    tr = Trainer(cfg, verifier=DigitShare(), run_dir=None, quiet=True)
+    before = {k: v.clone() for k, v in tr.policy.state_dict().items()}
+    pre_update = tr.policy.frozen_copy()
+    m = tr.step()
+    assert len(calls) == epochs * minibatches == m["optim/updates"]
+    old_lp = calls[0]["old_lp"]
+    assert all(c["old_lp"] is old_lp for c in calls)  # one buffer, filled once, for every update
+    mask = calls[0]["mask"]
+    with torch.no_grad():  # a fresh pass of the weights that sampled
+        fresh, _ = pre_update.logprobs(calls[0]["tokens"], temperature=1.0)
+    assert torch.allclose(old_lp * mask, fresh * mask, atol=1e-5)
+    # the very first update is exactly on-policy: ratio 1, nothing clipped
+    first = calls[0]["outs"]
+    assert all(out.ratio_mean == pytest.approx(1.0, abs=1e-6) and out.clip_frac == 0.0 for out in first)
+    # the first touch of every row (epoch 1) is near-on-policy: nothing clipped at a usual learning rate
+    for c in calls[:minibatches]:
+        assert all(out.clip_frac == 0.0 for out in c["outs"])
+    # the whole first epoch covers every row once
+    seen = torch.cat([c["idx"] for c in calls[:minibatches]]).sort().values
+    assert seen.tolist() == list(range(len(mask)))
+    assert 0.97 <= m["loss/ratio_mean"] <= 1.03
+    assert not all(torch.equal(before[k], v) for k, v in tr.policy.state_dict().items())
+
+
+def test_a_second_epoch_clips_when_the_learning_rate_is_high(monkeypatch):
+    calls = _spy_updates(monkeypatch)
+    cfg = small_config(optim={"epochs": 2, "minibatches": 1, "learning_rate": 0.05})
+    tr = Trainer(cfg, verifier=DigitShare(), run_dir=None, quiet=True)
     tr.step()
-    assert len(seen) == 4
-    assert seen[0].ratio_mean == 1.0 and seen[0].clip_frac == 0.0
-    # later minibatches see a policy that has moved since it sampled
-    assert any(out.ratio_mean != 1.0 for out in seen[1:])
+    first, second = calls
+    assert first["outs"][0].clip_frac == 0.0 and first["outs"][0].ratio_mean == pytest.approx(1.0, abs=1e-6)
+    assert second["outs"][0].clip_frac > 0.0  # the policy moved past the trust region and the clip acts
 
 
-def test_beta_zero_never_builds_or_runs_a_reference(monkeypatch):
+def test_kl_is_logged_at_beta_zero_without_changing_the_update():
     tr = Trainer(small_config(), verifier=DigitShare(), run_dir=None, quiet=True)
-    assert tr.reference is None
+    assert tr.reference is not None
+    assert all(not p.requires_grad for p in tr.reference.model.parameters())  # the reference stays frozen
+    kls = [tr.step()["policy/kl"] for _ in range(3)]
+    assert kls[0] == 0.0 and kls[1] > 0.0 and kls[2] > 0.0
+    # kl_every = 0 keeps no reference and reads no KL; the updates are the same (no gradient through KL)
+    off = Trainer(small_config(loss={"kl_every": 0}), verifier=DigitShare(), run_dir=None, quiet=True)
+    assert off.reference is None
+    for _ in range(3):
+        assert "policy/kl" not in off.step()
+    assert all(torch.equal(tr.policy.state_dict()[k], v) for k, v in off.policy.state_dict().items())
+    # kl_every = 2: a reading every second step only
+    every2 = Trainer(small_config(loss={"kl_every": 2}), verifier=DigitShare(), run_dir=None, quiet=True)
+    assert ["policy/kl" in every2.step() for _ in range(4)] == [False, True, False, True]
+
+
+def test_beta_positive_reads_kl_every_step():
     tr2 = Trainer(
-        small_config(loss={"beta": 0.1}, optim={"epochs": 1, "minibatches": 1}),
+        small_config(loss={"beta": 0.1, "kl_every": 0}, optim={"epochs": 1, "minibatches": 1}),
         verifier=DigitShare(), run_dir=None, quiet=True,
     )
-    assert tr2.reference is not None
+    assert tr2.reference is not None  # the KL term needs it whatever kl_every says
     m1 = tr2.step()
     assert m1["policy/kl"] == 0.0  # the policy that sampled is the reference at step 1
     m2 = tr2.step()
     assert m2["policy/kl"] > 0.0
-    # the reference stays frozen
-    assert all(not p.requires_grad for p in tr2.reference.model.parameters())
+
+
+def test_overlong_filter_masks_truncated_completions(monkeypatch):
+    calls = _spy_updates(monkeypatch)
+    # warmed up: one-digit sums end (digit + EOS) within 2 tokens, two-digit ones are cut off
+    cfg = small_config(rollout={"overlong_filter": True, "max_new_tokens": 2}, optim={"epochs": 1, "minibatches": 1},
+                       model={"pretrain_steps": 150, "pretrain_lr": 3e-3})
+    tr = Trainer(cfg, verifier=DigitShare(), run_dir=None, quiet=True)
+    m = tr.step()
+    truncated = calls[0]["tokens"].completion_mask[:, -1].bool() & (calls[0]["tokens"].completion_ids[:, -1] != tr.policy.eos_id)
+    assert 0 < int(truncated.sum()) < len(truncated), "expected some truncated and some finished completions"
+    mask = calls[0]["mask"]
+    assert bool((mask[truncated].sum(dim=1) == 0).all())  # truncated rows carry no loss
+    assert bool((mask[~truncated].sum(dim=1) > 0).all())
+    assert m["gen/truncated_frac"] == pytest.approx(float(truncated.float().mean()))
+
+
+def test_soft_overlong_punishment_shapes_rewards_not_verdicts():
+    cfg = small_config(rollout={"overlong_buffer": 0.5, "max_new_tokens": 2}, optim={"epochs": 1, "minibatches": 1})
+    tr = Trainer(cfg, verifier=DigitShare(), run_dir=None, quiet=True)
+    m = tr.step()
+    assert m["reward/overlong_penalty"] < 0.0  # completions of 2 tokens lose the whole penalty
+    assert 0.0 <= m["reward/mean"] <= 1.0  # the verifier's scores are reported as they are
 
 
 def test_dynamic_sampling_trains_only_informative_groups():
@@ -216,7 +295,7 @@ def test_every_algorithm_runs_a_finite_step(overrides):
         m = tr.step()
     numbers = {k: v for k, v in m.items() if isinstance(v, float)}
     assert all(math.isfinite(v) for v in numbers.values()), numbers
-    assert ("policy/kl" in m) == (tr.config.loss.beta > 0)
+    assert "policy/kl" in m  # logged with and without a KL term (finite: checked above)
 
 
 def test_pass_rate_schedule_learns_from_rollouts():

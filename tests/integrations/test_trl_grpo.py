@@ -13,7 +13,7 @@ pytest.importorskip("tokenizers")
 trl = pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 
-from rlvr.grpo.health import HealthConfig  # noqa: E402
+from rlvr.diagnostics import HealthConfig  # noqa: E402
 from rlvr.integrations.trl import HealthCallback, reward_function  # noqa: E402
 
 CORPUS = [f"{a}+{b}={a + b}" for a in range(20) for b in range(20)] + ["the answer is", "boxed"]

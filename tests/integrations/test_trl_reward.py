@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from rlvr.diagnostics import HealthConfig, HealthMonitor
 from rlvr.errors import ConfigError, MissingExtraError
-from rlvr.grpo.health import HealthConfig, HealthMonitor
 from rlvr.integrations import trl as rtrl
 from rlvr.integrations.trl import completion_text, reward_function, trl_logs_to_metrics
 from rlvr.types import Sample, Verdict
@@ -220,3 +220,22 @@ def test_importing_the_adapter_does_not_import_trl_or_transformers():
     code = "import sys, rlvr.integrations.trl, rlvr.integrations.verl; print(sorted({'trl', 'transformers', 'torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_rlvr_reward_functions_pass_rate_and_name_reach_the_silent_verifier_alarm():
+    pytest.importorskip("transformers")
+    reward = reward_function("math")
+    logged: dict[str, float] = {}
+    reward(completions=["\\boxed{1}", "\\boxed{2}"], answer=["7", "7"], log_metric=logged.__setitem__)
+    assert logged[f"rewards/{reward.__name__}/frac_correct"] == 0.0  # what TRL then logs for the step
+    entry = {"reward": 0.0, "reward_std": 0.0, **logged}
+    assert trl_logs_to_metrics(entry)["reward/correct_frac"] == 0.0
+    stream = io.StringIO()
+    cb = rtrl.HealthCallback(HealthConfig(silent_verifier_patience=3), stream=stream)
+    for step in (1, 2, 3):
+        cb.on_log(None, SimpleNamespace(global_step=step, is_world_process_zero=True), None, logs=entry)
+    alarm = [w for w in cb.warnings if w.code == "silent_verifier"]
+    assert [(w.step, w.metric) for w in alarm] == [(3, "reward/correct_frac")]
+    assert cb.monitor.verifier == "math"  # read from the reward function's name, rlvr_math
+    assert "`rlvr audit --verifier math`" in alarm[0].message
+    assert f"[health] {alarm[0]}" in stream.getvalue().splitlines()

@@ -12,9 +12,9 @@ import copy
 import math
 from typing import Any
 
+from rlvr.diagnostics import check_metrics
 from rlvr.evaluate import compare, spurious_analysis
 from rlvr.evaluate.samples import ProblemOutcomes, SampleSet
-from rlvr.grpo.health import check_metrics
 
 KS = [1, 2, 4, 8, 16]
 N = 16  # samples per problem

@@ -18,7 +18,8 @@ EXIT_WARNINGS = 3
 _EPILOG = (
     "Examples:  rlvr health runs/tiny  |  rlvr health out/checkpoint-500/trainer_state.json  |  "
     "rlvr health verl_exp.jsonl --format verl  |  "
-    "rlvr health my_log.jsonl --map rstd=reward/std --map ent=policy/entropy --set patience=1.  "
+    "rlvr health my_log.jsonl --map rstd=reward/std --map ent=policy/entropy --set patience=1  |  "
+    "rlvr health runs/tiny --verifier math --set silent_verifier_patience=5.  "
     "Exit status: 0 healthy, 1 bad input or option, 2 usage error, 3 warnings fired (0 with --no-fail)."
 )
 
@@ -45,12 +46,20 @@ def register(app: typer.Typer) -> None:
             "--set",
             help=_SET_HELP,
         ),
+        verifier: str | None = typer.Option(
+            None,
+            "--verifier",
+            "-v",
+            help="The verifier that scored the run, named in the silent-verifier alarm (default: the "
+            "run dir's config.json, or TRL's single rlvr reward function).",
+        ),
         no_fail: bool = typer.Option(False, "--no-fail", help="Exit 0 even when warnings fired."),
         max_rows: int = typer.Option(40, "--max-rows", min=0, help="Warnings shown in the table (all go to --json)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object: warnings and summary."),
     ) -> None:
-        """Judge a training run's metrics: reward-variance, entropy and KL collapse, length, dead groups."""
-        from rlvr.grpo.health import FORMATS, HealthConfig, check_metrics, parse_key_map, read_metrics
+        """Judge a training run's metrics: reward-variance, entropy and KL collapse, length, dead groups,
+        a silent verifier."""
+        from rlvr.diagnostics import FORMATS, HealthConfig, check_metrics, parse_key_map, read_metrics
 
         if fmt not in FORMATS:
             raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -59,7 +68,8 @@ def register(app: typer.Typer) -> None:
             log = read_metrics(path, fmt, parse_key_map(key_map))
         except RlvrError as exc:
             raise fail(str(exc)) from None
-        monitor = check_metrics(log.rows, config)
+        named = verifier.strip() if verifier and verifier.strip() else log.verifier
+        monitor = check_metrics(log.rows, config, verifier=named)
         summary = monitor.summary()
         warnings = monitor.warnings
         if as_json:
@@ -69,6 +79,7 @@ def register(app: typer.Typer) -> None:
                 "rows": len(log.rows),
                 "skipped_rows": log.skipped_rows,
                 "keys": log.keys,
+                "verifier": named,
                 "config": asdict(config),
                 "healthy": summary["healthy"],
                 "summary": summary,
@@ -76,13 +87,13 @@ def register(app: typer.Typer) -> None:
             }
             typer.echo(json.dumps(report, allow_nan=False))
         else:
-            _print_report(log, summary, warnings, max_rows)
+            _print_report(log, summary, warnings, max_rows, named)
         if warnings and not no_fail:
             raise typer.Exit(EXIT_WARNINGS)
 
 
 def _config_fields() -> list[str]:
-    from rlvr.grpo.health import HealthConfig  # torch-free and light
+    from rlvr.diagnostics import HealthConfig  # torch-free and light
 
     return [f.name for f in fields(HealthConfig)]
 
@@ -93,10 +104,14 @@ _SET_HELP = (
 )
 
 
+# Integer fields whose 0 turns their check off, so --set NAME=none means 0.
+_ZERO_IS_OFF = frozenset({"silent_verifier_patience"})
+
+
 def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``field=value`` pairs for ``HealthConfig``; ints for the step counts, floats or None otherwise."""
+    from rlvr.diagnostics import HealthConfig
     from rlvr.errors import ConfigError
-    from rlvr.grpo.health import HealthConfig
 
     types = {f.name: f.type for f in fields(HealthConfig)}
     out: dict[str, Any] = {}
@@ -109,6 +124,9 @@ def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set {pair!r}: unknown field {name!r}; fields: {', '.join(types)}")
         is_int = str(types[name]).strip() == "int"
         if raw.lower() in ("none", "off", "null"):
+            if name in _ZERO_IS_OFF:
+                out[name] = 0
+                continue
             if is_int:
                 raise ConfigError(f"--set {pair!r}: {name} cannot be turned off; give an integer")
             out[name] = None
@@ -129,15 +147,18 @@ def _fmt_value(value: Any) -> str:
     return str(value)
 
 
-def _print_report(log: Any, summary: dict[str, Any], warnings: list[Any], max_rows: int) -> None:
+def _print_report(
+    log: Any, summary: dict[str, Any], warnings: list[Any], max_rows: int, verifier: str | None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     first, last = summary["first_step"], summary["last_step"]
     mapped = ", ".join(f"{ours} <- {theirs}" if ours != theirs else ours for ours, theirs in sorted(log.keys.items()))
+    scored = f"; verifier {verifier}" if verifier else ""
     console.print(
-        f"{log.path}: {len(log.rows)} steps ({first}-{last}), format {log.format}; read {mapped}",
+        f"{log.path}: {len(log.rows)} steps ({first}-{last}), format {log.format}{scored}; read {mapped}",
         highlight=False,
         markup=False,
     )

@@ -83,7 +83,7 @@ def curate(
         raise ConfigError(f"band must satisfy 0 <= low <= high <= 1, got {band}")
     if k < 1:
         raise ConfigError("k must be >= 1")
-    from rlvr.grpo.rollout import collect
+    from rlvr.rollout import collect
 
     engine = engine or EngineConfig(workers=0)
     rates: list[float | None] = []

@@ -15,6 +15,16 @@ no learning signal and its advantages are exactly 0.
 
 then divided by the group std (``scale="group"``), by the std of every valid reward in the batch
 (``"batch"``), or not at all (``"none"``).
+
+The median baseline with binary rewards: its advantages are *not* zero-sum. With m of G correct,
+the median is 0 when m < G/2 (only the correct samples get Â > 0; the wrong ones get exactly 0,
+so no gradient pushes down wrong answers), 1 when m > G/2 (only wrong samples get Â < 0), and
+0.5 at a tie. A group's net push is therefore one-sided, towards its minority answer; mean and
+RLOO baselines sum to 0 over each group.
+
+``overlong_penalty`` is DAPO's soft overlong punishment, added to the rewards before advantages
+(``[rollout] overlong_buffer``): 0 up to ``max_len − buffer`` tokens, then falling linearly to
+``−factor`` at ``max_len``.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["Advantages", "group_advantages", "group_stats", "masked_median"]
+__all__ = ["Advantages", "group_advantages", "group_stats", "masked_median", "overlong_penalty"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +125,17 @@ def group_advantages(
         group_std=std.to(torch.float32),
         n_excluded=int((~valid).sum()),
     )
+
+
+def overlong_penalty(lengths: Tensor, max_len: int, buffer: int, factor: float = 1.0) -> Tensor:
+    """DAPO's soft overlong punishment of each completion length (same shape as ``lengths``).
+
+    ``0`` for ``len <= max_len − buffer``; ``−factor · (len − (max_len − buffer)) / buffer`` above
+    that, reaching ``−factor`` at ``max_len`` (a truncated completion). ``buffer = 0``: all zeros.
+    """
+    if buffer <= 0:
+        return torch.zeros_like(lengths, dtype=torch.float32)
+    if buffer > max_len:
+        raise ValueError(f"overlong buffer {buffer} exceeds the length budget {max_len}")
+    over = (lengths.to(torch.float32) - (max_len - buffer)).clamp(min=0.0)
+    return -factor * (over / buffer).clamp(max=1.0)

@@ -18,7 +18,10 @@ import torch
 
 from rlvr.errors import ConfigError
 
-__all__ = ["latest_checkpoint", "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
+__all__ = [
+    "latest_checkpoint", "load_checkpoint", "restore_trainer_state", "rng_state", "save_checkpoint", "set_rng_state",
+    "trainer_state",
+]
 
 _NAME = re.compile(r"step_(\d+)\.pt$")
 FORMAT_VERSION = 1
@@ -79,3 +82,23 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise ConfigError(f"{path}: not an rlvr checkpoint of format {FORMAT_VERSION}")
     return state
+
+
+def trainer_state(policy: Any, optimizer: Any, sampler: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint of a training run holds (``save_checkpoint`` adds the step)."""
+    return {
+        "model": {k: v.detach().cpu() for k, v in policy.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "sampler": sampler.state_dict(),
+        "rng": rng_state(),
+        "config": config,
+    }
+
+
+def restore_trainer_state(state: dict[str, Any], policy: Any, optimizer: Any, sampler: Any) -> int:
+    """Put a loaded checkpoint back into the run's objects and RNGs; returns its step."""
+    policy.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    sampler.load_state_dict(state["sampler"])
+    set_rng_state(state["rng"])
+    return int(state["step"])

@@ -230,6 +230,18 @@ class RolloutConfig:
     """Rollout pruning after advantages: top (best rewards of each group) or variance (max-variance subset)."""
     prune_keep: float = 0.5
     """Pruning: fraction of each group that trains."""
+    overlong_filter: bool = False
+    """DAPO overlong filtering: truncated completions (no EOS within max_new_tokens) are masked out of the loss."""
+    overlong_buffer: float = 0.0
+    """DAPO soft overlong punishment: the last this fraction of max_new_tokens (DAPO: 4096/20480 = 0.2)
+    costs reward linearly, down to -overlong_penalty at max_new_tokens (0: off)."""
+    overlong_penalty: float = 1.0
+    """Reward lost by a completion of max_new_tokens tokens under the soft overlong punishment."""
+
+    @property
+    def overlong_buffer_tokens(self) -> int:
+        """The soft punishment's buffer in tokens (at least 1 when it is on)."""
+        return max(1, round(self.overlong_buffer * self.max_new_tokens)) if self.overlong_buffer else 0
 
     def __post_init__(self) -> None:
         if self.prompts_per_step < 1:
@@ -246,6 +258,10 @@ class RolloutConfig:
             raise ConfigError("[rollout] max_refill_rounds must be >= 0")
         if not 0.0 < self.prune_keep <= 1.0:
             raise ConfigError("[rollout] prune_keep must be in (0, 1]")
+        if not 0.0 <= self.overlong_buffer <= 1.0:
+            raise ConfigError("[rollout] overlong_buffer is a fraction of max_new_tokens, in [0, 1] (0 = off)")
+        if self.overlong_penalty < 0:
+            raise ConfigError("[rollout] overlong_penalty must be >= 0")
         if self.prune != "none" and round(self.prune_keep * self.group_size) < 2:
             raise ConfigError(
                 f"[rollout] prune_keep={self.prune_keep} keeps fewer than 2 of group_size={self.group_size}; "
@@ -292,9 +308,12 @@ class LossConfig:
     norm_tokens: int = 0
     """The constant of seq-mean-token-sum-norm (0: rollout.max_new_tokens)."""
     beta: float = 0.0
-    """KL-to-reference coefficient; 0 skips the reference model entirely."""
+    """KL-to-reference coefficient (0: no KL term in the loss; policy/kl is still logged, see kl_every)."""
     kl_estimator: KLEstimator = "k3"
-    """k1 (log ratio), k2 (half squared log ratio) or k3 (unbiased, >= 0)."""
+    """k1 (log ratio), k2 (half squared log ratio) or k3 (unbiased, >= 0); see rlvr.grpo.loss for their gradients."""
+    kl_every: int = 1
+    """With beta = 0, log policy/kl (to the initial policy) every this many steps; 0 never, and keeps no
+    reference copy (saves a copy of the weights and a forward pass per reading). beta > 0 reads it every step."""
     entropy_coef: float = 0.0
     """Entropy bonus coefficient (0: off)."""
 
@@ -304,7 +323,9 @@ class LossConfig:
         if self.eps_high < 0:
             raise ConfigError("[loss] eps_high must be >= 0")
         if self.beta < 0:
-            raise ConfigError("[loss] beta must be >= 0 (0 = no KL term, no reference model)")
+            raise ConfigError("[loss] beta must be >= 0 (0 = no KL term in the loss)")
+        if self.kl_every < 0:
+            raise ConfigError("[loss] kl_every must be >= 0 (0 = never log policy/kl when beta = 0)")
         if self.norm_tokens < 0:
             raise ConfigError("[loss] norm_tokens must be >= 0")
 
@@ -359,7 +380,7 @@ ALGORITHMS: dict[str, dict[str, dict[str, Any]]] = {
     "dapo": {
         "advantage": {"baseline": "mean", "scale": "group"},
         "loss": {"agg": "token-mean", "eps_low": 0.2, "eps_high": 0.28, "beta": 0.0},
-        "rollout": {"dynamic_sampling": True},
+        "rollout": {"dynamic_sampling": True, "overlong_filter": True, "overlong_buffer": 0.2},
     },
     "rloo": {
         "advantage": {"baseline": "rloo", "scale": "none"},

@@ -10,6 +10,18 @@ Shapes: ``N`` sequences, ``T`` completion positions; ``mask`` (N, T) is 1 on tok
 KL to the reference uses Schulman's estimators with log r = logp_ref − logp: k1 = −log r,
 k2 = ½(log r)², k3 = r − log r − 1 (unbiased and ≥ 0; clamped to [−10, 10] like verl).
 
+As *values* (the logged ``policy/kl``) k1 and k3 are unbiased estimates of KL(π‖π_ref) and k2 is
+biased but low-variance. As a *loss term* (differentiated through log π on tokens sampled from π,
+the sampling itself not differentiated) they give different gradients (Tang & Munos 2025):
+
+- k1: ∇k1 = ∇log π, whose expectation under π is 0: no pull towards the reference, only noise;
+- k2: ∇k2 = (log π − log π_ref)·∇log π: in expectation the gradient of the reverse KL(π‖π_ref);
+- k3: ∇k3 = (1 − π_ref/π)·∇log π: in expectation the gradient of the *forward* KL(π_ref‖π)
+  (GRPO's choice; mass-covering rather than the reverse KL its value estimates).
+
+The trainer logs ``policy/kl`` (k-estimator of ``[loss] kl_estimator``) of the policy that
+sampled against the initial policy on every step, also with beta = 0 (then without gradient).
+
 Aggregation modes (verl's names):
 
 - ``token-mean``               Σ_{i,t} x / Σ_{i,t} 1                (DAPO; TRL's default)

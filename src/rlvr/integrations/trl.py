@@ -214,13 +214,15 @@ def reward_function(
 
 
 def trl_logs_to_metrics(logs: Mapping[str, Any]) -> dict[str, float]:
-    """Rename one TRL log entry to rlvr's metric keys (``rlvr.grpo.health.PRESETS["trl"]``).
+    """Rename one TRL log entry to rlvr's metric keys (``rlvr.diagnostics.PRESETS["trl"]``).
 
     The first present key wins for each of ours; keys already in rlvr's names (``verify/*`` that
-    ``reward_function`` logs) pass through; ``None`` values (TRL's "no valid value") are dropped;
+    ``reward_function`` logs) pass through; a single reward function's ``rewards/<name>/frac_correct``
+    becomes ``reward/correct_frac``; ``None`` values (TRL's "no valid value") are dropped;
     NaN/inf under one of rlvr's checked namespaces is kept so the monitor reports it.
     """
-    from rlvr.grpo.health import CHECKED_PREFIXES, METRIC_KEYS, PRESETS
+    from rlvr.diagnostics import CHECKED_PREFIXES, METRIC_KEYS, PRESETS, keys
+    from rlvr.diagnostics.logs import trl_pass_rate
 
     out: dict[str, float] = {}
     for theirs, ours in (*PRESETS["trl"], *((k, k) for k in METRIC_KEYS)):
@@ -228,6 +230,9 @@ def trl_logs_to_metrics(logs: Mapping[str, Any]) -> dict[str, float]:
         if ours in out or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         out[ours] = float(value)
+    found = trl_pass_rate(logs) if keys.REWARD_CORRECT_FRAC not in out else None
+    if found is not None:  # one rlvr reward function's frac_correct: the pass rate
+        out[keys.REWARD_CORRECT_FRAC] = found[1]
     for key, value in logs.items():
         if key not in out and isinstance(value, float) and not math.isfinite(value) and key.startswith(CHECKED_PREFIXES):
             out[key] = value
@@ -240,18 +245,23 @@ def _make_health_callback() -> type:
     except ImportError as exc:
         raise MissingExtraError("transformers", "hf", "rlvr.integrations.trl.HealthCallback") from exc
 
-    from rlvr.grpo.health import HealthConfig, HealthMonitor, HealthWarning
+    from rlvr.diagnostics import HealthConfig, HealthMonitor, HealthWarning
+    from rlvr.diagnostics.logs import trl_verifier
 
     class HealthCallback(TrainerCallback):  # type: ignore[misc,valid-type]
         """Runs rlvr's health checks on every TRL log entry and prints the same warnings.
 
-        ``config`` is a ``rlvr.grpo.health.HealthConfig`` (default thresholds when ``None``).
-        Warnings print to stderr as ``[health] step N: code: message`` on the main process and
-        are kept on ``.warnings`` on every process; ``.monitor`` is the ``HealthMonitor``.
+        ``config`` is a ``rlvr.diagnostics.HealthConfig`` (default thresholds when ``None``);
+        ``verifier`` names the verifier in the verifier checks' warnings (default: read from the
+        single reward function's name, ``rlvr_math`` -> ``math``). Warnings print to stderr as
+        ``[health] step N: code: message`` on the main process and are kept on ``.warnings`` on
+        every process; ``.monitor`` is the ``HealthMonitor``.
         """
 
-        def __init__(self, config: HealthConfig | None = None, *, stream: Any = None) -> None:
-            self.monitor = HealthMonitor(config)
+        def __init__(
+            self, config: HealthConfig | None = None, *, stream: Any = None, verifier: str | None = None
+        ) -> None:
+            self.monitor = HealthMonitor(config, verifier=verifier)
             self.stream = stream
             self.logs_seen = 0
 
@@ -264,6 +274,8 @@ def _make_health_callback() -> type:
             if not metrics:  # eval-only and end-of-training entries carry no training metrics
                 return
             self.logs_seen += 1
+            if self.monitor.verifier is None:
+                self.monitor.verifier = trl_verifier(logs or {})
             step = int(getattr(state, "global_step", self.logs_seen) or self.logs_seen)
             fired = self.monitor.update(step, metrics)
             if fired and getattr(state, "is_world_process_zero", True):

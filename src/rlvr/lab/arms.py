@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.data.prompts import write_records
+from rlvr.diagnostics import keys
 from rlvr.errors import ConfigError
 from rlvr.lab.config import TASK_SPECS, LabConfig
 
@@ -217,7 +218,7 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
         policy = load_policy(cfg.model, device=cfg.device)
         advance(1, info=str(cfg.model))
         return policy
-    from rlvr.grpo.trainer import cache_root
+    from rlvr.grpo.build import cache_root
     from rlvr.policy.tiny import TinyPolicy, cache_key, cached_model, pretrain
 
     tcfg = _tiny_config(cfg)
@@ -299,7 +300,7 @@ def _probe(
     ``trajectory_problems`` problems of each test set (a trajectory point without the entropy)."""
     from rlvr.engine import EngineConfig, verify_iter
     from rlvr.evaluate.passk import pass_at_k_table
-    from rlvr.grpo.rollout import make_samples
+    from rlvr.rollout import make_samples
 
     n = cfg.trajectory_samples
     point: dict[str, Any] = {"step": step}
@@ -341,10 +342,10 @@ def _train(
     window: list[float] = []
 
     def on_step(step: int, m: dict[str, Any]) -> None:
-        advance(1, info=f"reward {m.get('reward/mean', float('nan')):.2f}  entropy {m.get('policy/entropy', float('nan')):.2f}")
+        advance(1, info=f"reward {m.get(keys.REWARD_MEAN, float('nan')):.2f}  entropy {m.get(keys.POLICY_ENTROPY, float('nan')):.2f}")
         if not every:
             return
-        ent = m.get("policy/entropy")
+        ent = m.get(keys.POLICY_ENTROPY)
         if isinstance(ent, (int, float)) and math.isfinite(ent):
             window.append(float(ent))
         if step % every == 0 or step == cfg.steps:
@@ -357,14 +358,10 @@ def _train(
         _train_config(cfg, run_dir), policy=policy, verifier=verifier, prompts=prompts, run_dir=run_dir,
         quiet=True, callbacks=[on_step],
     )
-    trainer.lock_run_dir()
-    try:
-        summary = trainer.train()
-    finally:
-        trainer.unlock_run_dir()
+    summary = trainer.train()
     # A metric the run never logs (policy/kl without a KL term) is left out, not drawn as missing.
     curves = {}
-    for key in ("reward/mean", "policy/entropy", "policy/kl", "groups/frac_zero_std"):
+    for key in (keys.REWARD_MEAN, keys.POLICY_ENTROPY, keys.POLICY_KL, keys.GROUPS_FRAC_ZERO_STD):
         values = [m.get(key) for m in trainer.history]
         if any(v is not None for v in values):
             curves[key] = values
@@ -397,7 +394,7 @@ def _sample_set(
     advance: Callable[..., None], batch: int = 64,
 ) -> dict[str, list[bool]]:
     from rlvr.engine import EngineConfig, verify_iter
-    from rlvr.grpo.rollout import make_samples
+    from rlvr.rollout import make_samples
 
     outcomes: dict[str, list[bool]] = {}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from rlvr.diagnostics import keys
 from rlvr.errors import ConfigError
 from rlvr.lab.config import LabConfig
 
@@ -42,7 +43,7 @@ def _pooled_passk(per_seed: list[Mapping[str, Any]], ks: list[int], n_boot: int,
 
 
 def _kl_end(run: Mapping[str, Any]) -> float | None:
-    vals = [v for v in run["curves"].get("policy/kl", []) if isinstance(v, (int, float)) and math.isfinite(v)]
+    vals = [v for v in run["curves"].get(keys.POLICY_KL, []) if isinstance(v, (int, float)) and math.isfinite(v)]
     if not vals:
         return None
     tail = vals[-max(1, min(5, len(vals) // 4 or 1)) :]
@@ -133,7 +134,7 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
     first = seeds[0]
     rl_arms = [a for a in arm_names if a != "base"]
     warnings = [{"seed": s["seed"], "arm": arm, **w} for s in seeds for arm in rl_arms for w in s["runs"][arm]["warnings"]]
-    entropy = {arm: _start_end(first["runs"][arm]["curves"].get("policy/entropy", [])) for arm in rl_arms}
+    entropy = {arm: _start_end(first["runs"][arm]["curves"].get(keys.POLICY_ENTROPY, [])) for arm in rl_arms}
     summary: dict[str, Any] = {
         "kind": "lab",
         "version": 2,

@@ -22,7 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Policy", "Rollout", "TokenBatch", "TorchPolicy", "entropy_from_logits", "token_logprobs"]
+__all__ = [
+    "Policy", "Rollout", "TokenBatch", "TorchPolicy", "TrainablePolicy", "entropy_from_logits", "token_logprobs",
+]
 
 
 @dataclass
@@ -146,6 +148,32 @@ class Policy(Protocol):
         entropy_grad: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """(N, T) log-probs of the completion tokens (and (N, T) entropies when asked)."""
+        ...
+
+
+@runtime_checkable
+class TrainablePolicy(Policy, Protocol):
+    """A local torch policy the trainer can update: a Policy plus weights, copies and saving."""
+
+    model: nn.Module
+    pad_id: int
+
+    def parameters(self) -> Any:
+        """The trainable tensors (what the optimizer steps)."""
+        ...
+
+    def state_dict(self) -> dict[str, Tensor]:
+        ...
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        ...
+
+    def frozen_copy(self) -> TrainablePolicy:
+        """A copy with frozen weights (the KL reference)."""
+        ...
+
+    def save(self, path: str | Path) -> None:
+        """A folder that ``rlvr.policy.load_policy`` loads."""
         ...
 
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
 
+from rlvr.diagnostics import keys
 from rlvr.errors import InputError
 from rlvr.report.html import _CSS, BASE_COLOR, RANDOM_COLOR, TRAINED_COLOR, VERDICT_COLORS, _comparison
 from rlvr.report.svg import Bar, Series, _nice_step, bar_plot, line_plot
@@ -38,9 +39,9 @@ ARMS: tuple[tuple[str, str, str], ...] = (
 )
 SPLITS = (("in_distribution", "in-distribution"), ("shifted", "shifted"))
 TRAINING_METRICS = (
-    ("reward/mean", "mean reward"),
-    ("policy/entropy", "policy entropy"),
-    ("policy/kl", "KL to the reference"),
+    (keys.REWARD_MEAN, "mean reward"),
+    (keys.POLICY_ENTROPY, "policy entropy"),
+    (keys.POLICY_KL, "KL to the reference"),
 )
 _NEUTRAL = "#5f6368"
 MAX_WARNING_ROWS = 50  # a run that warns every step would bury the page
@@ -454,7 +455,7 @@ def _training(s: Mapping[str, Any]) -> str:
             continue
         ys = [y for se in series for _, y in se.points]
         # Entropy and KL are never negative: start their axis at zero rather than below it.
-        y_range = (0.0, max(ys) * 1.08 or 1.0) if metric != "reward/mean" and min(ys) >= 0 else None
+        y_range = (0.0, max(ys) * 1.08 or 1.0) if metric != keys.REWARD_MEAN and min(ys) >= 0 else None
         plots.append(
             line_plot(
                 series,

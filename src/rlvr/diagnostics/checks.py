@@ -1,0 +1,234 @@
+"""The health checks as a table: which metric, which direction, which threshold, what it means.
+
+Each ``Check`` is one declarative rule; ``HealthMonitor.update`` loops over ``CHECKS``. Rules that
+share a ``code`` and ``metrics`` form one condition (entropy: an absolute floor, then a fall
+relative to the start): the first rule that is bad names the warning, and the condition is
+observed once per step. Messages say what a reading means, then what to do.
+
+The two verifier checks (``verifier_errors``, ``silent_verifier``) are the silent-verifier alarm:
+a verifier whose timeouts or exceptions become a 0, or that accepts everything, leaves only
+zero-variance groups and a flat curve. Their messages name the verifier (``HealthMonitor(...,
+verifier="math")``) and the commands that check it.
+
+==========================  =====================================================================
+``reward_variance_collapse``  ``reward/std`` < ``reward_std_min``
+``entropy_collapse``          ``policy/entropy`` < ``entropy_min``, or < ``entropy_drop_ratio`` × its
+                              starting value (mean of the first ``baseline_steps`` observations)
+``kl_explosion``              ``policy/kl`` > ``kl_max``
+``length_explosion``          ``gen/len_mean`` > ``length_growth_max`` × its starting value, or
+                              ``gen/truncated_frac`` (completions that hit the max length) >
+                              ``truncated_frac_max``
+``zero_variance_groups``      ``groups/frac_zero_std`` > ``zero_std_frac_max``
+``verifier_errors``           ``verify/error_rate`` > ``error_rate_max``
+``silent_verifier``           the pass rate (``reward/correct_frac``; else ``reward/mean`` when every
+                              reward agrees) is exactly 0 or exactly 1 for
+                              ``silent_verifier_patience`` steps
+``non_finite``                any checked metric (``reward/*``, ``policy/*``, ``gen/*``, ...) is NaN/inf
+==========================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rlvr.diagnostics import keys
+
+__all__ = ["CHECKS", "HEALTH_CODES", "LOW_IS_BAD", "Check", "Reading", "json_number"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a message template gets: the value against its threshold, and the step's context."""
+
+    metric: str
+    value: float
+    threshold: float | None
+    start: float | None = None
+    """The metric's starting value, for relative rules (None: an absolute rule)."""
+    values: Mapping[str, float] = field(default_factory=dict)
+    """Every finite metric of the step (a message may cite a neighbour, e.g. the mean reward)."""
+    verifier: str | None = None
+    """The verifier's name (``math``, ``module:object``) or a description; None: unknown."""
+    run: int = 1
+    """Consecutive observations of this same value (for ``at_0_or_1``)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule: ``metrics[0]`` (or the first present of ``metrics``) compared to a config field."""
+
+    code: str
+    metrics: tuple[str, ...]
+    """The metric read, in preference order (the first present one is judged)."""
+    bad: Literal["below", "above", "at_0_or_1"]
+    """Bad when strictly below / above the threshold, or (``at_0_or_1``) exactly 0 or exactly 1."""
+    threshold: str | None
+    """The ``HealthConfig`` field holding the threshold, its value ``None`` turning the rule off;
+    None for ``at_0_or_1`` (no threshold)."""
+    message: Callable[[Reading], str]
+    relative: bool = False
+    """The threshold is the field times the metric's starting value (no verdict until it is known)."""
+    patience: str = "patience"
+    """The ``HealthConfig`` field holding the consecutive bad observations needed; 0 turns it off."""
+    fallback_if_zero: tuple[str, ...] = ()
+    """A fallback metric (not ``metrics[0]``) is bad only when these keys are absent or 0: a mean
+    reward of 0 is a pass rate of 0 only when every reward agrees."""
+
+
+def json_number(value: float | None) -> float | str | None:
+    """``value`` unchanged when finite; NaN/inf as the strings ``"nan"``, ``"inf"``, ``"-inf"``."""
+    if value is None or math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _g(value: float) -> str:
+    """Three significant digits, the way a person reads a metric."""
+    return f"{value:.3g}"
+
+
+# --- messages: what the reading means, then what to do ---------------------------------------
+
+
+def _msg_reward_std(r: Reading) -> str:
+    assert r.threshold is not None
+    mean = r.values.get(keys.REWARD_MEAN)
+    if mean is not None and mean <= 0.05:
+        hint = f"the mean reward is {_g(mean)}: the task is too hard for this model; curate easier prompts"
+    elif mean is not None and mean >= 0.95:
+        hint = f"the mean reward is {_g(mean)}: the task is too easy; curate harder prompts"
+    else:
+        hint = "curate prompts into a 0.3-0.7 pass-rate band (rlvr curate)"
+    return (
+        f"reward/std is {_g(r.value)} < {_g(r.threshold)}: almost every completion gets the same reward, so the "
+        f"advantages are ~0 and the policy stops learning; {hint}, or raise the temperature or group size."
+    )
+
+
+def _msg_entropy(r: Reading) -> str:
+    assert r.threshold is not None
+    thr, start = r.threshold, r.start
+    what = f"< {_g(thr)}" if start is None else f"< {_g(thr)}, under {_g(thr / start * 100)}% of its start {_g(start)}"
+    return (
+        f"policy/entropy fell to {_g(r.value)} ({what}): the policy is turning deterministic and will "
+        "stop exploring; lower the learning rate, use clip-higher (a larger upper clip), add an "
+        "entropy bonus or raise the sampling temperature."
+    )
+
+
+def _msg_kl(r: Reading) -> str:
+    assert r.threshold is not None
+    return (
+        f"policy/kl is {_g(r.value)} > {_g(r.threshold)}: the policy has moved far from its reference and "
+        "training is likely unstable; lower the learning rate, raise the KL coefficient or tighten "
+        "the clip range, and check the reward for hacking."
+    )
+
+
+def _msg_length(r: Reading) -> str:
+    assert r.threshold is not None and r.start is not None
+    return (
+        f"gen/len_mean grew to {_g(r.value)} tokens (> {_g(r.threshold)}, {_g(r.value / r.start)}x its start "
+        f"{_g(r.start)}): completions are getting longer fast, often repetition loops or reward hacking "
+        "through length; read some samples, use a length-unbiased loss (Dr. GRPO) or an overlong penalty."
+    )
+
+
+def _msg_truncated(r: Reading) -> str:
+    assert r.threshold is not None
+    return (
+        f"gen/truncated_frac is {_g(r.value)} > {_g(r.threshold)}: most completions hit the max length, so their "
+        "final answers are cut off and score as wrong; raise the max completion length, mask "
+        "truncated completions, or look for repetition loops."
+    )
+
+
+def _msg_zero_std(r: Reading) -> str:
+    assert r.threshold is not None
+    return (
+        f"loss is ~0 because every group agreed: {_g(r.value * 100)}% of groups (> {_g(r.threshold * 100)}%) gave "
+        "all their samples the same reward, so their advantages are 0 and they teach nothing; use "
+        "dynamic sampling, curate prompts into a 0.3-0.7 pass-rate band, or raise the group size or "
+        "temperature."
+    )
+
+
+def _who(verifier: str | None) -> str:
+    if not verifier:
+        return "the verifier"
+    return f"the verifier {verifier!r}" if _is_name(verifier) else f"the verifier ({verifier})"
+
+
+def _is_name(verifier: str | None) -> bool:
+    """A registry name or ``module:object`` can go on a command line; a description cannot."""
+    return verifier is not None and verifier != "" and not any(c.isspace() for c in verifier)
+
+
+def _commands(verifier: str | None) -> str:
+    name = verifier if _is_name(verifier) else "NAME"
+    return (
+        f"run `rlvr audit --verifier {name}` to test it on known right and wrong answers, and "
+        f"`rlvr verify FILE --verifier {name}` on a few sampled outputs to read each verdict's reason"
+    )
+
+
+def _msg_errors(r: Reading) -> str:
+    assert r.threshold is not None
+    return (
+        f"verify/error_rate is {_g(r.value * 100)}% > {_g(r.threshold * 100)}%: {_who(r.verifier)} itself is "
+        "failing (status 'error'); those samples are left out of the advantages; "
+        f"{_commands(r.verifier)} (the tracebacks), and check timeouts and worker counts."
+    )
+
+
+def _msg_silent(r: Reading) -> str:
+    who = _who(r.verifier)
+    steps = f"{r.run} step{'s' if r.run != 1 else ''}"
+    if r.value == 0:
+        errors = r.values.get(keys.VERIFY_ERROR_RATE, 0.0)
+        also = f" ({_g(errors * 100)}% of verdicts were errors)" if errors > 0 else ""
+        return (
+            f"{r.metric} has been exactly 0 for {steps}: no completion passed {who}{also}, "
+            "so every group has zero variance and nothing is learned; the task may be far too hard "
+            "(curate easier prompts), but first suspect the verifier: a timeout or exception scored as 0, a "
+            f"wrong answer field or format, an extraction that never matches; {_commands(r.verifier)}."
+        )
+    return (
+        f"{r.metric} has been exactly 1 for {steps}: every completion passed {who}, so "
+        "every group has zero variance and nothing is learned; the task may be too easy (curate "
+        "harder prompts), or the verifier accepts everything: a check that never runs, a reward hack, an "
+        f"answer leaked into the prompt; {_commands(r.verifier)}."
+    )
+
+
+def msg_non_finite(metric: str, value: float) -> str:
+    """The ``non_finite`` message (that check is not a table row: it applies to every checked key)."""
+    return (
+        f"{metric} is {json_number(value)}: training has diverged or the metric is broken; lower the "
+        "learning rate, clip gradients, and check for empty groups or zero-length completions."
+    )
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+CHECKS: tuple[Check, ...] = (
+    Check("reward_variance_collapse", (keys.REWARD_STD,), "below", "reward_std_min", _msg_reward_std),
+    Check("entropy_collapse", (keys.POLICY_ENTROPY,), "below", "entropy_min", _msg_entropy),
+    Check("entropy_collapse", (keys.POLICY_ENTROPY,), "below", "entropy_drop_ratio", _msg_entropy, relative=True),
+    Check("kl_explosion", (keys.POLICY_KL,), "above", "kl_max", _msg_kl),
+    Check("length_explosion", (keys.GEN_LEN_MEAN,), "above", "length_growth_max", _msg_length, relative=True),
+    Check("length_explosion", (keys.GEN_TRUNCATED_FRAC,), "above", "truncated_frac_max", _msg_truncated),
+    Check("zero_variance_groups", (keys.GROUPS_FRAC_ZERO_STD,), "above", "zero_std_frac_max", _msg_zero_std),
+    Check("verifier_errors", (keys.VERIFY_ERROR_RATE,), "above", "error_rate_max", _msg_errors),
+    Check(
+        "silent_verifier", (keys.REWARD_CORRECT_FRAC, keys.REWARD_MEAN), "at_0_or_1", None, _msg_silent,
+        patience="silent_verifier_patience", fallback_if_zero=(keys.REWARD_STD, keys.REWARD_STD_BATCH),
+    ),
+)
+
+HEALTH_CODES: tuple[str, ...] = (*dict.fromkeys(c.code for c in CHECKS), "non_finite")
+# Codes whose bad direction is "too low" (the worst reading is the lowest one).
+LOW_IS_BAD: frozenset[str] = frozenset(c.code for c in CHECKS if c.bad == "below")
