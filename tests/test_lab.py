@@ -274,3 +274,31 @@ def test_lab_on_a_user_model_and_data(tmp_path, monkeypatch):
     assert len(json.loads((tmp_path / "run" / "seed0" / "train_real" / "summary.json").read_text())) > 0
     assert summary["seeds"] == [0] and len(summary["per_seed"]) == 1
     assert set(summary["arms"]) == {"base", "trained", "random_control"}  # no format control for --model
+
+
+def test_verdict_never_reports_an_uninformative_comparison_as_a_finding():
+    import copy
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "report"))
+    from lab_fixture import lab_summary
+
+    from rlvr.lab import lab_verdict
+
+    s = lab_summary()
+    s["informative"] = {"in_distribution": True, "shifted": True}
+    normal = lab_verdict(s)
+    assert normal["label"] == s["comparison"]["verdict"]
+    assert any(r.startswith("Shifted set") and "→" in r for r in normal["reasons"])
+    # The shifted base at a floor: named uninformative, its numbers are not reported as a change.
+    floor = copy.deepcopy(s)
+    floor["informative"]["shifted"] = False
+    shifted = [r for r in lab_verdict(floor)["reasons"] if r.startswith("Shifted set")]
+    assert len(shifted) == 1 and "uninformative" in shifted[0] and "→" not in shifted[0]
+    # In-distribution at a ceiling: the whole verdict is "uninformative", no compression/capability claim.
+    ceiling = copy.deepcopy(s)
+    ceiling["informative"]["in_distribution"] = False
+    v = lab_verdict(ceiling)
+    assert v["label"] == "uninformative" and v["headline"].startswith("Uninformative")
+    assert not any(w in " ".join([v["headline"], *v["reasons"]]) for w in ("compress", "capability gain", "collapse"))

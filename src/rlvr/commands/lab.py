@@ -12,18 +12,27 @@ from rlvr.errors import RlvrError
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
-    app.command(
+    """Add this module's commands to ``app``: ``rlvr lab`` (the study) and ``rlvr lab calibrate``."""
+    lab_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+    lab_app.callback(
+        invoke_without_command=True,
         epilog=(
             "Examples:  rlvr lab                      (built-in tiny model, arithmetic, 3 seeds)\n\n"
             "rlvr lab --quick --out runs/lab-quick    (smoke profile, 2 seeds, ~90 s)\n\n"
             "rlvr lab --task countdown --seed 1 --out runs/lab-countdown\n\n"
-            "rlvr lab --model smollm2 --data prompts.jsonl --verifier math --device cuda --out runs/lab-smol"
-        )
+            "rlvr lab --model smollm2 --data prompts.jsonl --verifier math --device cuda --out runs/lab-smol\n\n"
+            "rlvr lab calibrate --quick --out runs/calibration   (planted-truth scenarios)"
+        ),
     )(lab)
+    lab_app.command(
+        "calibrate",
+        epilog="Examples:  rlvr lab calibrate --quick --out runs/cal\n\nrlvr lab calibrate --seeds 5 --only spurious,null",
+    )(calibrate)
+    app.add_typer(lab_app, name="lab")
 
 
 def lab(
+    ctx: typer.Context,
     out: Path = typer.Option(Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run)."),
     task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
     seed: int = typer.Option(0, "--seed", help="First seed: seed+i drives replicate i (data, warm-up, RL, sampling)."),
@@ -53,6 +62,8 @@ def lab(
     sample every arm on in-distribution and shifted test sets, and report pooled pass@k with
     intervals over seeds, compression vs capability gain, each control's call (spurious gain / none /
     unstable), health and a verdict (summary.json and a self-contained report.html in --out)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rlvr.lab import lab_config
 
     profile = "custom" if model is not None else ("quick" if quick else "default")
@@ -98,3 +109,41 @@ def lab(
     from rlvr.report.lab import print_lab_summary
 
     print_lab_summary(summary, console=err_console, report_path=str(out / "report.html"))
+
+
+def calibrate(
+    out: Path = typer.Option(Path("runs/calibration"), "--out", "-o", help="Folder for calibration.json and the runs."),
+    quick: bool = typer.Option(False, "--quick", help="Quick profile (3 seeds per scenario); default: full (5 seeds)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Seeds per scenario."),
+    only: str | None = typer.Option(None, "--only", help="Comma-separated scenarios (default: all)."),
+    workers: int | None = typer.Option(None, "--workers", help="Seeds run at once (default: one per CPU core)."),
+    as_json: bool = typer.Option(False, "--json", help="Print calibration.json's content."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Planted-truth calibration: run scenarios whose answer is known by construction (compression,
+    capability, collapse, spurious, null) on several seeds each and report, per scenario, on how many
+    seeds the lab recovered the planted verdict and control label (DIR/calibration.json)."""
+    from rlvr.lab.calibrate import run_calibration
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    try:
+        result = run_calibration(
+            out, profile="quick" if quick else "full", seeds=seeds, names=names,
+            base={"workers": workers, "progress": not (quiet or as_json)} if workers else
+            {"progress": not (quiet or as_json)},
+            quiet=quiet or as_json,
+        )
+    except RlvrError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+        return
+    for sc in result["scenarios"]:
+        planted = ", ".join(f"{k}={v}" for k, v in sc["planted"].items() if v is not None)
+        seen = "; ".join(f"seed {o['seed']}: {o['verdict']} / {o['spurious']}" for o in sc["observed"])
+        err_console.print(
+            f"{sc['name']:<12} recovered {sc['recovered']}/{sc['seeds']}  (planted {planted}; {seen}; "
+            f"{sc['seconds']:.0f} s)",
+            highlight=False,
+        )
+    err_console.print(f"calibration: {out / 'calibration.json'}", highlight=False)

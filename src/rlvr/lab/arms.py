@@ -225,7 +225,7 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
     spec = TASK_SPECS[cfg.task]
     noise = cfg.pretrain_noise if cfg.pretrain_noise is not None else spec.pretrain_noise
     drop = cfg.carry_drop if cfg.carry_drop is not None else spec.carry_drop
-    pairs = _worked_pairs(splits["pretrain"], noise, cfg.seed, carry_drop=drop)
+    pairs = _worked_pairs(splits["pretrain"], noise, cfg.seed, carry_drop=drop, malformed=cfg.malformed)
     key = cache_key(tiny=asdict(tcfg), steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed, pairs=pairs)
     folder = Path(cfg.cache_dir) if cfg.cache_dir else cache_root() / "lab"
 
@@ -246,10 +246,12 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
 
 
 def _worked_pairs(
-    records: Sequence[Mapping[str, Any]], noise: float, seed: int, *, carry_drop: float = 0.0
+    records: Sequence[Mapping[str, Any]], noise: float, seed: int, *, carry_drop: float = 0.0,
+    malformed: float = 0.0,
 ) -> list[tuple[str, str]]:
     """(prompt, solution) warm-up pairs: a ``carry_drop`` share of the records that have a
-    ``carry_dropped`` solution show it, and a ``noise`` share of the rest a slip."""
+    ``carry_dropped`` solution show it, and a ``noise`` share of the rest a slip; then a
+    ``malformed`` share of all get a letter prefix (unparsable)."""
     from rlvr.data.tasks import slip
 
     rng = random.Random(seed)
@@ -260,6 +262,8 @@ def _worked_pairs(
             shown = str(r["carry_dropped"])
         elif rng.random() < noise:
             shown = slip(shown, rng)
+        if malformed and rng.random() < malformed:
+            shown = "a" + shown
         pairs.append((r["prompt"], shown))
     return pairs
 

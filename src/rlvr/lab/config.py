@@ -98,6 +98,10 @@ class LabConfig:
     carry_drop: float | None = None
     """Share of carry additions' worked solutions shown with the carry forgotten (None: the task's;
     0: the base is merely sloppy everywhere, so it already reaches almost every answer at large k)."""
+    malformed: float = 0.0
+    """Share of worked solutions shown malformed (a letter before the number, which the verifier
+    cannot parse): a base whose answers are often unparsable, so a format-only reward can raise
+    pass@1 without teaching anything (the ``spurious`` calibration scenario)."""
     pretrain_lr: float = 3e-3
     """Warm-up learning rate."""
     n_layer: int = 2
@@ -191,6 +195,8 @@ class LabConfig:
             raise ConfigError("n_shifted and pretrain_steps must be >= 0")
         if self.pretrain_noise is not None and not 0.0 <= self.pretrain_noise < 1.0:
             raise ConfigError("pretrain_noise must be in [0, 1)")
+        if not 0.0 <= self.malformed < 1.0:
+            raise ConfigError("malformed must be in [0, 1)")
         if self.carry_drop is not None and not 0.0 <= self.carry_drop <= 1.0:
             raise ConfigError("carry_drop must be in [0, 1]")
         lo, hi = self.band

@@ -1,0 +1,141 @@
+"""Planted-truth calibration (``rlvr lab calibrate``): scenarios whose true answer is known by
+construction, each a real run of the study on several seeds, and whether the lab recovers it.
+
+A scenario is a set of ``LabConfig`` overrides plus what it plants: a verdict label and/or a
+control label (None: not judged), and which control's label is its observed ``spurious`` (the
+random arm, or the format-only arm). A seed *recovers* the scenario when every planted field
+equals what the lab reports on that seed. ``DIR/calibration.json`` follows DESIGN.md section 3.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rlvr.errors import ConfigError
+from rlvr.io import write_json
+from rlvr.lab.config import LabConfig, lab_config
+
+__all__ = ["SCENARIOS", "Scenario", "recovered", "run_calibration"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A study whose answer is known by construction."""
+
+    name: str
+    why: str
+    """How the answer is planted (one sentence)."""
+    verdict: str | None
+    """Planted verdict label (None: not judged)."""
+    spurious: str | None
+    """Planted label of ``control`` (None: not judged)."""
+    control: str = "random_control"
+    """The control arm whose label is the observed ``spurious``."""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """LabConfig fields changed from the profile."""
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "compression",
+        "carries are never shown in warm-up (a stratum the base cannot reach at any k, nor can RL), the rest is "
+        "sloppy (half the solutions slip): RL can only sharpen what the base already reaches",
+        "pure_compression", None, overrides={"carry_drop": 1.0},
+    ),
+    Scenario(
+        "capability",
+        "carry additions are shown with the carry dropped 97% of the time (the base solves them with per-sample "
+        "probability well below 1/K), other slips at 0.3: RL can make the rare right answer the rule",
+        "capability_gain_and_compression", None,
+        overrides={"carry_drop": 0.97, "pretrain_noise": 0.3, "kl_beta": 0.0},
+    ),
+    Scenario(
+        "collapse",
+        "countdown has many valid expressions per target; a high learning rate without a KL anchor trades "
+        "their diversity for pass@1",
+        "mode_collapse", None, overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 5e-4},
+    ),
+    Scenario(
+        "spurious",
+        "30% of the warm-up answers carry a letter prefix the verifier cannot parse; a format-only reward "
+        "(never checks correctness) teaches the shape and so raises pass@1",
+        None, "spurious_gain", control="format_control", overrides={"malformed": 0.3},
+    ),
+    Scenario(
+        "null",
+        "the random-reward control at the default settings must stay a valid null",
+        None, "no_spurious_gain",
+    ),
+)
+
+
+def recovered(scenario: Scenario, observed: Mapping[str, Any]) -> bool:
+    """Whether one seed's observation matches every non-null planted field."""
+    return all(
+        planted is None or observed.get(key) == planted
+        for key, planted in (("verdict", scenario.verdict), ("spurious", scenario.spurious))
+    )
+
+
+def _observe(scenario: Scenario, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"seed": p["seed"], "verdict": p["verdict"], "spurious": (p.get("spurious") or {}).get(scenario.control)}
+        for p in summary["per_seed"]
+    ]
+
+
+def run_calibration(
+    out_dir: str | Path,
+    *,
+    profile: str = "quick",
+    seeds: int | None = None,
+    names: Sequence[str] | None = None,
+    base: Mapping[str, Any] | None = None,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """Run the scenarios (all, or ``names``) on ``seeds`` seeds each (default 3 quick, 5 full) and
+    write ``<out_dir>/calibration.json``; returns its content. ``base``: LabConfig overrides for
+    every scenario (workers, cache_dir, ...)."""
+    from rlvr.lab.study import run_lab
+
+    if profile not in ("quick", "full"):
+        raise ConfigError(f"calibration profile must be quick or full, got {profile!r}")
+    chosen = [s for s in SCENARIOS if names is None or s.name in names]
+    unknown = sorted(set(names or ()) - {s.name for s in SCENARIOS})
+    if unknown:
+        raise ConfigError(f"unknown scenario(s) {', '.join(unknown)}; scenarios: {', '.join(s.name for s in SCENARIOS)}")
+    n_seeds = seeds or (3 if profile == "quick" else 5)
+    out = Path(out_dir)
+    if (out / "calibration.json").exists():
+        raise ConfigError(f"{out} already holds a calibration; choose another --out or delete it")
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"profile": profile, "scenarios": []}
+    for sc in chosen:
+        cfg: LabConfig = lab_config(
+            "quick" if profile == "quick" else "default",
+            **{**dict(base or {}), **dict(sc.overrides), "seeds": n_seeds, "out_dir": str(out / sc.name)},
+        )
+        if sc.control == "format_control" and not cfg.format_control:
+            cfg = replace(cfg, format_control=True)
+        t0 = time.perf_counter()
+        summary = run_lab(cfg, quiet=quiet)
+        observed = _observe(sc, summary)
+        result["scenarios"].append({
+            "name": sc.name,
+            "why": sc.why,
+            "planted": {"verdict": sc.verdict, "spurious": sc.spurious},
+            "observed": observed,
+            "recovered": sum(recovered(sc, o) for o in observed),
+            "seeds": len(observed),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "pooled": {"verdict": summary["verdict"]["label"], "spurious": summary["spurious"]["controls"].get(
+                sc.control, {}).get("label")},
+            "pass_at_k": {arm: a["pass_at_k"] for arm, a in summary["arms"].items()},
+            "summary": f"{sc.name}/summary.json",
+        })
+        write_json(out / "calibration.json", result)  # after each scenario: a partial table survives
+    return result
