@@ -191,7 +191,7 @@ def _header(s: Mapping[str, Any]) -> str:
     out.append("</div>")
     total = _get(s, "timings", "total")
     prov = [
-        f"seed {_text(s.get('seed'))}",
+        escape(_seed_text(s)),
         f"profile {_text(s.get('profile'))}",
         f"device {_text(s.get('device'))}",
         f"total time {_duration(total)}",
@@ -718,6 +718,13 @@ def write_lab_report(path: str | os.PathLike[str], summary: Mapping[str, Any]) -
     return p
 
 
+def _seed_text(s: Mapping[str, Any]) -> str:
+    seeds = s.get("seeds")
+    if isinstance(seeds, Sequence) and not isinstance(seeds, str) and len(seeds) > 1:
+        return "seeds " + ", ".join(map(str, seeds))
+    return f"seed {DASH if s.get('seed') is None else s['seed']}"
+
+
 def _tpct(v: Any, signed: bool = False) -> str:
     if not _is_num(v):
         return DASH if v is None else str(v)
@@ -748,7 +755,7 @@ def print_lab_summary(
     total = _get(s, "timings", "total")
     console.print(
         f"[bold]rlvr lab — {esc(str(s.get('task') or DASH))} on {esc(str(s.get('model') or DASH))}[/]  "
-        f"[dim](seed {esc(str(DASH if s.get('seed') is None else s['seed']))} · {esc(str(s.get('profile') or DASH))} · "
+        f"[dim]({esc(_seed_text(s))} · {esc(str(s.get('profile') or DASH))} · "
         f"{esc(str(s.get('device') or DASH))} · {_duration(total) if _is_num(total) else DASH})[/]",
         highlight=False,
     )
