@@ -19,6 +19,7 @@ import io
 import json
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -96,7 +97,9 @@ def main() -> None:
     parts = []
     if args.out:
         cmd = ["rlvr", "lab", "--out", args.out, "--quiet"] + (["--quick"] if args.quick else [])
-        measured = measure(cmd)
+        # The rlvr of this interpreter's environment, whatever is on PATH.
+        exe = Path(sys.executable).with_name("rlvr")
+        measured = measure([str(exe) if exe.exists() else "rlvr", *cmd[1:]])
         summary = json.loads((Path(args.out) / "summary.json").read_text())
         parts.append(lab_block(summary, measured, " ".join(c for c in cmd if c != "--quiet")))
     elif args.summary:

@@ -52,7 +52,7 @@ def _kl_end(run: Mapping[str, Any]) -> float | None:
 
 def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The summary dict (without timings and files) of a lab run on ``seeds``."""
-    from rlvr.evaluate.compare import compare, informative
+    from rlvr.evaluate.compare import informative
     from rlvr.evaluate.pooled import pooled_compare
     from rlvr.evaluate.spurious import EXPLANATION, spurious_label
 
@@ -114,7 +114,8 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
     per_seed = []
     for s in seeds:
         o = s["outcomes"]
-        c = compare(o["base"]["in_distribution"], o["trained"]["in_distribution"], ks, list_problems=False, **kw)
+        # One seed through the pooled path: the same paired problem bootstrap as compare, vectorised.
+        c = pooled_compare([o["base"]["in_distribution"]], [o["trained"]["in_distribution"]], ks, **kw)
         entry = {
             "seed": s["seed"], "verdict": c.verdict, "hit_rate": s["hit_rate"], "curated": s["curated"],
             "pass_at_k": {
@@ -124,7 +125,7 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
             "spurious": {},
         }
         for arm in controls:
-            cc = compare(o["base"]["in_distribution"], o[arm]["in_distribution"], ks, list_problems=False, **kw)
+            cc = pooled_compare([o["base"]["in_distribution"]], [o[arm]["in_distribution"]], ks, **kw)
             entry["spurious"][arm] = spurious_label(
                 cc.capability_gain[1], cc.capability_gain_ci[1], cfg.spurious_threshold,
                 kl=_kl_end(s["runs"][arm]), kl_limit=cfg.kl_limit,
