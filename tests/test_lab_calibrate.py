@@ -69,3 +69,22 @@ def test_calibration_json_follows_the_contract(tmp_path, monkeypatch):
     assert sc["recovered"] == sum(o["spurious"] == "no_spurious_gain" for o in sc["observed"])
     assert sc["seconds"] > 0
     assert (tmp_path / "cal" / "null" / "summary.json").is_file()
+    page = (tmp_path / "cal" / "calibration.html").read_text()
+    assert "<svg" in page and "<script" not in page and f"recovered {sc['recovered']}/2" in page
+
+
+def test_calibration_page_marks_recovered_and_missed_seeds():
+    from rlvr.report.calibration import render_calibration_html
+
+    cal = {"profile": "quick", "scenarios": [{
+        "name": "null", "why": "<b>x</b>", "planted": {"verdict": None, "spurious": "no_spurious_gain"},
+        "observed": [{"seed": 0, "verdict": "pure_compression", "spurious": "no_spurious_gain"},
+                     {"seed": 1, "verdict": "pure_compression", "spurious": "control_unstable"}],
+        "recovered": 1, "seeds": 2, "seconds": 3.0,
+        "pass_at_k": {"base": {"in_distribution": {"1": 0.3, "8": 0.6}, "shifted": None}},
+    }]}
+    page = render_calibration_html(cal)
+    assert '<span class="pos">no_spurious_gain</span>' in page
+    assert '<span class="neg">control_unstable</span>' in page
+    assert '<span class="note">pure_compression</span>' in page  # not judged
+    assert "recovered 1/2" in page and "<b>x</b>" not in page and "<svg" in page

@@ -4,7 +4,7 @@ construction, each a real run of the study on several seeds, and whether the lab
 A scenario is a set of ``LabConfig`` overrides plus what it plants: a verdict label and/or a
 control label (None: not judged), and which control's label is its observed ``spurious`` (the
 random arm, or the format-only arm). A seed *recovers* the scenario when every planted field
-equals what the lab reports on that seed. ``DIR/calibration.json`` follows DESIGN.md section 3.
+equals what the lab reports on that seed. ``DIR/calibration.json`` follows DESIGN.md section 3; ``DIR/calibration.html`` is its page.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ def run_calibration(
     write ``<out_dir>/calibration.json``; returns its content. ``base``: LabConfig overrides for
     every scenario (workers, cache_dir, ...)."""
     from rlvr.lab.study import run_lab
+    from rlvr.report.calibration import write_calibration_report
 
     if profile not in ("quick", "full"):
         raise ConfigError(f"calibration profile must be quick or full, got {profile!r}")
@@ -138,4 +139,5 @@ def run_calibration(
             "summary": f"{sc.name}/summary.json",
         })
         write_json(out / "calibration.json", result)  # after each scenario: a partial table survives
+        write_calibration_report(out / "calibration.html", result)
     return result
