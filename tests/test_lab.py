@@ -302,3 +302,48 @@ def test_verdict_never_reports_an_uninformative_comparison_as_a_finding():
     v = lab_verdict(ceiling)
     assert v["label"] == "uninformative" and v["headline"].startswith("Uninformative")
     assert not any(w in " ".join([v["headline"], *v["reasons"]]) for w in ("compress", "capability gain", "collapse"))
+
+
+def _fake_seed(seed, base_c, trained_c, random_c, shifted_c, kl=0.01, n=8):
+    """One seed's run_seed output without any training: c correct of n per problem, per arm."""
+    def flags(cs):
+        return {f"p{i}": [True] * c + [False] * (n - c) for i, c in enumerate(cs)}
+
+    runs = {
+        arm: {"summary": {"health": None}, "warnings": [], "trajectory": [],
+              "curves": {"policy/entropy": [0.4, 0.3], "policy/kl": [kl, kl]}}
+        for arm in ("trained", "random_control")
+    }
+    return {
+        "seed": seed, "hit_rate": 0.4, "curated": 10, "verifier": "math", "curation": {},
+        "data": {"shifted_description": "held out"}, "timings": {}, "runs": runs,
+        "outcomes": {
+            "base": {"in_distribution": flags(base_c), "shifted": flags(shifted_c)},
+            "trained": {"in_distribution": flags(trained_c), "shifted": flags(shifted_c)},
+            "random_control": {"in_distribution": flags(random_c), "shifted": flags(shifted_c)},
+        },
+    }
+
+
+def test_lab_summary_pools_seeds_and_calls_the_control():
+    from rlvr.lab.summary import lab_summary
+
+    cfg = lab_config("quick", n_samples=8, n_boot=300, format_control=False)
+    base = [2] * 30 + [0] * 10
+    seeds = [
+        _fake_seed(0, base, [6] * 30 + [0] * 10, base, [0] * 40),
+        _fake_seed(1, base, [5] * 30 + [0] * 10, [1] * 30 + [0] * 10, [0] * 40, kl=0.02),
+    ]
+    s = lab_summary(cfg, seeds)
+    assert s["seeds"] == [0, 1] and [p["seed"] for p in s["per_seed"]] == [0, 1]
+    # Pooled pass@1 = mean of the seeds': trained (0.75·6/8 + 0.75·5/8) / 2, base 0.75·2/8.
+    assert s["arms"]["trained"]["pass_at_k"]["in_distribution"]["1"] == pytest.approx(0.75 * 5.5 / 8)
+    assert s["arms"]["base"]["pass_at_k"]["in_distribution"]["1"] == pytest.approx(0.75 * 2 / 8)
+    # The shifted base never solves anything: a floor, uninformative, and said so in the verdict.
+    assert s["informative"] == {"in_distribution": True, "shifted": False}
+    assert any("uninformative" in r for r in s["verdict"]["reasons"] if r.startswith("Shifted"))
+    # Seed 1's control lost 0.75·1/8 ≈ 9 points: that seed's control is unstable, and so the study's call.
+    assert [p["spurious"]["random_control"] for p in s["per_seed"]] == ["no_spurious_gain", "control_unstable"]
+    assert s["spurious"]["label"] == "control_unstable" and s["spurious"]["flag"] is False
+    assert s["spurious"]["controls"]["random_control"]["kl_end_per_seed"] == [0.01, 0.02]
+    assert s["verdict"]["label"] == s["comparison"]["verdict"]

@@ -103,14 +103,6 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
             f"pass_at_{k_max}_ci": list(res.capability_gain_ci[ks[-1]]),
             "verdict": res.verdict,
         }
-    rand = controls["random_control"]
-    real_gain = comp["capability_gain"]["1"]
-    labels = [c["label"] for c in controls.values()]
-    # The study's call: any control broken -> unstable; else any spurious gain; else none.
-    overall = "control_unstable" if "control_unstable" in labels else (
-        "spurious_gain" if "spurious_gain" in labels else "no_spurious_gain")
-    message = _spurious_message(controls, real_gain, cfg.spurious_threshold)
-
     per_seed = []
     for s in seeds:
         o = s["outcomes"]
@@ -131,6 +123,22 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
                 kl=_kl_end(s["runs"][arm]), kl_limit=cfg.kl_limit,
             )[0]
         per_seed.append(entry)
+    # A control that broke on any seed is no null, whatever the pooled number says.
+    for arm, ctl in controls.items():
+        broken = [p["seed"] for p in per_seed if p["spurious"][arm] == "control_unstable"]
+        if broken and ctl["label"] == "no_spurious_gain":
+            ctl["label"] = "control_unstable"
+            ctl["reason"] = (
+                f"unstable on seed{'s' if len(broken) > 1 else ''} {', '.join(map(str, broken))} (pooled: "
+                f"{ctl['reason']}); lower the learning rate or add a KL term (kl_beta)"
+            )
+    rand = controls["random_control"]
+    real_gain = comp["capability_gain"]["1"]
+    labels = [c["label"] for c in controls.values()]
+    # The study's call: any control broken -> unstable; else any spurious gain; else none.
+    overall = "control_unstable" if "control_unstable" in labels else (
+        "spurious_gain" if "spurious_gain" in labels else "no_spurious_gain")
+    message = _spurious_message(controls, real_gain, cfg.spurious_threshold)
 
     first = seeds[0]
     rl_arms = [a for a in arm_names if a != "base"]
