@@ -292,7 +292,7 @@ def _train_config(cfg: LabConfig, run_dir: Path) -> Any:
         "data": data,
         "rollout": {"prompts_per_step": cfg.prompts_per_step, "group_size": cfg.group_size,
                     "temperature": cfg.temperature, "max_new_tokens": cfg.new_tokens()},
-        "optim": {"learning_rate": cfg.learning_rate},
+        "optim": {"learning_rate": cfg.learning_rate, "epochs": cfg.epochs, "minibatches": cfg.minibatches},
         "loss": {"beta": cfg.kl_beta},
     })
 

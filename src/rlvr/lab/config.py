@@ -128,6 +128,10 @@ class LabConfig:
     """Completions per prompt (G)."""
     learning_rate: float = 2e-4
     """RL learning rate of every arm (the tiny model tolerates far more than LLM recipes' ~1e-6)."""
+    epochs: int = 1
+    """Passes over each rollout batch (PPO epochs; > 1 makes later updates off-policy, so the clip acts)."""
+    minibatches: int = 1
+    """Optimizer steps per epoch."""
     kl_beta: float = 0.1
     """KL-to-base coefficient of every RL arm (0: no KL term). Without it the random control
     random-walks away from the base at this learning rate (AdamW turns zero-mean gradient noise into
@@ -189,6 +193,8 @@ class LabConfig:
             raise ConfigError("trajectory_every must be >= 0, trajectory_problems and trajectory_samples >= 1")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        if self.epochs < 1 or self.minibatches < 1:
+            raise ConfigError("epochs and minibatches must be >= 1")
         if self.kl_beta < 0:
             raise ConfigError("kl_beta must be >= 0 (0: no KL term)")
         if self.n_shifted < 0 or self.pretrain_steps < 0:
