@@ -111,10 +111,10 @@ def main() -> None:
     if args.write:
         readme = Path(args.write)
         old = readme.read_text(encoding="utf-8")
-        pattern = re.compile(r"(<!-- lab-output:start -->\n).*?(\n<!-- lab-output:end -->)", re.S)
+        pattern = re.compile(r"(<!-- lab-output:start -->\n).*?(<!-- lab-output:end -->)", re.S)
         if not pattern.search(old):
             raise SystemExit(f"{readme}: no <!-- lab-output:start --> ... <!-- lab-output:end --> markers")
-        readme.write_text(pattern.sub(lambda m: m.group(1) + text + m.group(2), old), encoding="utf-8")
+        readme.write_text(pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), old), encoding="utf-8")
 
 
 if __name__ == "__main__":
