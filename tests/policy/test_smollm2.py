@@ -386,5 +386,5 @@ def test_lab_study_runs_on_smollm2(tmp_path):
     for arm in ("base", "trained", "random_control"):
         assert set(summary["arms"][arm]["pass_at_k"]["in_distribution"]) == {"1", "2"}
     assert summary["verdict"]["label"] and (tmp_path / "lab" / "report.html").is_file()
-    lines = (tmp_path / "lab" / "samples" / "trained_in_distribution.jsonl").read_text().splitlines()
+    lines = (tmp_path / "lab" / "seed0" / "samples" / "trained_in_distribution.jsonl").read_text().splitlines()
     assert len(lines) == 2 * 2
