@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from rlvr.diagnostics import HealthConfig
 from rlvr.errors import ConfigError
-from rlvr.grpo.health import HealthConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -420,7 +420,7 @@ class GRPOConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     """The optimizer."""
     health: HealthConfig = field(default_factory=HealthConfig)
-    """Health-monitor thresholds (rlvr.grpo.health)."""
+    """Health-monitor thresholds (rlvr.diagnostics)."""
 
     def __post_init__(self) -> None:
         if self.algorithm is not None and self.algorithm not in ALGORITHMS:

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from rlvr.data.schedule import PromptSampler
+from rlvr.diagnostics import HealthMonitor, keys
 from rlvr.engine import EngineConfig
 from rlvr.errors import ConfigError
 from rlvr.grpo.advantages import group_advantages, overlong_penalty
@@ -43,7 +44,6 @@ from rlvr.grpo.checkpoint import (
 )
 from rlvr.grpo.config import GRPOConfig
 from rlvr.grpo.filtering import informative_groups, prune_groups
-from rlvr.grpo.health import HealthMonitor
 from rlvr.grpo.loss import aggregate, kl_penalty, policy_loss
 from rlvr.grpo.metrics import progress_bar, progress_info, run_summary, step_metrics
 from rlvr.grpo.rundir import RunDir, check_resumable
@@ -110,6 +110,8 @@ class Trainer:
         self.policy = check_trainable(policy if policy is not None else build_policy(cfg, self.records))
         v = verifier if verifier is not None else cfg.verifier.name
         self.verifier: Verifier = get_verifier(v, **cfg.verifier.options) if isinstance(v, str) else get_verifier(v)
+        # The name the health monitor's warnings tell the user to audit (and summary.json records).
+        self.verifier_name = v if isinstance(v, str) else str(getattr(v, "name", None) or type(v).__name__)
         self.engine = EngineConfig(workers=cfg.verifier.workers, timeout=cfg.verifier.timeout)
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad],
@@ -128,7 +130,7 @@ class Trainer:
             start=cfg.data.schedule_start,
             ramp_steps=cfg.data.schedule_ramp_steps or cfg.run.steps,
         )
-        self.monitor = HealthMonitor(cfg.health)
+        self.monitor = HealthMonitor(cfg.health, verifier=self.verifier_name)
         self.step_count = 0
         self.history: list[dict[str, Any]] = []
         self.quiet = quiet
@@ -175,10 +177,10 @@ class Trainer:
         metrics = step_metrics(step, batch, sampled, len(rows), upd, lr)
         metrics.update(
             {
-                "time/rollout": sum(b.time_rollout for b in sampled),
-                "time/verify": sum(b.time_verify for b in sampled),
-                "time/update": t_end - t_update,
-                "time/step": t_end - t_start,
+                keys.TIME_ROLLOUT: sum(b.time_rollout for b in sampled),
+                keys.TIME_VERIFY: sum(b.time_verify for b in sampled),
+                keys.TIME_UPDATE: t_end - t_update,
+                keys.TIME_STEP: t_end - t_start,
             }
         )
         for b in sampled:  # a pass-rate curriculum learns from every sampled group
@@ -393,7 +395,7 @@ class Trainer:
         if self.files is not None:
             rows = self.files.rewind(self.step_count)
             # Rebuild the monitor's memory (baselines, active episodes) from the logged steps.
-            self.monitor = HealthMonitor(self.config.health)
+            self.monitor = HealthMonitor(self.config.health, verifier=self.verifier_name)
             for row in rows:
                 self.monitor.update(int(row["step"]), row)
             self.history = rows
@@ -441,7 +443,8 @@ class Trainer:
 
     def summary(self, seconds: float | None = None) -> dict[str, Any]:
         """Reward start → end, health findings and where things are."""
-        return run_summary(self.step_count, self.history, self.monitor.summary(), self.run_dir, seconds)
+        out = run_summary(self.step_count, self.history, self.monitor.summary(), self.run_dir, seconds)
+        return {**out, "verifier": self.verifier_name}
 
 
 def train(
