@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.errors import ConfigError, InputError
-from rlvr.types import STATUSES, Sample
+from rlvr.types import STATUSES, UNJUDGED, Sample
 
 __all__ = ["ProblemOutcomes", "SampleSet", "as_problem_map", "load_samples", "samples_from_records"]
-
-_EXCLUDED = ("error", "skipped")
 
 
 @dataclass(frozen=True)
@@ -292,7 +290,7 @@ def _build(
         if acc is None:
             acc = accs[pid] = _Acc()
         statuses[status or "reward_only"] += 1
-        if status in _EXCLUDED:
+        if status in UNJUDGED:
             acc.excluded += 1
             return
         ok = status == "correct" if status is not None else float(reward) >= threshold
