@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlvr._worker import WorkerDied, WorkerProcess
-from rlvr.errors import ConfigError
+from rlvr.errors import ConfigError, VerifierContractError
 from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import Verifier, get_verifier, safe_verify
 
@@ -103,7 +103,7 @@ def verify_iter(
 ) -> Iterator[Verdict]:
     """Verify ``samples`` and yield one verdict per sample, in input order."""
     cfg = config or EngineConfig()
-    v = get_verifier(verifier, **verifier_options) if isinstance(verifier, str) else verifier
+    v = verifier if isinstance(verifier, Verifier) else get_verifier(verifier, **verifier_options)
     if cfg.workers == 0 and cfg.executor == "local":
         for sample in samples:
             verdict = safe_verify(v, sample)
@@ -224,6 +224,8 @@ def _run_pool(
                             slot.current.popleft()
                         results[idx] = verdict
                         slot.deadline = time.monotonic() + cfg.timeout
+                    elif msg[0] == "setup":
+                        raise VerifierContractError(msg[1])
                     elif msg[0] == "exc":
                         raise ConfigError(f"verifier worker failed: {msg[1]}")
             now = time.monotonic()

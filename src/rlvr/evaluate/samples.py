@@ -343,9 +343,9 @@ def _build(
             add(record, lineno, record.get("status"), record.get("reward"), record.get("details"))
     else:
         from rlvr.engine import EngineConfig, verify_iter
-        from rlvr.verifiers.base import get_verifier
+        from rlvr.verifiers.base import Verifier, get_verifier
 
-        v = get_verifier(verifier, **dict(verifier_options or {})) if isinstance(verifier, str) else verifier
+        v = verifier if isinstance(verifier, Verifier) else get_verifier(verifier, **dict(verifier_options or {}))
         required = tuple(getattr(v, "required_fields", ("output",)))
         pending: deque[tuple[int, dict[str, Any]]] = deque()
 
