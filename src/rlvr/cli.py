@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter, deque
@@ -30,6 +31,12 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Reinforcement learning with verifiable rewards: verify, audit, train and diagnose."""
+    # `--verifier mymod:verifier` names a module in the folder the command runs in, as `python -m`
+    # would find it; the `rlvr` console script does not put that folder on sys.path. Appended, so
+    # it never shadows an installed package.
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
 
 
 @app.command(
