@@ -39,6 +39,11 @@ def verifier_verdict(output, ground_truth):
     return Verdict.correct("same") if last_number(output) == str(ground_truth) else Verdict.incorrect("differs")
 
 
+def digit_share(output, ground_truth):
+    """Graded: the share of digits (a fresh tiny model gets varied scores)."""
+    return sum(c.isdigit() for c in output) / len(output) if output else 0.0
+
+
 def by_sample(sample):
     """f(sample): reads metadata too."""
     tol = sample.metadata.get("tol", 0)
