@@ -290,3 +290,16 @@ def test_verdicts_from_functions_are_exact_verdicts(mod):
     v = rlvr.verify([{"output": "x", "answer": 1}], f"{mod}:verifier_verdict")[0]
     assert v == Verdict.unparsable("no number")
     assert not math.isnan(v.score)
+
+
+def test_the_compose_factory_without_its_file_is_still_a_setup_error():
+    with pytest.raises(ConfigError, match="bad options for verifier 'compose'.*'file'"):
+        get_verifier("compose")
+
+
+def test_automatic_workers_stay_in_process_for_a_function_workers_cannot_import():
+    def local(output, ground_truth):  # as in a notebook: no module a worker could import
+        return 1.0 if output == str(ground_truth) else 0.0
+
+    verdicts = rlvr.verify([{"output": str(i % 2), "answer": 1} for i in range(300)], local)
+    assert [v.score for v in verdicts] == [float(i % 2) for i in range(300)]
