@@ -100,3 +100,46 @@ def test_verl_wrong_return_type_raises(mod, routes):
     register_source("bad", f"{mod}:returns_nan")
     with pytest.raises(VerifierContractError, match="returned nan"):
         compute_score("bad", "x", 1)
+
+
+@pytest.mark.slow
+def test_a_real_grpo_trainer_with_plain_function_rewards(mod, tmp_path):
+    """Both shapes inside TRL's GRPOTrainer: an (output, ground_truth) function by name and a
+    TRL-style function object, each called the way rlvr promises."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    trl = pytest.importorskip("trl")
+    datasets = pytest.importorskip("datasets")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_trl_grpo import build_model
+
+    torch.set_num_threads(1)
+    model_dir = build_model(tmp_path / "model")
+    rows = [{"prompt": f"{a}+{a}=", "answer": str(2 * a), "task": "mine" if a % 2 else "other"} for a in range(4)]
+    calls = []
+
+    def digits_or_skip(completions, task, **kwargs):
+        calls.append(list(task))
+        return [None if t == "other" else float(any(ch.isdigit() for ch in c)) for c, t in zip(completions, task)]
+
+    by_name = reward_function(f"{mod}:verifier", workers=2)
+    batched = reward_function(digits_or_skip)
+    args = trl.GRPOConfig(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=2, max_completion_length=6,
+        max_steps=1, logging_steps=1, learning_rate=1e-4, save_strategy="no", report_to="none", use_cpu=True,
+        bf16=False, seed=0, disable_tqdm=True, log_completions=False, dataloader_num_workers=0,
+    )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+    trainer = trl.GRPOTrainer(
+        model=model, reward_funcs=[by_name, batched], args=args, train_dataset=datasets.Dataset.from_list(rows),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    assert sum(by_name.counts.values()) == 4 and set(by_name.counts) <= {"correct", "incorrect"}
+    assert all(v.reason.startswith(f"{mod}:verifier returned ") for v in by_name.last_verdicts)
+    assert len(calls) == 1 and len(calls[0]) == 4  # one call for the whole batch, as TRL would make it
+    assert batched.counts["skipped"] == calls[0].count("other")
+    assert [v.status == "skipped" for v in batched.last_verdicts] == [t == "other" for t in calls[0]]
+    logged = [e for e in trainer.state.log_history if "rewards/rlvr_digits_or_skip/mean" in e]
+    assert len(logged) == 1 and f"rewards/rlvr_{mod}_verifier/mean" in logged[0]
