@@ -144,7 +144,10 @@ def test_reasons_say_what_the_function_returned(mod):
     assert rlvr.verify(RECORDS[:1], f"{mod}:verifier_int")[0].details == {"returned": 1.0}
 
 
-def test_numpy_scalars_count_as_numbers():
+def test_numpy_scalars_and_fractions_count_as_numbers():
+    from fractions import Fraction
+
+    assert to_verdict(Fraction(1, 4), "m:f").score == 0.25
     np = pytest.importorskip("numpy")
     assert to_verdict(np.float64(0.25), "m:f").score == 0.25
     assert to_verdict(np.bool_(True), "m:f").status == "correct"

@@ -48,6 +48,7 @@ import importlib
 import importlib.util
 import inspect
 import math
+import numbers
 import pickle
 import sys
 import traceback
@@ -169,7 +170,7 @@ def to_verdict(value: Any, label: str) -> Verdict:
         score = 1.0 if value else 0.0
         status = "correct" if value else "incorrect"
         return Verdict(score, status, f"{label} returned {value}", {"returned": value})
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):  # int, float, Fraction, numpy scalars
         score = float(value)
         if not (math.isfinite(score) and 0.0 <= score <= 1.0):
             raise VerifierContractError(
