@@ -240,6 +240,16 @@ def test_batch_function_contract(mod, fn, needle):
     assert needle in str(err.value)
 
 
+def test_batch_function_may_return_an_array():
+    np = pytest.importorskip("numpy")
+
+    def arr(completions, **kwargs):
+        return np.array([float(c == "1") for c in completions])
+
+    assert [v.score for v in rlvr.verify([{"output": "1"}], arr)] == [1.0]
+    assert [v.score for v in get_verifier(arr).score_batch(["1", "0"])] == [1.0, 0.0]
+
+
 def test_batch_function_exception_errors_every_completion(mod):
     got = get_verifier(f"{mod}:trl_raises").score_batch(["a", "b"])
     assert [(v.status, v.reason) for v in got] == [("error", f"{mod}:trl_raises raised RuntimeError: reward model offline")] * 2

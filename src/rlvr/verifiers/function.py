@@ -353,9 +353,8 @@ class FunctionVerifier(BaseVerifier):
             values = self.fn(**kwargs)
         except Exception as exc:
             return [self._raised(exc)] * n
-        values = _plain_scalar(values) if not isinstance(values, (list, tuple)) else values
         if hasattr(values, "tolist") and not isinstance(values, (list, tuple)):
-            values = values.tolist()  # a numpy array or tensor of rewards
+            values = values.tolist()  # a numpy array or tensor of rewards (0-d: a scalar, refused below)
         if not isinstance(values, (list, tuple)):
             raise VerifierContractError(
                 f"verifier {self.name!r} is a batch (TRL-style) reward function but returned {_describe(values)}; "
