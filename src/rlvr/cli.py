@@ -46,7 +46,7 @@ def verify(
     file: Path = typer.Argument(
         ..., metavar="FILE", help="JSONL with one {'output', 'answer', ...} object per line."
     ),
-    verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...) or module:object."),
+    verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...), module:object or file.py:function (a plain function works)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write scored records here (JSONL)."),
     workers: int | None = typer.Option(None, help="Worker processes (default: CPU count; 0 = in-process)."),
     timeout: float = typer.Option(30.0, help="Hard time limit per sample, in seconds."),

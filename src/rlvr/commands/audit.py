@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 
 def audit(
     verifier: str = typer.Option(
-        ..., "--verifier", "-v", help="Verifier name (math, rubric, format, code, sql, ...) or module:object."
+        ..., "--verifier", "-v", help="Verifier name (math, rubric, format, code, sql, ...), module:object or file.py:function."
     ),
     cases: Path | None = typer.Option(
         None, "--cases", help="JSONL of labelled cases: {'output', 'answer', 'should_pass', 'test', ...}."
