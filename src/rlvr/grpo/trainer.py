@@ -273,6 +273,9 @@ class Trainer:
         perms = [torch.randperm(n, generator=gen) for _ in range(o.epochs)]
         all_rows = torch.arange(n)
 
+        # The model stays in eval mode: dropout would make the on-policy ratio differ from 1 and
+        # add noise the clip then fights (TRL disables dropout for the same reason).
+        self.policy.model.eval()
         # (N, T) log-probs under the weights that sampled, scored before any update. With a single
         # update per batch that update's own forward pass is this score (ratio ≡ 1) and fills it in.
         on_policy = o.epochs == 1 and n_mb == 1
@@ -288,9 +291,6 @@ class Trainer:
                 for part, lp, _ in score_tokens(self.reference, tokens, all_rows, temperature=temp, micro_batch=size):
                     ref_lp[part] = lp
 
-        # The model stays in eval mode: dropout would make the on-policy ratio differ from 1 and
-        # add noise the clip then fights (TRL disables dropout for the same reason).
-        self.policy.model.eval()
         per_step: list[dict[str, float]] = []
         for epoch, perm in enumerate(perms):
             for idx in (c for c in torch.tensor_split(perm, n_mb) if len(c)):
