@@ -155,7 +155,34 @@ def _clip_phrase_answer(text: str, start: int) -> tuple[int, str]:
             return offset + close + 2, window[2:close]
     m = _SENTENCE_END.search(window)
     end = m.start() if m else len(window)
+    end = _cut_at_closer(window, end)
     return offset + end, window[:end]
+
+
+_TAG_RE = re.compile(r"</?[A-Za-z][\w-]*>")
+
+
+def _cut_at_closer(window: str, end: int) -> int:
+    """Where an answer inside tags, parentheses or quotes stops: at a tag (``</answer>``), a quote,
+    or a ``)``/``]`` that closes something opened before the anchor ("(The answer is 240)").
+    Brackets opened inside the answer are its own ("[0, 1)", "f(x)"); escaped ones are LaTeX."""
+    depth = 0
+    i = 0
+    while i < end:
+        ch = window[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                return i
+            depth -= 1
+        elif ch in '"\u201c\u201d' or ch == "<" and _TAG_RE.match(window, i):
+            return i
+        i += 1
+    return end
 
 
 def _clean(answer: str, keep_bang: bool = False) -> str:
@@ -165,6 +192,8 @@ def _clean(answer: str, keep_bang: bool = False) -> str:
         a = a.strip().strip("*").strip()
         if len(a) >= 2 and a[0] == "$" and a[-1] == "$":
             a = a.strip("$")
+        elif len(_CLOSING_DOLLAR.findall(a)) == 1 and (a[0] == "$" or (a[-1] == "$" and a[-2:] != "\\$")):
+            a = a.strip("$")  # a stray delimiter: "$5" or "5$" is 5
         a = re.sub(r"(?<!\\right)(?<!\\left)[.。" + ("" if keep_bang else "!") + "]+$", "", a).strip()
         if a.startswith("\\(") and a.endswith("\\)"):
             a = a[2:-2]
@@ -211,6 +240,9 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
     """
     if not isinstance(text, str):
         return Extraction((), "none", "none")
+    tag = _answer_tag(text)
+    if tag is not None:
+        return tag
     methods: list[tuple[str, list[tuple[int, int, str]]]] = []
     boxed = find_boxed(text)
     if boxed:
@@ -241,6 +273,8 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
         return Extraction((), method, "retracted")
     # Inside a box "5!" is a factorial; after "the answer is" it is more likely an exclamation.
     answers = [_clean(a, keep_bang=method == "boxed") for _, _, a in kept][-MAX_CANDIDATES:]
+    if method != "boxed":
+        answers = [sentence_answer(a) for a in answers]
     spans = tuple((s, e) for s, e, _ in kept)[-MAX_CANDIDATES:]
     if not any(answers):
         return Extraction((), method, "empty", spans)
@@ -251,6 +285,72 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
         revised = _revisions(text, kept[-1][1], method)
         answers += [_clean(a) for a in revised]
     return Extraction(tuple(a for a in answers if a), method, None, spans)
+
+
+_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+# An unclosed last <answer> is read only when it is short: "</answer>" is a common stop sequence
+# (so the closer is missing from the output), but a long unclosed block is a mention or a ramble.
+MAX_UNCLOSED_TAG_CHARS = 300
+
+
+def _answer_tag(text: str) -> Extraction | None:
+    """R1-style ``<answer>…</answer>``: the last block is the final answer, graded like a box.
+
+    Its content may itself hold an anchor ("The answer is 12", ``\\boxed{12}``), be the answer
+    (``\\frac{3}{4}``, ``2 × 2 × 233``) or a sentence ("The volume is 120 cubic units.").
+    """
+    lower = text.lower() if len(text) < 100_000 else text[-100_000:].lower()
+    base = len(text) - len(lower)
+    open_ = lower.rfind(_ANSWER_OPEN)
+    if open_ < 0:
+        return None
+    lo = open_ + len(_ANSWER_OPEN)
+    close = lower.find(_ANSWER_CLOSE, lo)
+    if close < 0:
+        if len(lower) - lo > MAX_UNCLOSED_TAG_CHARS:
+            return None
+        close = len(lower)
+    start, end = base + open_, base + close + (len(_ANSWER_CLOSE) if close < len(lower) else 0)
+    content = text[base + lo : base + close][:MAX_ANSWER_CHARS]
+    inner = extract_final_answer(content, fallback=None)
+    spans = ((start, end),)
+    if inner.problem == "retracted":
+        return Extraction((), "answer_tag", "retracted", spans)
+    answers = list(inner.answers) if inner.answers else [sentence_answer(_clean(content))]
+    if not any(answers):
+        return Extraction((), "answer_tag", "empty", spans)
+    # An anchor after the block ("</answer> ... \\boxed{43}") revises it: the grader sees both.
+    tail = text[end : end + _TAIL_CHARS]
+    answers += [b[2] for b in find_boxed(tail)] + _revisions(text, end, "answer_tag")
+    return Extraction(tuple(a for a in (_clean(x) for x in answers) if a), "answer_tag", None, spans)
+
+
+# Words outside math: three or more make the answer a sentence rather than an expression.
+_MATH_SPAN = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\[a-zA-Z]+(?:\{[^{}]*\})?")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+_IS_RE = re.compile(r"\s(?:is|are|was|equals|=|be)\s+(?:equal\s+to\s+|exactly\s+)?", re.I)
+_SENTENCE_HEDGE = re.compile(r"\b(?:or|either|maybe|possibly|perhaps|between)\b", re.I)
+
+
+def sentence_answer(answer: str) -> str:
+    """The value a one-sentence answer states ("The volume of $ABCDEFGH$ is 120" → ``120``).
+
+    Not a sentence (an expression, "12 apples"): unchanged. Otherwise what follows the last
+    "is"/"equals"/"=", else the sentence's only number; a sentence with none of these, or a
+    hedge, is returned unchanged (and the grader refuses it).
+    """
+    plain = _MATH_SPAN.sub(" ", answer)
+    if len(_WORD.findall(plain)) < 3 or _SENTENCE_HEDGE.search(plain):
+        return answer
+    last = deque(_IS_RE.finditer(answer), maxlen=1)
+    if last:
+        rest = _clean(answer[last[0].end() :])
+        if rest and (_NUMBER_RE.search(rest) or "$" in answer[last[0].end() :] or "\\" in rest):
+            return rest
+    numbers = _NUMBER_RE.findall(plain)
+    if len(numbers) == 1:
+        return numbers[0].replace("−", "-")
+    return answer
 
 
 _TAIL_CHARS = 2000
@@ -288,14 +388,48 @@ def _revisions(text: str, end: int, method: str) -> list[str]:
     return [a.replace("−", "-") for a in out]
 
 
+# What may follow the number that ends an output: a full stop, closing math, bold, spaces.
+_TRAILER_CHARS = " \t\r\n.!。*$"
+# What may come right before it: start, "=", ":", a word, a newline. Not an operator or a
+# sub/superscript ("2^5", "3 * 14", "\\frac{1}{2}"), where the number is part of an expression.
+_NOT_BEFORE = re.compile(r"(?:[-+*/^_×·÷{}(\[|<>≤≥,]|\\(?:cdot|times|div|pm|le|ge|leq|geq)|\d)\Z")
+
+
+def _strip_trailer(text: str) -> str:
+    end = len(text)
+    while end > 0:
+        if text[end - 1] in _TRAILER_CHARS:
+            end -= 1
+        elif end >= 2 and text[end - 2] == "\\" and text[end - 1] in "])":
+            end -= 2
+        else:
+            break
+    return text[:end]
+
+
+_REFUSAL_RE = re.compile(
+    r"\b(?:I\s*(?:can(?:'|’)?t|cannot|can\s+not|am\s+(?:unable|not\s+able)|'m\s+(?:unable|not\s+able|sorry)|"
+    r"won(?:'|’)t)|I\s+am\s+sorry|as\s+an\s+AI|unable\s+to\s+(?:solve|answer|help|determine))\b",
+    re.I,
+)
+
+
 def _last_number(text: str) -> Extraction:
-    # Only the tail is searched: a number is a final answer only if it comes last.
+    """The fallback: a number that ends the output ("85", "47+38=85", "So x = 5.").
+
+    A number followed by anything else (a refusal that mentions one, a restated problem cut off
+    mid-sentence, the last digit of "-[0,1)" or "\\frac{1+\\sqrt{5}}{2}") is not an answer.
+    """
     tail_start = max(0, len(text) - 4000)
-    found = deque(_NUMBER_RE.finditer(text, tail_start), maxlen=1)
+    tail = text[tail_start:]
+    body = _strip_trailer(tail)
+    found = deque(_NUMBER_RE.finditer(body), maxlen=1)
     last = found[0] if found else None
-    if last is None:
+    if last is None or last.end() != len(body) or _NOT_BEFORE.search(body[: last.start()].rstrip()[-8:]):
         return Extraction((), "last_number", "none")
-    s, e = last.start(), last.end()
+    if _REFUSAL_RE.search(tail):
+        return Extraction((), "last_number", "none")
+    s, e = tail_start + last.start(), tail_start + last.end()
     # "5 if open, or 6 if closed": a number, then "or", then the last number, in one sentence, is
     # a hedge; report both so the grader refuses it. ("either A or B ... = 6" is not: no number
     # comes before the "or".)
@@ -305,8 +439,6 @@ def _last_number(text: str) -> Extraction:
         before = _NUMBER_RE.findall(sentence, 0, m.start())
         if before and before[-1] != last.group():
             return Extraction((before[-1], last.group()), "last_number", None, ((s, e),))
-    if _RETRACT_RE.search(text, e):
-        return Extraction((), "last_number", "retracted")
     return Extraction((last.group().replace("−", "-"),), "last_number", None, ((s, e),))
 
 

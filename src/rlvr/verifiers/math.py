@@ -24,6 +24,7 @@ from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.extract import extract_final_answer
 from rlvr.verifiers.mathcompare import NeedSymbolic, Outcome, Tolerance, TooLarge, Undefined, compare
+from rlvr.verifiers.mathform import form_problem
 from rlvr.verifiers.mathparse import MathParseError, Node, normalize, parse_answer, plain_number
 
 __all__ = ["MathVerifier"]
@@ -197,6 +198,13 @@ def _parse_cached(text: str) -> Node:
 
 _INEXACT = re.compile(r"\d?\.\d|\d[eE][-+]?\d")
 _HEDGE = re.compile(r"\b(?:or|either|maybe|possibly|perhaps)\b", re.I)
+_STRAY = re.compile(r"(?<!\\)\$|\s+")
+# A text answer: words only ("No", "even", "Monday"), compared without case.
+_WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*[A-Za-z]")
+# A multiple-choice label at the start of an answer: "(C)", "C)", "C.", "C:", "Option C".
+_CHOICE = re.compile(
+    r"(?:(?:option|choice|answer)\s*)?(?:\(([A-Ja-j])\)|([A-J])(?:[).:]|(?=\s)|$))\s*(.*)", re.I | re.S
+)
 
 
 class MathVerifier(BaseVerifier):
@@ -214,6 +222,7 @@ class MathVerifier(BaseVerifier):
         units: str = "lenient",
         fallback: str | None = "last_number",
         timeout: float = 5.0,
+        form: str | None = None,
     ) -> None:
         """
         rel_tol, abs_tol: numbers are equal when |a-b| <= abs_tol + rel_tol*max(|a|,|b|).
@@ -223,7 +232,14 @@ class MathVerifier(BaseVerifier):
             exactly, including presence).
         fallback: "last_number" to use the last number when no answer is marked, or None.
         timeout: seconds allowed for the symbolic (sympy) check.
+        form: None (any equivalent form) or "simplified": an equal answer must also be in lowest
+            terms (no 6/8, no \\sqrt{8}, no equation scaled from the reference's) and factored
+            where the reference is a factorisation (2^2 \\cdot 233, not 932).
         """
+        if form in ("", "any", "none"):
+            form = None
+        if form not in (None, "simplified"):
+            raise ConfigError(f"form must be 'simplified' or None, got {form!r}")
         if percent not in ("strip", "both"):
             raise ConfigError(f"percent must be 'strip' or 'both', got {percent!r}")
         if units not in ("lenient", "convert", "strict"):
@@ -239,6 +255,7 @@ class MathVerifier(BaseVerifier):
         self.units = units
         self.fallback = fallback
         self.timeout = float(timeout)
+        self.form = form
 
     def close(self) -> None:
         """Stop the warm sympy workers this process started (they also stop at exit)."""
@@ -262,7 +279,8 @@ class MathVerifier(BaseVerifier):
             return Verdict.unparsable(
                 "no final answer found (no \\boxed{}, 'answer is', '####' or number)", **details
             )
-        answers = list(dict.fromkeys(ext.answers))
+        # The same answer twice, once with a stray "$" or other spacing, is one answer.
+        answers = list({_STRAY.sub("", a): a for a in reversed(ext.answers)}.values())[::-1]
         details["extracted"] = answers[-1] if len(answers) == 1 else answers[:MAX_DISTINCT_ANSWERS]
         if len(answers) > MAX_DISTINCT_ANSWERS:
             return Verdict.incorrect(f"the output gives {len(answers)} different final answers", **details)
@@ -294,12 +312,26 @@ class MathVerifier(BaseVerifier):
         tol = self.tol if (_INEXACT.search(answer) or _INEXACT.search(ref_text)) else self._exact
         cand_fast, ref_fast = plain_number(answer.strip()), plain_number(ref_text.strip())
         if cand_fast is not None and ref_fast is not None:
-            if tol.close(cand_fast, ref_fast):
-                return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match="exact")
-            return Verdict.incorrect(f"{answer} is not the reference {ref_text}", **details, match="exact")
+            if not tol.close(cand_fast, ref_fast):
+                return Verdict.incorrect(f"{answer} is not the reference {ref_text}", **details, match="exact")
+            if self.form and "/" in answer:
+                return self._form_verdict(answer, ref_text, details, "exact")
+            return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match="exact")
         cand_norm, ref_norm = normalize(answer), normalize(ref_text)
+        if _WORDS.fullmatch(ref_norm) and re.search("[A-Za-z]{2}", ref_norm) and _text_key(cand_norm) == _text_key(ref_norm):
+            return Verdict.correct(f"{answer[:80]} matches the reference text", **details, match="text")
         if _HEDGE.search(cand_norm) and not _HEDGE.search(ref_norm):
             return Verdict.incorrect(f"hedged final answer: {answer[:80]!r}", **details)
+        choice = _choice_verdict(cand_norm, ref_norm)
+        if choice is not None:
+            ok, label = choice
+            if ok:
+                return Verdict.correct(f"{answer[:80]} picks choice {label}", **details, match="choice")
+            return Verdict.incorrect(
+                f"{answer[:80]} does not pick choice {label} (the reference {ref_text[:80]})",
+                **details,
+                match="choice",
+            )
         cand_val, cand_unit = split_unit(_percent_words(cand_norm))
         ref_val, ref_unit = split_unit(_percent_words(ref_norm))
         cand_mult, cand_unit = _multiplier(cand_unit)
@@ -340,6 +372,10 @@ class MathVerifier(BaseVerifier):
             )
         if outcome.how == "undefined":
             return Verdict.incorrect(f"the final answer is undefined ({outcome.why})", **details)
+        if outcome.equal and self.form:
+            problem = form_problem(cand_node, ref_node)
+            if problem:
+                return Verdict.incorrect(f"{answer[:80]} is equal but not in simplified form: {problem}", **details)
         if outcome.equal:
             return Verdict.correct(
                 f"{answer[:80]} is equivalent to the reference {ref_text[:80]}", **details, match=outcome.how
@@ -380,6 +416,15 @@ class MathVerifier(BaseVerifier):
         if self.units == "convert" and cu in _UNITS and ru in _UNITS and _UNITS[cu][0] == _UNITS[ru][0]:
             return _UNITS[cu][1] / _UNITS[ru][1], None
         return Fraction(1), f"unit mismatch: the answer is in {cand}, the reference in {ref}"
+
+    def _form_verdict(self, answer: str, ref_text: str, details: dict[str, Any], how: str) -> Verdict:
+        try:
+            problem = form_problem(_parse_cached(normalize(answer)), _parse_cached(normalize(ref_text)))
+        except MathParseError:
+            problem = None
+        if problem:
+            return Verdict.incorrect(f"{answer[:80]} is equal but not in simplified form: {problem}", **details)
+        return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match=how)
 
     def _text_verdict(
         self, cand: str, ref: str, answer: str, ref_text: str, details: dict[str, Any]
@@ -423,3 +468,33 @@ def _text_key(s: str) -> str:
     if re.fullmatch(r"\(([a-z])\)|([a-z])\)", s):
         s = s.strip("()")
     return s
+
+
+def _choice(s: str) -> tuple[str, str] | None:
+    """``"(C) 12"`` → ``("C", "12")``; ``"C"`` → ``("C", "")``; None without a leading label."""
+    m = _CHOICE.fullmatch(s.strip())
+    if not m:
+        return None
+    letter, rest = m.group(1) or m.group(2), m.group(3).strip()
+    if m.group(2) and not m.group(2).isupper():
+        return None
+    if m.group(2) and rest and s.strip()[1:2].isspace() and not re.match(r"-?\d", rest):
+        return None  # "A \\cup B", "C x": a bare letter then math is an expression, not a label
+    return letter.upper(), rest
+
+
+def _choice_verdict(cand: str, ref: str) -> tuple[bool, str] | None:
+    """Multiple choice: when the reference is a choice label, the answer's label decides.
+
+    ``(C) 12`` answers ``C``; ``C`` answers ``(C) 12``; when both give a value after the label,
+    the value is graded as usual (None), as it is when the reference is not a label.
+    """
+    ref_choice = _choice(ref)
+    if ref_choice is None or (ref_choice[1] and not re.match(r"[-\d(\\]", ref_choice[1])):
+        return None  # "A is the set..." is a sentence, not a labelled choice
+    cand_choice = _choice(cand)
+    if cand_choice is None:
+        return None
+    if cand_choice[1] and ref_choice[1]:
+        return None if cand_choice[0] == ref_choice[0] else (False, ref_choice[0])
+    return cand_choice[0] == ref_choice[0], ref_choice[0]

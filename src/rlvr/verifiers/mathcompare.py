@@ -19,6 +19,7 @@ __all__ = ["NeedSymbolic", "Outcome", "Tolerance", "TooLarge", "Undefined", "com
 MAX_EXPONENT = 10_000
 MAX_BITS = 200_000
 MAX_FACTORIAL = 2_000
+MAX_BINOM = 20_000
 
 
 class NeedSymbolic(Exception):
@@ -100,6 +101,13 @@ def exact_value(node: Node) -> Fraction | None:
         if abs(e) > MAX_EXPONENT or abs(e) * size > MAX_BITS:
             raise TooLarge("power too large to evaluate")
         return base**e
+    if kind == "binom":
+        n, k = exact_value(node[1]), exact_value(node[2])
+        if n is None or k is None or n.denominator != 1 or k.denominator != 1 or n < 0:
+            return None
+        if n > MAX_BINOM:
+            raise TooLarge("binomial coefficient too large to evaluate")
+        return Fraction(math.comb(int(n), int(k))) if k >= 0 else Fraction(0)
     if kind == "fact":
         n = exact_value(node[1])
         if n is None or n.denominator != 1 or n < 0:
@@ -111,13 +119,28 @@ def exact_value(node: Node) -> Fraction | None:
 
 
 def _label(node: Node) -> bool:
-    return node[0] == "sym" or (node[0] == "func" and node[2][0] == "sym")
+    """A left-hand side that names the answer: ``k``, ``f(x)``, ``|AB|``, ``(p, q)``, ``P(A)``."""
+    kind = node[0]
+    if kind == "sym":
+        return True
+    if kind == "func":
+        return _label(node[2])
+    if kind == "mul":
+        return _label(node[1]) and _label(node[2])
+    if kind == "tuple":
+        return bool(node[1]) and all(_label(x) for x in node[1])
+    return False
 
 
 def compare(cand: Node, ref: Node, tol: Tolerance, *, symbolic: bool = False) -> Outcome:
     """Is ``cand`` the same answer as ``ref``? Raises NeedSymbolic when sympy is needed."""
     if cand == ref:
         return Outcome(True, "identical")
+    cand, ref = _membership_value(cand), _membership_value(ref)
+    if cand[0] == "rel" or ref[0] == "rel":
+        out = solution_sets(cand, ref, tol, symbolic)
+        if out is not None:
+            return out
     # Equation chains: a leading lone variable is a label; every link must hold.
     if ref[0] == "rel":
         ref = _chain_value(ref, tol, symbolic, side="reference")
@@ -263,3 +286,30 @@ def _scalar(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
 
     equal = symbolic_equal(cand, ref, tol)
     return Outcome(equal, "symbolic", "" if equal else "not equivalent to the reference")
+
+
+def _membership_value(node: Node) -> Node:
+    """``x \\in S`` names the answer ``S`` (an interval or set), as ``k = 1`` names ``1``."""
+    if node[0] == "rel" and node[1] == ("in",) and _label(node[2][0]):
+        return node[2][1]
+    return node
+
+
+def solution_sets(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome | None:
+    """Relations compared as the sets they describe, or None when that reading does not apply.
+
+    A linear inequality is the interval it solves to (``-x > -1`` is ``x < 1`` is
+    ``(-\\infty, 1)``); two linear equations are the same line or plane when one is a non-zero
+    multiple of the other (``y = -x/2 + 3/4`` is ``2x + 4y - 3 = 0``).
+    """
+    from rlvr.verifiers.mathrel import linear_equation_ratio, region  # it builds on exact_value
+
+    if cand[0] == "rel" and ref[0] == "rel" and linear_equation_ratio(cand, ref) is not None:
+        return Outcome(True, "linear")
+    rc, rr = region(cand), region(ref)
+    if rc is None or rr is None or (rc[0] is None and rr[0] is None):
+        return None  # not an inequality on either side: the other readings apply
+    if rc[0] is not None and rr[0] is not None and rc[0] != rr[0]:
+        return Outcome(False, "interval", f"the inequality is in {rc[0]}, the reference in {rr[0]}")
+    out = compare(("interval", *rc[1]), ("interval", *rr[1]), tol, symbolic=symbolic)
+    return Outcome(out.equal, "interval" if out.equal else out.how, out.why)
