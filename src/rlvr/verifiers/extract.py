@@ -293,33 +293,63 @@ _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
 MAX_UNCLOSED_TAG_CHARS = 300
 
 
-def _answer_tag(text: str) -> Extraction | None:
-    """R1-style ``<answer>…</answer>``: the last block is the final answer, graded like a box.
+def _answer_blocks(lower: str) -> list[tuple[int, int, int, int]]:
+    """``(start, content_start, content_end, end)`` of the ``<answer>`` blocks that count: those
+    after the last ``</think>`` (all of them, so that two different ones are seen as a hedge),
+    else the last block anywhere. At most MAX_CANDIDATES, the last ones."""
+    think_end = lower.rfind("</think>")
+    if think_end < 0:
+        return _blocks_in(lower, 0, len(lower))
+    return _blocks_in(lower, think_end + len("</think>"), len(lower)) or _blocks_in(lower, 0, think_end)[-1:]
 
-    Its content may itself hold an anchor ("The answer is 12", ``\\boxed{12}``), be the answer
-    (``\\frac{3}{4}``, ``2 × 2 × 233``) or a sentence ("The volume is 120 cubic units.").
+
+def _blocks_in(lower: str, pos: int, stop: int) -> list[tuple[int, int, int, int]]:
+    blocks: deque[tuple[int, int, int, int]] = deque(maxlen=MAX_CANDIDATES)
+    while True:
+        close = lower.find(_ANSWER_CLOSE, pos, stop)
+        # The opener nearest the closer: "<answer><answer>5</answer>" is one block holding 5.
+        open_ = lower.rfind(_ANSWER_OPEN, pos, close if close >= 0 else stop)
+        if close < 0:
+            lo = open_ + len(_ANSWER_OPEN)
+            if open_ >= 0 and stop - lo <= MAX_UNCLOSED_TAG_CHARS:
+                blocks.append((open_, lo, stop, stop))
+            break
+        if open_ >= 0:
+            blocks.append((open_, open_ + len(_ANSWER_OPEN), close, close + len(_ANSWER_CLOSE)))
+        pos = close + len(_ANSWER_CLOSE)
+    return list(blocks)
+
+
+def _answer_tag(text: str) -> Extraction | None:
+    """R1-style ``<answer>…</answer>``: the final answer, graded like a box.
+
+    A block's content may itself hold an anchor ("The answer is 12", ``\\boxed{12}``), be the
+    answer (``\\frac{3}{4}``, ``2 × 2 × 233``) or a sentence ("The volume is 120 cubic units.").
     """
+    if "<" not in text:
+        return None
     lower = text.lower() if len(text) < 100_000 else text[-100_000:].lower()
     base = len(text) - len(lower)
-    open_ = lower.rfind(_ANSWER_OPEN)
-    if open_ < 0:
+    blocks = _answer_blocks(lower)
+    if not blocks:
         return None
-    lo = open_ + len(_ANSWER_OPEN)
-    close = lower.find(_ANSWER_CLOSE, lo)
-    if close < 0:
-        if len(lower) - lo > MAX_UNCLOSED_TAG_CHARS:
-            return None
-        close = len(lower)
-    start, end = base + open_, base + close + (len(_ANSWER_CLOSE) if close < len(lower) else 0)
-    content = text[base + lo : base + close][:MAX_ANSWER_CHARS]
-    inner = extract_final_answer(content, fallback=None)
-    spans = ((start, end),)
-    if inner.problem == "retracted":
+    cands = [(base + s, base + e, text[base + lo : base + hi][:MAX_ANSWER_CHARS]) for s, lo, hi, e in blocks]
+    kept, retracted_last = _drop_retracted(text, cands)
+    spans = tuple((s, e) for s, e, _ in cands)
+    answers: list[str] = []
+    for i, (_, _, content) in enumerate(kept):
+        inner = extract_final_answer(content, fallback=None)
+        if inner.problem == "retracted" or (not inner.answers and _RETRACT_RE.search(content)):
+            if i + 1 == len(kept):
+                retracted_last = True
+            continue
+        answers += list(inner.answers) if inner.answers else [sentence_answer(_clean(content))]
+    if retracted_last:
         return Extraction((), "answer_tag", "retracted", spans)
-    answers = list(inner.answers) if inner.answers else [sentence_answer(_clean(content))]
     if not any(answers):
         return Extraction((), "answer_tag", "empty", spans)
-    # An anchor after the block ("</answer> ... \\boxed{43}") revises it: the grader sees both.
+    # An anchor after the last block ("</answer> ... \\boxed{43}") revises it: both are graded.
+    end = cands[-1][1]
     tail = text[end : end + _TAIL_CHARS]
     answers += [b[2] for b in find_boxed(tail)] + _revisions(text, end, "answer_tag")
     return Extraction(tuple(a for a in (_clean(x) for x in answers) if a), "answer_tag", None, spans)
@@ -329,7 +359,12 @@ def _answer_tag(text: str) -> Extraction | None:
 _MATH_SPAN = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\[a-zA-Z]+(?:\{[^{}]*\})?")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _IS_RE = re.compile(r"\s(?:is|are|was|equals|=|be)\s+(?:equal\s+to\s+|exactly\s+)?", re.I)
-_SENTENCE_HEDGE = re.compile(r"\b(?:or|either|maybe|possibly|perhaps|between)\b", re.I)
+# A sentence with these is a hedge, a condition or a denial, never a plain statement of a value.
+_SENTENCE_HEDGE = re.compile(
+    r"\b(?:or|either|maybe|possibly|perhaps|between|if|unless|assuming|suppose|when|not|no|"
+    r"never|wrong|incorrect|except|without)\b|n't\b",
+    re.I,
+)
 
 
 def sentence_answer(answer: str) -> str:
@@ -392,7 +427,11 @@ def _revisions(text: str, end: int, method: str) -> list[str]:
 _TRAILER_CHARS = " \t\r\n.!。*$"
 # What may come right before it: start, "=", ":", a word, a newline. Not an operator or a
 # sub/superscript ("2^5", "3 * 14", "\\frac{1}{2}"), where the number is part of an expression.
-_NOT_BEFORE = re.compile(r"(?:[-+*/^_×·÷{}(\[|<>≤≥,]|\\(?:cdot|times|div|pm|le|ge|leq|geq)|\d)\Z")
+_NOT_BEFORE = re.compile(
+    r"(?:[-+*/^_×·÷{}(\[|<>≤≥,#]|\\(?:cdot|times|div|pm|le|ge|leq|geq)|\d|"
+    r"\b(?:step|part|problem|question|exercise|case|page|chapter|section|item|line|option|no)\.?)\Z",
+    re.I,
+)
 
 
 def _strip_trailer(text: str) -> str:
@@ -425,7 +464,7 @@ def _last_number(text: str) -> Extraction:
     body = _strip_trailer(tail)
     found = deque(_NUMBER_RE.finditer(body), maxlen=1)
     last = found[0] if found else None
-    if last is None or last.end() != len(body) or _NOT_BEFORE.search(body[: last.start()].rstrip()[-8:]):
+    if last is None or last.end() != len(body) or _NOT_BEFORE.search(body[: last.start()].rstrip()[-12:]):
         return Extraction((), "last_number", "none")
     if _REFUSAL_RE.search(tail):
         return Extraction((), "last_number", "none")

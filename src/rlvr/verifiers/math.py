@@ -100,6 +100,17 @@ _SINGLE_LETTER_UNITS = {"m", "g", "s", "h", "l", "L", "K", "N", "J", "W", "V", "
 _NOT_UNITS = {
     "or",
     "and",
+    # A condition or denial after a number is not a unit: "240 if the sides are doubled".
+    "if",
+    "unless",
+    "when",
+    "not",
+    "but",
+    "because",
+    "assuming",
+    "except",
+    "without",
+    "only",
     "pi",
     "sqrt",
     "frac",

@@ -189,6 +189,9 @@ def _chain_value(node: Node, tol: Tolerance, symbolic: bool, side: str) -> Node:
         return node
     if len(parts) >= 2 and _label(parts[0]):
         parts, ops = parts[1:], ops[1:]
+    if len(parts) >= 2 and _has_symbol(parts[0]) and not _has_symbol(parts[-1]):
+        # "x - x = 0", "0x = 0": an equation in a variable, not a computation that ends in a value.
+        return ("rel", ("=",), (parts[0], parts[-1]))
     for op, a, b in zip(ops, parts, parts[1:]):
         # "=" links must hold; "≈" links are approximations the model announced, not claims.
         if op == "=" and not compare(a, b, tol, symbolic=symbolic).equal:
@@ -313,3 +316,9 @@ def solution_sets(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outc
         return Outcome(False, "interval", f"the inequality is in {rc[0]}, the reference in {rr[0]}")
     out = compare(("interval", *rc[1]), ("interval", *rr[1]), tol, symbolic=symbolic)
     return Outcome(out.equal, "interval" if out.equal else out.how, out.why)
+
+
+def _has_symbol(node: Node) -> bool:
+    from rlvr.verifiers.mathrel import symbols
+
+    return bool(symbols(node))
