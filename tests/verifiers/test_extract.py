@@ -126,3 +126,93 @@ def test_sql_extraction():
 )
 def test_answers_revised_after_the_box_are_reported(text, answers):
     assert extract_final_answer(text).answers == answers
+
+
+@pytest.mark.parametrize(
+    ("text", "answers"),
+    [
+        ("<think>3/4</think>\n<answer>\\frac{3}{4}</answer>", ("\\frac{3}{4}",)),
+        ("<think>x</think><answer>2 × 2 × 233</answer>", ("2 × 2 × 233",)),
+        ("<answer>The answer is 12 apples.</answer>", ("12 apples",)),
+        ("<answer>Tom has 42 apples in total.</answer>", ("42",)),
+        ("<answer>$\\boxed{7}$</answer>", ("7",)),
+        ("<think>first <answer>40</answer></think>\n<answer>42</answer>", ("42",)),  # scratch block
+        ("<think>sum</think>\n<answer>42", ("42",)),  # "</answer>" was the stop sequence
+        ("<answer>1</answer>\n<answer>2</answer>", ("1", "2")),  # two blocks: both graded
+        ("<answer>5</answer> then \\boxed{6}", ("5", "6")),  # a later box revises the block
+        ("<answer><answer>41</answer>", ("41",)),
+    ],
+)
+def test_answer_blocks(text, answers):
+    ext = extract_final_answer(text)
+    assert (ext.answers, ext.method, ext.problem) == (answers, "answer_tag", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("<answer></answer>", "empty"),
+        ("<answer>42. Wait, that's wrong.</answer>", "retracted"),
+        ("<answer>42</answer> Hmm, that's wrong.", "retracted"),
+    ],
+)
+def test_answer_block_problems(text, problem):
+    assert extract_final_answer(text).problem == problem
+
+
+def test_long_unclosed_answer_block_is_not_an_answer():
+    ext = extract_final_answer("<answer>" + "and so on " * 40 + "the total is 5 apples and")
+    assert ext.method != "answer_tag"
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("Final Answer: The volume of $ABCDEFGH$ is 120.", "120"),
+        ("(The final answer is 240)", "240"),
+        ('He wrote "The final answer is 240" at the end.', "240"),
+        ("<p>The final answer is 240</p>", "240"),
+        ("(The final answer is $[0, 1)$)", "[0, 1)"),
+        ("The answer is f(3) = 7.", "f(3) = 7"),
+        ("Final Answer: The probability is $\\frac{3}{4}$.", "\\frac{3}{4}"),
+    ],
+)
+def test_anchor_answer_stops_at_its_sentence_or_closer(text, answer):
+    assert extract_final_answer(text).answers == (answer,)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "value"),
+    [
+        ("The volume of $ABCDEFGH$ is 120 cubic units", "120 cubic units"),
+        ("Tom has 42 apples in total", "42"),
+        ("x = 5", "x = 5"),  # not a sentence
+        ("12 apples", "12 apples"),
+        ("Either 5 or 6 apples, depending", "Either 5 or 6 apples, depending"),  # a hedge stays whole
+        ("240 if the sides are doubled", "240 if the sides are doubled"),  # a condition stays whole
+        ("There are 3 boxes with 120 marbles", "There are 3 boxes with 120 marbles"),
+    ],
+)
+def test_sentence_answer(sentence, value):
+    from rlvr.verifiers.extract import sentence_answer
+
+    assert sentence_answer(sentence) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm sorry, but I can't help with problem 5.",
+        "Find the number of integers $n$ such that $1 \\le n \\le 100$ and",
+        "-[0,1)",
+        "\\frac{1+\\sqrt{5}}{2}",
+        "The number of subsets is 2^5",
+        "So the total is 3 * 14",
+        "The roots are 1, 2",
+        "What is 17 + 25?",
+        "Step 1: read.\nStep 2",
+    ],
+)
+def test_fallback_takes_only_a_number_that_ends_the_output(text):
+    ext = extract_final_answer(text)
+    assert (ext.answers, ext.problem) == ((), "none")

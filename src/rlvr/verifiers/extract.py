@@ -370,17 +370,22 @@ _SENTENCE_HEDGE = re.compile(
 def sentence_answer(answer: str) -> str:
     """The value a one-sentence answer states ("The volume of $ABCDEFGH$ is 120" → ``120``).
 
-    Not a sentence (an expression, "12 apples"): unchanged. Otherwise what follows the last
-    "is"/"equals"/"=", else the sentence's only number; a sentence with none of these, or a
-    hedge, is returned unchanged (and the grader refuses it).
+    Not a sentence (an expression, "12 apples"): unchanged. Otherwise what follows its last
+    "is"/"equals"/"=" (with no number before it), else the sentence's only number; a sentence
+    with none of these, or a hedge or condition, is returned unchanged (the grader refuses it).
     """
     plain = _MATH_SPAN.sub(" ", answer)
     if len(_WORD.findall(plain)) < 3 or _SENTENCE_HEDGE.search(plain):
         return answer
-    last = deque(_IS_RE.finditer(answer), maxlen=1)
-    if last:
-        rest = _clean(answer[last[0].end() :])
-        if rest and (_NUMBER_RE.search(rest) or "$" in answer[last[0].end() :] or "\\" in rest):
+    links = deque(_IS_RE.finditer(answer), maxlen=1)
+    # The last "is", with no number before it: "The volume of $ABCDEFGH$ is 120". Not "36 and
+    # the remainder is 2" (two quantities; the first may be the answer).
+    if links and not _NUMBER_RE.search(_MATH_SPAN.sub(" ", answer[: links[0].start()])):
+        raw = answer[links[0].end() :]
+        rest = _clean(raw)
+        rest_plain = _MATH_SPAN.sub(" ", rest)
+        several = len(_NUMBER_RE.findall(rest_plain)) > 1 and len(_WORD.findall(rest_plain)) > 1
+        if rest and not several and (_NUMBER_RE.search(rest) or "$" in raw or "\\" in rest):
             return rest
     numbers = _NUMBER_RE.findall(plain)
     if len(numbers) == 1:
