@@ -38,6 +38,22 @@ def cases(workdir: Path) -> list[dict[str, Any]]:
         ("good/text-wrapped", "So he has $\\boxed{\\text{42}}$ apples.", 42),
         ("good/interval", "The solution set is $\\boxed{(1, 3)}$.", "(1,3)"),
         ("good/expression", "Expanding gives $\\boxed{x^2 + 2x + 1}$.", "(x+1)^2"),
+        ("good/answer-tag", f"<think>\n{work}\n</think>\n<answer>42</answer>", 42),
+        ("good/answer-tag-sentence", f"<think>\n{work}\n</think>\n<answer>Tom has 42 apples.</answer>", 42),
+        ("good/answer-tag-latex", "<think>3 of 4 marbles are red.</think>\n<answer>\\frac{3}{4}</answer>", "0.75"),
+        ("good/anchor-in-parens", f"{work} (The final answer is 42)", 42),
+        ("good/anchor-sentence", "Final Answer: The number of apples Tom has is 42.", 42),
+        ("good/bare-sum", "17+25=42", 42),
+        ("good/latex-thousands", "The total is $\\boxed{1\\,250}$ dollars.", 1250),
+        ("good/inequality-interval", "So $\\boxed{-2 \\le x \\le 7}$.", "[-2, 7]"),
+        ("good/negated-inequality", "So $\\boxed{-x > -1}$.", "x < 1"),
+        ("good/relation-reference", "The pair is $\\boxed{(3, 2)}$.", "(p,q)=(3,2)"),
+        ("good/line-equation", "So $\\boxed{y = -\\frac12 x + \\frac34}$.", "2x + 4y - 3 = 0"),
+        ("good/array-matrix", "$\\boxed{\\left[ \\begin{array}{cc} 1 & 2 \\\\ 3 & 4 \\end{array} \\right]}$",
+         "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}"),
+        ("good/binomial", "Choosing 2 of 5: $\\boxed{\\binom{5}{2}}$.", 10),
+        ("good/multiple-choice", "The count is 12, option C: $\\boxed{(C) 12}$.", "C"),
+        ("good/text-case", "91 = 7 * 13, so: $\\boxed{no}$.", "No"),
     ]
     out = [_case(name, text, ans, True) for name, text, ans in good]
     bad = [
@@ -82,6 +98,19 @@ def cases(workdir: Path) -> list[dict[str, Any]]:
         ("format/infinity", "The answer is $\\boxed{\\infty}$.", 42),
         ("format/division-by-zero", "The answer is $\\boxed{\\frac{42}{0}}$.", 42),
         ("format/zero-times", "The answer is $\\boxed{0 \\cdot 42}$.", 42),
+        ("format/refusal-with-number", "I'm sorry, but I can't solve problem 42.", 42),
+        ("restated/cut-off", "Find the number of apples Tom has if he starts with 42 and", 42),
+        ("format/last-digit-of-expression", "\\frac{1+\\sqrt{5}}{42}", 42),
+        ("format/exponent-at-end", "The number of subsets is 2^42", 42),
+        ("hedge/answer-blocks", "<think>42 or 43</think>\n<answer>42</answer>\n<answer>43</answer>", 42),
+        ("retraction/answer-block", "<think>sum</think><answer>42</answer>\nHmm, that's wrong.", 42),
+        ("perturbed/answer-block", f"<think>\n{work}\n</think>\n<answer>43</answer>", 42),
+        ("perturbed/inequality-direction", "So $\\boxed{x > 1}$.", "x < 1"),
+        ("perturbed/interval-open", "So $\\boxed{-2 < x < 7}$.", "[-2, 7]"),
+        ("perturbed/pair-order", "The pair is $\\boxed{(2, 3)}$.", "(p,q)=(3,2)"),
+        ("perturbed/line-intercept", "So $\\boxed{y = -\\frac12 x + \\frac32}$.", "2x + 4y - 3 = 0"),
+        ("perturbed/multiple-choice", "$\\boxed{(D) 12}$", "C"),
+        ("perturbed/latex-thousands", "The total is $\\boxed{1\\,205}$ dollars.", 1250),
     ]
     out += [_case(name, text, ans, False) for name, text, ans in bad]
     dos = [
