@@ -313,3 +313,17 @@ def test_form_option_from_the_command_line(tmp_path):
 
     assert counts() == {"correct": 2}
     assert counts("--opt", "form=simplified") == {"correct": 1, "incorrect": 1}
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["$\\boxed{5}$\n\nThe final answer is $5", "\\boxed{5$}\n\n\\boxed{5}", "#### 5$\n\nThe answer is $5$."],
+)
+def test_copies_differing_by_a_stray_dollar_are_one_answer(output):
+    verdict = MathVerifier().verify(Sample(output, "5"))
+    assert verdict.status == "correct" and verdict.details["extracted"] == "5", verdict.details
+
+
+def test_two_different_answers_one_with_a_stray_dollar_are_a_hedge():
+    verdict = MathVerifier().verify(Sample("$\\boxed{5}$\n\nThe final answer is $6", "5"))
+    assert verdict.status == "incorrect" and verdict.details["extracted"] == ["5", "6"], verdict.details

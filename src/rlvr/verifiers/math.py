@@ -209,6 +209,8 @@ def _parse_cached(text: str) -> Node:
 
 _INEXACT = re.compile(r"\d?\.\d|\d[eE][-+]?\d")
 _HEDGE = re.compile(r"\b(?:or|either|maybe|possibly|perhaps)\b", re.I)
+# "x < -2 or x > 7": "or" right after a relation joins solution sets; the parser decides the rest.
+_RELATION_OR = re.compile(r"(?:[<>=]|\\[lg]eq?\b)[^,;<>=]{1,80}?\bor\b", re.I)
 _STRAY = re.compile(r"(?<!\\)\$|\s+")
 # A text answer: words only ("No", "even", "Monday"), compared without case.
 _WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*[A-Za-z]")
@@ -331,7 +333,7 @@ class MathVerifier(BaseVerifier):
         cand_norm, ref_norm = normalize(answer), normalize(ref_text)
         if _WORDS.fullmatch(ref_norm) and re.search("[A-Za-z]{2}", ref_norm) and _text_key(cand_norm) == _text_key(ref_norm):
             return Verdict.correct(f"{answer[:80]} matches the reference text", **details, match="text")
-        if _HEDGE.search(cand_norm) and not _HEDGE.search(ref_norm):
+        if _HEDGE.search(cand_norm) and not _HEDGE.search(ref_norm) and not _RELATION_OR.search(cand_norm):
             return Verdict.incorrect(f"hedged final answer: {answer[:80]!r}", **details)
         choice = _choice_verdict(cand_norm, ref_norm)
         if choice is not None:

@@ -137,6 +137,11 @@ def compare(cand: Node, ref: Node, tol: Tolerance, *, symbolic: bool = False) ->
     if cand == ref:
         return Outcome(True, "identical")
     cand, ref = _membership_value(cand), _membership_value(ref)
+    if cand[0] == "or" or ref[0] == "or":
+        c, r = _alternatives(cand), _alternatives(ref)
+        if c is None or r is None:
+            return Outcome(False, "structure", "relations joined by 'or' must all be inequalities or equations")
+        return compare(c, r, tol, symbolic=symbolic)
     if cand[0] == "rel" or ref[0] == "rel":
         out = solution_sets(cand, ref, tol, symbolic)
         if out is not None:
@@ -322,3 +327,19 @@ def _has_symbol(node: Node) -> bool:
     from rlvr.verifiers.mathrel import symbols
 
     return bool(symbols(node))
+
+
+def _alternatives(node: Node) -> Node | None:
+    """``x < -2 or x > 7`` → the union of the two intervals; ``x = 2 or x = 3`` → the list of
+    both; anything else unchanged. None for a mix, or inequalities in different variables."""
+    from rlvr.verifiers.mathrel import region
+
+    if node[0] != "or":
+        return node
+    items = node[1]
+    if all(i[1] == ("=",) for i in items):
+        return ("list", items)
+    regions = [region(i) for i in items]
+    if any(r is None or r[0] is None for r in regions) or len({r[0] for r in regions}) != 1:  # type: ignore[index]
+        return None
+    return ("union", tuple(("interval", *r[1]) for r in regions))  # type: ignore[index]

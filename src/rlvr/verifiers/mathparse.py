@@ -12,7 +12,7 @@ Node shapes::
     ("func", name, a)                 sin cos tan ... sqrt abs ln exp
     ("root", n, a) ("log", base, a)
     ("tuple", items) ("set", items) ("interval", lo_closed, a, b, hi_closed) ("union", items)
-    ("binom", n, k)
+    ("binom", n, k)  ("or", relations)          x < -2 or x > 7
     ("matrix", rows)  ("rel", ops, parts)  ("pm", a, b_or_None)  ("text", s)
 """
 
@@ -249,14 +249,28 @@ class _Parser:
         return items[0] if len(items) == 1 else ("list", tuple(items))
 
     def relation(self, stop: tuple[str, ...]) -> Node:
+        node = self.one_relation(stop)
+        if self.peek() != ("word", "or"):
+            return node
+        # "x < -2 or x > 7", "x = 2 or x = 3": relations joined by "or" describe one set of
+        # solutions. "42 or 43" joins values: a hedge.
+        items = [node]
+        while self.peek() == ("word", "or"):
+            self.take()
+            items.append(self.one_relation(stop))
+            if len(items) > MAX_TOKENS:
+                raise MathParseError("answer has too many alternatives")
+        if any(item[0] != "rel" for item in items):
+            raise MathParseError("hedged answer ('or')")
+        return ("or", tuple(items))
+
+    def one_relation(self, stop: tuple[str, ...]) -> Node:
         parts = [self.expr(0)]
         ops: list[str] = []
         while (t := self.peek()) is not None and t[1] in _RELS and t[1] not in stop:
             self.take()
             ops.append(_RELS[t[1]])
             parts.append(self.expr(0))
-        if self.peek() == ("word", "or"):
-            raise MathParseError("hedged answer ('or')")
         return parts[0] if not ops else ("rel", tuple(ops), tuple(parts))
 
     def expr(self, min_bp: int) -> Node:
