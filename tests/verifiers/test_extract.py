@@ -160,6 +160,11 @@ def test_answer_block_problems(text, problem):
     assert extract_final_answer(text).problem == problem
 
 
+def test_answer_blocks_inside_the_reasoning_are_scratch_work():
+    ext = extract_final_answer("<think>I'll write <answer>5</answer>. No: 2+4.</think>\nSo \\boxed{6}")
+    assert (ext.answers, ext.method) == (("6",), "boxed")
+
+
 def test_long_unclosed_answer_block_is_not_an_answer():
     ext = extract_final_answer("<answer>" + "and so on " * 40 + "the total is 5 apples and")
     assert ext.method != "answer_tag"

@@ -295,12 +295,11 @@ MAX_UNCLOSED_TAG_CHARS = 300
 
 def _answer_blocks(lower: str) -> list[tuple[int, int, int, int]]:
     """``(start, content_start, content_end, end)`` of the ``<answer>`` blocks that count: those
-    after the last ``</think>`` (all of them, so that two different ones are seen as a hedge),
-    else the last block anywhere. At most MAX_CANDIDATES, the last ones."""
+    after the last ``</think>`` (all of them, so that two different ones are seen as a hedge).
+    Blocks inside the reasoning are scratch work ("I'll write <answer>5</answer>... no, 6"), as
+    is anything before a closed ``</think>``. At most MAX_CANDIDATES, the last ones."""
     think_end = lower.rfind("</think>")
-    if think_end < 0:
-        return _blocks_in(lower, 0, len(lower))
-    return _blocks_in(lower, think_end + len("</think>"), len(lower)) or _blocks_in(lower, 0, think_end)[-1:]
+    return _blocks_in(lower, think_end + len("</think>") if think_end >= 0 else 0, len(lower))
 
 
 def _blocks_in(lower: str, pos: int, stop: int) -> list[tuple[int, int, int, int]]:

@@ -508,6 +508,8 @@ def _choice_verdict(cand: str, ref: str) -> tuple[bool, str] | None:
     cand_choice = _choice(cand)
     if cand_choice is None:
         return None
+    if re.search(r"(?:^|[\s(])[A-J](?:\)|$|\s)", cand_choice[1]):
+        return False, ref_choice[0]  # "(B) and (C)": more than one choice
     if cand_choice[1] and ref_choice[1]:
         return None if cand_choice[0] == ref_choice[0] else (False, ref_choice[0])
     return cand_choice[0] == ref_choice[0], ref_choice[0]
