@@ -457,6 +457,13 @@ _REFUSAL_RE = re.compile(
 )
 
 
+def _unfinished_reasoning(text: str) -> bool:
+    """An open ``<think>`` never closed: the output stopped mid-reasoning (the token limit), so
+    its last number is a step, not an answer."""
+    opened = text.rfind("<think>")
+    return opened >= 0 and text.find("</think>", opened) < 0
+
+
 def _last_number(text: str) -> Extraction:
     """The fallback: a number that ends the output ("85", "47+38=85", "So x = 5.").
 
@@ -470,7 +477,7 @@ def _last_number(text: str) -> Extraction:
     last = found[0] if found else None
     if last is None or last.end() != len(body) or _NOT_BEFORE.search(body[: last.start()].rstrip()[-12:]):
         return Extraction((), "last_number", "none")
-    if _REFUSAL_RE.search(tail):
+    if _REFUSAL_RE.search(tail) or _unfinished_reasoning(text):
         return Extraction((), "last_number", "none")
     s, e = tail_start + last.start(), tail_start + last.end()
     # "5 if open, or 6 if closed": a number, then "or", then the last number, in one sentence, is
