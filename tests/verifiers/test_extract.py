@@ -141,6 +141,8 @@ def test_answers_revised_after_the_box_are_reported(text, answers):
         ("<answer>1</answer>\n<answer>2</answer>", ("1", "2")),  # two blocks: both graded
         ("<answer>5</answer> then \\boxed{6}", ("5", "6")),  # a later box revises the block
         ("<answer><answer>41</answer>", ("41",)),
+        ("<think>sum</think> 42 apples</answer>", ("42 apples",)),  # "<answer>" prefilled by the prompt
+        ("<answer>Giving away 3 leaves 39, and eating 1 leaves 38.</answer>", ("38",)),  # a derivation
     ],
 )
 def test_answer_blocks(text, answers):

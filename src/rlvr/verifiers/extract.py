@@ -315,6 +315,10 @@ def _blocks_in(lower: str, pos: int, stop: int) -> list[tuple[int, int, int, int
             break
         if open_ >= 0:
             blocks.append((open_, open_ + len(_ANSWER_OPEN), close, close + len(_ANSWER_CLOSE)))
+        elif not blocks and close - pos <= MAX_UNCLOSED_TAG_CHARS:
+            # The first closer with no opener: "<answer>" was in the prompt (a prefilled
+            # template), so the block starts where the reasoning ended (or at the start).
+            blocks.append((pos, pos, close, close + len(_ANSWER_CLOSE)))
         pos = close + len(_ANSWER_CLOSE)
     return list(blocks)
 
@@ -342,7 +346,7 @@ def _answer_tag(text: str) -> Extraction | None:
             if i + 1 == len(kept):
                 retracted_last = True
             continue
-        answers += list(inner.answers) if inner.answers else [sentence_answer(_clean(content))]
+        answers += list(inner.answers) if inner.answers else [_block_value(content)]
     if retracted_last:
         return Extraction((), "answer_tag", "retracted", spans)
     if not any(answers):
@@ -352,6 +356,22 @@ def _answer_tag(text: str) -> Extraction | None:
     tail = text[end : end + _TAIL_CHARS]
     answers += [b[2] for b in find_boxed(tail)] + _revisions(text, end, "answer_tag")
     return Extraction(tuple(a for a in (_clean(x) for x in answers) if a), "answer_tag", None, spans)
+
+
+def _block_value(content: str) -> str:
+    """An answer block without an inner anchor: the value its sentence states, else (for a
+    derivation, "…giving away 3 leaves 39, and eating 1 leaves 38.") the number that ends it,
+    else the content itself, for the grader to read or refuse."""
+    cleaned = _clean(content)
+    value = sentence_answer(cleaned)
+    if value != cleaned:
+        return value
+    plain = _MATH_SPAN.sub(" ", cleaned)
+    if len(_WORD.findall(plain)) >= 3 and not _SENTENCE_HEDGE.search(plain):
+        ending = _last_number(cleaned)
+        if len(ending.answers) == 1:
+            return ending.answers[0]
+    return cleaned
 
 
 # Words outside math: three or more make the answer a sentence rather than an expression.
