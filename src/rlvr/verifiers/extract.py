@@ -16,6 +16,21 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from rlvr.verifiers.extract_text import (
+    MATH_SPAN,
+    MAX_ANSWER_CHARS,
+    NOT_BEFORE,
+    NUMBER_RE,
+    REFUSAL_RE,
+    SENTENCE_HEDGE,
+    WORD,
+    clean_answer,
+    clip_phrase_answer,
+    sentence_answer,
+    strip_trailer,
+    unfinished_reasoning,
+)
+
 __all__ = [
     "Extraction",
     "extract_code",
@@ -24,10 +39,10 @@ __all__ = [
     "extract_sql",
     "find_boxed",
     "match_braces",
+    "sentence_answer",
 ]
 
-# Bounds that keep extraction linear and small on hostile outputs.
-MAX_ANSWER_CHARS = 2000
+# Bounds that keep extraction linear and small on hostile outputs (and MAX_ANSWER_CHARS).
 MAX_CANDIDATES = 64
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
@@ -111,18 +126,12 @@ class Extraction:
         return self.answers[-1] if self.answers else None
 
 
-_SENTENCE_END = re.compile(
-    r"\.(?=\s|$)|(?<!\d)\.(?!\d)|\n|\s(?:because|since|as|which|so that|where)\s|;|,\s*(?:so|which|since|because)\s"
-)
 _FINAL_RE = re.compile(r"final\s+answer\s*(?:is|:|=)?\s*:?", re.I)
 _HASH_RE = re.compile(r"^\s*####\s*", re.M)
 _ANSWER_IS_RE = re.compile(
     r"\b(?:the\s+)?(?:correct\s+|final\s+)?(?:answer|result|solution)\s*(?:is|=|:)\s*:?\s*", re.I
 )
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
-_NUMBER_RE = re.compile(
-    r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?(?:[eE][-+]?\d+)?%?"
-)
 # Phrases that withdraw an answer just given. Plain "wait" is not enough: models say it and confirm.
 _RETRACT_RE = re.compile(
     r"\b(?:(?:that|this|my\s+(?:answer|result))(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not\s+(?:right|correct))|"
@@ -133,82 +142,11 @@ _RETRACT_RE = re.compile(
 )
 
 
-_CLOSING_DOLLAR = re.compile(r"(?<!\\)\$")
-
-
-def _clip_phrase_answer(text: str, start: int) -> tuple[int, str]:
-    """The answer text that follows an anchor phrase: up to the end of its sentence."""
-    window = text[start : start + MAX_ANSWER_CHARS]
-    window = window.lstrip()
-    offset = start + (len(text[start : start + MAX_ANSWER_CHARS]) - len(window))
-    if window.startswith("$$"):
-        close = window.find("$$", 2)
-        if close > 0:
-            return offset + close + 2, window[2:close]
-    elif window.startswith("$"):
-        m = _CLOSING_DOLLAR.search(window, 1)  # "$\$84$": an escaped dollar does not close
-        if m:
-            return offset + m.end(), window[1 : m.start()]
-    elif window.startswith("\\("):
-        close = window.find("\\)", 2)
-        if close > 0:
-            return offset + close + 2, window[2:close]
-    m = _SENTENCE_END.search(window)
-    end = m.start() if m else len(window)
-    end = _cut_at_closer(window, end)
-    return offset + end, window[:end]
-
-
-_TAG_RE = re.compile(r"</?[A-Za-z][\w-]*>")
-
-
-def _cut_at_closer(window: str, end: int) -> int:
-    """Where an answer inside tags, parentheses or quotes stops: at a tag (``</answer>``), a quote,
-    or a ``)``/``]`` that closes something opened before the anchor ("(The answer is 240)").
-    Brackets opened inside the answer are its own ("[0, 1)", "f(x)"); escaped ones are LaTeX."""
-    depth = 0
-    i = 0
-    while i < end:
-        ch = window[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            if depth == 0:
-                return i
-            depth -= 1
-        elif ch in '"\u201c\u201d' or ch == "<" and _TAG_RE.match(window, i):
-            return i
-        i += 1
-    return end
-
-
-def _clean(answer: str, keep_bang: bool = False) -> str:
-    a = answer.strip()
-    for _ in range(4):
-        before = a
-        a = a.strip().strip("*").strip()
-        if len(a) >= 2 and a[0] == "$" and a[-1] == "$":
-            a = a.strip("$")
-        elif len(_CLOSING_DOLLAR.findall(a)) == 1 and (a[0] == "$" or (a[-1] == "$" and a[-2:] != "\\$")):
-            a = a.strip("$")  # a stray delimiter: "$5" or "5$" is 5
-        a = re.sub(r"(?<!\\right)(?<!\\left)[.。" + ("" if keep_bang else "!") + "]+$", "", a).strip()
-        if a.startswith("\\(") and a.endswith("\\)"):
-            a = a[2:-2]
-        if a.startswith("\\[") and a.endswith("\\]"):
-            a = a[2:-2]
-        if a == before:
-            break
-    return a[:MAX_ANSWER_CHARS]
-
-
 def _phrase_candidates(text: str, regex: re.Pattern[str]) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     # Only the last anchors matter; keeping just them keeps a text of 50,000 anchors linear.
     for m in deque(regex.finditer(text), maxlen=MAX_CANDIDATES):
-        end, ans = _clip_phrase_answer(text, m.end())
+        end, ans = clip_phrase_answer(text, m.end())
         boxed = find_boxed(ans)
         if boxed:
             ans = boxed[-1][2]
@@ -259,7 +197,7 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
                 (tail_start + m.start(), tail_start + m.end(), m.group(1))
                 for m in _BOLD_RE.finditer(text[tail_start:])
             ]
-            bold = [b for b in bold if _NUMBER_RE.search(b[2]) or len(b[2]) <= 40]
+            bold = [b for b in bold if NUMBER_RE.search(b[2]) or len(b[2]) <= 40]
             if bold:
                 methods.append(("bold", bold))
     if not methods:
@@ -272,7 +210,7 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
         # The final answer was withdrawn with nothing after it: no answer stands.
         return Extraction((), method, "retracted")
     # Inside a box "5!" is a factorial; after "the answer is" it is more likely an exclamation.
-    answers = [_clean(a, keep_bang=method == "boxed") for _, _, a in kept][-MAX_CANDIDATES:]
+    answers = [clean_answer(a, keep_bang=method == "boxed") for _, _, a in kept][-MAX_CANDIDATES:]
     if method != "boxed":
         answers = [sentence_answer(a) for a in answers]
     spans = tuple((s, e) for s, e, _ in kept)[-MAX_CANDIDATES:]
@@ -283,7 +221,7 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
         # an "or 43" hedge, or a change of mind ("actually, I think it's 43"). Such answers join the
         # list, so the grader sees two different final answers and refuses the hedge.
         revised = _revisions(text, kept[-1][1], method)
-        answers += [_clean(a) for a in revised]
+        answers += [clean_answer(a) for a in revised]
     return Extraction(tuple(a for a in answers if a), method, None, spans)
 
 
@@ -355,61 +293,23 @@ def _answer_tag(text: str) -> Extraction | None:
     end = cands[-1][1]
     tail = text[end : end + _TAIL_CHARS]
     answers += [b[2] for b in find_boxed(tail)] + _revisions(text, end, "answer_tag")
-    return Extraction(tuple(a for a in (_clean(x) for x in answers) if a), "answer_tag", None, spans)
+    return Extraction(tuple(a for a in (clean_answer(x) for x in answers) if a), "answer_tag", None, spans)
 
 
 def _block_value(content: str) -> str:
     """An answer block without an inner anchor: the value its sentence states, else (for a
     derivation, "…giving away 3 leaves 39, and eating 1 leaves 38.") the number that ends it,
     else the content itself, for the grader to read or refuse."""
-    cleaned = _clean(content)
+    cleaned = clean_answer(content)
     value = sentence_answer(cleaned)
     if value != cleaned:
         return value
-    plain = _MATH_SPAN.sub(" ", cleaned)
-    if len(_WORD.findall(plain)) >= 3 and not _SENTENCE_HEDGE.search(plain):
+    plain = MATH_SPAN.sub(" ", cleaned)
+    if len(WORD.findall(plain)) >= 3 and not SENTENCE_HEDGE.search(plain):
         ending = _last_number(cleaned)
         if len(ending.answers) == 1:
             return ending.answers[0]
     return cleaned
-
-
-# Words outside math: three or more make the answer a sentence rather than an expression.
-_MATH_SPAN = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|\\[a-zA-Z]+(?:\{[^{}]*\})?")
-_WORD = re.compile(r"[A-Za-z]{2,}")
-_IS_RE = re.compile(r"\s(?:is|are|was|equals|=|be)\s+(?:equal\s+to\s+|exactly\s+)?", re.I)
-# A sentence with these is a hedge, a condition or a denial, never a plain statement of a value.
-_SENTENCE_HEDGE = re.compile(
-    r"\b(?:or|either|maybe|possibly|perhaps|between|if|unless|assuming|suppose|when|not|no|"
-    r"never|wrong|incorrect|except|without)\b|n't\b",
-    re.I,
-)
-
-
-def sentence_answer(answer: str) -> str:
-    """The value a one-sentence answer states ("The volume of $ABCDEFGH$ is 120" → ``120``).
-
-    Not a sentence (an expression, "12 apples"): unchanged. Otherwise what follows its last
-    "is"/"equals"/"=" (with no number before it), else the sentence's only number; a sentence
-    with none of these, or a hedge or condition, is returned unchanged (the grader refuses it).
-    """
-    plain = _MATH_SPAN.sub(" ", answer)
-    if len(_WORD.findall(plain)) < 3 or _SENTENCE_HEDGE.search(plain):
-        return answer
-    links = deque(_IS_RE.finditer(answer), maxlen=1)
-    # The last "is", with no number before it: "The volume of $ABCDEFGH$ is 120". Not "36 and
-    # the remainder is 2" (two quantities; the first may be the answer).
-    if links and not _NUMBER_RE.search(_MATH_SPAN.sub(" ", answer[: links[0].start()])):
-        raw = answer[links[0].end() :]
-        rest = _clean(raw)
-        rest_plain = _MATH_SPAN.sub(" ", rest)
-        several = len(_NUMBER_RE.findall(rest_plain)) > 1 and len(_WORD.findall(rest_plain)) > 1
-        if rest and not several and (_NUMBER_RE.search(rest) or "$" in raw or "\\" in rest):
-            return rest
-    numbers = _NUMBER_RE.findall(plain)
-    if len(numbers) == 1:
-        return numbers[0].replace("−", "-")
-    return answer
 
 
 _TAIL_CHARS = 2000
@@ -434,54 +334,17 @@ def _revisions(text: str, end: int, method: str) -> list[str]:
     out: list[str] = []
     m = _OR_ALTERNATIVE_RE.search(tail)
     if m:
-        num = _NUMBER_RE.match(tail, m.end())
+        num = NUMBER_RE.match(tail, m.end())
         if num:
             out.append(num.group())
     for m in _REVISE_RE.finditer(tail):
-        num = _NUMBER_RE.match(tail, m.end())
+        num = NUMBER_RE.match(tail, m.end())
         if num:
             out.append(num.group())
     if method == "boxed":
         for regex in (_FINAL_RE, _HASH_RE, _ANSWER_IS_RE):
             out += [a for _, _, a in _phrase_candidates(tail, regex)]
     return [a.replace("−", "-") for a in out]
-
-
-# What may follow the number that ends an output: a full stop, closing math, bold, spaces.
-_TRAILER_CHARS = " \t\r\n.!。*$"
-# What may come right before it: start, "=", ":", a word, a newline. Not an operator or a
-# sub/superscript ("2^5", "3 * 14", "\\frac{1}{2}"), where the number is part of an expression.
-_NOT_BEFORE = re.compile(
-    r"(?:[-+*/^_×·÷{}(\[|<>≤≥,#]|\\(?:cdot|times|div|pm|le|ge|leq|geq)|\d|"
-    r"\b(?:step|part|problem|question|exercise|case|page|chapter|section|item|line|option|no)\.?)\Z",
-    re.I,
-)
-
-
-def _strip_trailer(text: str) -> str:
-    end = len(text)
-    while end > 0:
-        if text[end - 1] in _TRAILER_CHARS:
-            end -= 1
-        elif end >= 2 and text[end - 2] == "\\" and text[end - 1] in "])":
-            end -= 2
-        else:
-            break
-    return text[:end]
-
-
-_REFUSAL_RE = re.compile(
-    r"\b(?:I\s*(?:can(?:'|’)?t|cannot|can\s+not|am\s+(?:unable|not\s+able)|'m\s+(?:unable|not\s+able|sorry)|"
-    r"won(?:'|’)t)|I\s+am\s+sorry|as\s+an\s+AI|unable\s+to\s+(?:solve|answer|help|determine))\b",
-    re.I,
-)
-
-
-def _unfinished_reasoning(text: str) -> bool:
-    """An open ``<think>`` never closed: the output stopped mid-reasoning (the token limit), so
-    its last number is a step, not an answer."""
-    opened = text.rfind("<think>")
-    return opened >= 0 and text.find("</think>", opened) < 0
 
 
 def _last_number(text: str) -> Extraction:
@@ -492,12 +355,12 @@ def _last_number(text: str) -> Extraction:
     """
     tail_start = max(0, len(text) - 4000)
     tail = text[tail_start:]
-    body = _strip_trailer(tail)
-    found = deque(_NUMBER_RE.finditer(body), maxlen=1)
+    body = strip_trailer(tail)
+    found = deque(NUMBER_RE.finditer(body), maxlen=1)
     last = found[0] if found else None
-    if last is None or last.end() != len(body) or _NOT_BEFORE.search(body[: last.start()].rstrip()[-12:]):
+    if last is None or last.end() != len(body) or NOT_BEFORE.search(body[: last.start()].rstrip()[-12:]):
         return Extraction((), "last_number", "none")
-    if _REFUSAL_RE.search(tail) or _unfinished_reasoning(text):
+    if REFUSAL_RE.search(tail) or unfinished_reasoning(text):
         return Extraction((), "last_number", "none")
     s, e = tail_start + last.start(), tail_start + last.end()
     # "5 if open, or 6 if closed": a number, then "or", then the last number, in one sentence, is
@@ -506,7 +369,7 @@ def _last_number(text: str) -> Extraction:
     sent_start = max(text.rfind(sep, 0, s) for sep in (". ", "\n", "? ", "! ", "; ")) + 1
     sentence = text[max(sent_start, s - 400) : e]
     for m in re.finditer(r"\bor\b", sentence, re.I):
-        before = _NUMBER_RE.findall(sentence, 0, m.start())
+        before = NUMBER_RE.findall(sentence, 0, m.start())
         if before and before[-1] != last.group():
             return Extraction((before[-1], last.group()), "last_number", None, ((s, e),))
     return Extraction((last.group().replace("−", "-"),), "last_number", None, ((s, e),))
