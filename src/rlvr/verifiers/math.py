@@ -168,7 +168,10 @@ class MathVerifier(BaseVerifier):
                 "no final answer found (no \\boxed{}, 'answer is', '####' or number)", **details
             )
         # The same answer twice, once with a stray "$" or other spacing, is one answer.
-        answers = list({_STRAY.sub("", a): a for a in reversed(ext.answers)}.values())[::-1]
+        distinct: dict[str, str] = {}
+        for a in ext.answers:
+            distinct.setdefault(_STRAY.sub("", a), a)
+        answers = list(distinct.values())
         details["extracted"] = answers[-1] if len(answers) == 1 else answers[:MAX_DISTINCT_ANSWERS]
         if len(answers) > MAX_DISTINCT_ANSWERS:
             return Verdict.incorrect(f"the output gives {len(answers)} different final answers", **details)
@@ -206,7 +209,7 @@ class MathVerifier(BaseVerifier):
                 return self._form_verdict(answer, ref_text, details, "exact")
             return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match="exact")
         cand_norm, ref_norm = normalize(answer), normalize(ref_text)
-        if _WORDS.fullmatch(ref_norm) and re.search("[A-Za-z]{2}", ref_norm) and _text_key(cand_norm) == _text_key(ref_norm):
+        if _is_text(ref_norm) and _text_key(cand_norm) == _text_key(ref_norm):
             return Verdict.correct(f"{answer[:80]} matches the reference text", **details, match="text")
         if _HEDGE.search(cand_norm) and not _HEDGE.search(ref_norm) and not _RELATION_OR.search(cand_norm):
             return Verdict.incorrect(f"hedged final answer: {answer[:80]!r}", **details)
@@ -331,6 +334,11 @@ def _text_key(s: str) -> str:
     if re.fullmatch(r"\(([a-z])\)|([a-z])\)", s):
         s = s.strip("()")
     return s
+
+
+def _is_text(s: str) -> bool:
+    """A words-only answer ("No", "even", "Monday"): compared as text, without case."""
+    return bool(_WORDS.fullmatch(s)) and re.search("[A-Za-z]{2}", s) is not None
 
 
 def _choice(s: str) -> tuple[str, str] | None:
