@@ -23,7 +23,10 @@ from rlvr.verifiers.extract import extract_code, extract_fenced, extract_final_a
         ("The answer is: $x = 4$", ("x = 4",), "answer_is"),
         ("Adding up gives a total of\n\n**42**", ("42",), "bold"),
         ("2 + 3 = 5, so 7", ("7",), "last_number"),
-        ("47+38=85", ("85",), "last_number"),
+        ("47+38=85", ("47+38=85",), "bare"),  # the whole output is one expression
+        ("$\\frac13$", ("\\frac13",), "bare"),
+        ("\\[ x \\ge 5 \\]", ("x \\ge 5",), "bare"),
+        ("Answer \\( 9 \\)", ("9",), "last_number"),
         ("So $x = -5$.", ("-5",), "last_number"),
         ("It costs -1,250.50", ("-1,250.50",), "last_number"),
     ],
@@ -211,8 +214,6 @@ def test_sentence_answer(sentence, value):
     [
         "I'm sorry, but I can't help with problem 5.",
         "Find the number of integers $n$ such that $1 \\le n \\le 100$ and",
-        "-[0,1)",
-        "\\frac{1+\\sqrt{5}}{2}",
         "The number of subsets is 2^5",
         "So the total is 3 * 14",
         "The roots are 1, 2",
@@ -223,3 +224,11 @@ def test_sentence_answer(sentence, value):
 def test_fallback_takes_only_a_number_that_ends_the_output(text):
     ext = extract_final_answer(text)
     assert (ext.answers, ext.problem) == ((), "none")
+
+
+@pytest.mark.parametrize(("output", "reference"), [("-[0,1)", "1"), ("\\frac{1+\\sqrt{5}}{2}", "2"), ("I think 5", "6")])
+def test_an_expression_is_never_read_as_its_last_digit(output, reference):
+    from rlvr.types import Sample
+    from rlvr.verifiers.math import MathVerifier
+
+    assert MathVerifier().verify(Sample(output, reference)).status != "correct"

@@ -202,7 +202,7 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
                 methods.append(("bold", bold))
     if not methods:
         if fallback == "last_number":
-            return _last_number(text)
+            return _bare_answer(text) or _last_number(text)
         return Extraction((), "none", "none")
     method, cands = methods[0]
     kept, retracted_last = _drop_retracted(text, cands)
@@ -347,6 +347,23 @@ def _revisions(text: str, end: int, method: str) -> list[str]:
     return [a.replace("−", "-") for a in out]
 
 
+MAX_BARE_CHARS = 300
+
+
+def _bare_answer(text: str) -> Extraction | None:
+    """An output that is nothing but one expression ("85", "$\\frac13$", "\\[ x \\ge 5 \\]"):
+    the whole output is the answer, graded like a box. Any prose, and it is not."""
+    stripped = text.strip()
+    if not stripped or len(stripped) > MAX_BARE_CHARS or "?" in stripped:
+        return None
+    answer = clean_answer(stripped)
+    prose = WORD.findall(MATH_SPAN.sub(" ", answer))
+    # One word is an answer only on its own ("odd", "$Even$"), never "I think 5".
+    if not answer or len(prose) > 1 or (prose and answer != prose[0]) or "$" in answer or "\n\n" in answer:
+        return None
+    return Extraction((answer,), "bare", None, ((0, len(text)),))
+
+
 def _last_number(text: str) -> Extraction:
     """The fallback: a number that ends the output ("85", "47+38=85", "So x = 5.").
 
@@ -358,7 +375,10 @@ def _last_number(text: str) -> Extraction:
     body = strip_trailer(tail)
     found = deque(NUMBER_RE.finditer(body), maxlen=1)
     last = found[0] if found else None
-    if last is None or last.end() != len(body) or NOT_BEFORE.search(body[: last.start()].rstrip()[-12:]):
+    before = body[: last.start()].rstrip() if last else ""
+    if before.endswith(("\\(", "\\[")):
+        before = before[:-2]  # "Answer \\( 9 \\)": the math opener is not an operator
+    if last is None or last.end() != len(body) or NOT_BEFORE.search(before[-12:]):
         return Extraction((), "last_number", "none")
     if REFUSAL_RE.search(tail) or unfinished_reasoning(text):
         return Extraction((), "last_number", "none")

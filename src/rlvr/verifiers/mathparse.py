@@ -57,7 +57,7 @@ _DROP = re.compile(
     r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\.?|\\displaystyle|(?<!\\)\\[,;:! ]|\\quad|\\qquad|\\limits|~"
 )
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
-_LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:,\\[!,]?|\{,\}|\\[,!;: ])(?=\d{3}(?!\d))")
+_LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:,\\[!,]? ?|\{,\} ?|\\[,!;: ])(?=\d{3}(?!\d))")
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,])")
 
 
