@@ -175,6 +175,11 @@ class MathVerifier(BaseVerifier):
         details["extracted"] = answers[-1] if len(answers) == 1 else answers[:MAX_DISTINCT_ANSWERS]
         if len(answers) > MAX_DISTINCT_ANSWERS:
             return Verdict.incorrect(f"the output gives {len(answers)} different final answers", **details)
+        if len(answers) > 1 and _is_collection(ref_text) and _listed_together(sample.output, ext.spans, ext.answers):
+            # "\boxed{1}, \boxed{2} and \boxed{3}" for the reference {1, 2, 3}: one answer in parts.
+            together = self._check_one(", ".join(f"{{{a}}}" for a in answers), ref_text, details)
+            if together.status == "correct":
+                return together
         # Every distinct final answer must match; stop as soon as the outcome is known.
         passed: Verdict | None = None
         failed: Verdict | None = None
@@ -334,6 +339,22 @@ def _text_key(s: str) -> str:
     if re.fullmatch(r"\(([a-z])\)|([a-z])\)", s):
         s = s.strip("()")
     return s
+
+
+def _listed_together(output: str, spans: tuple[tuple[int, int], ...], answers: tuple[str, ...]) -> bool:
+    """Several answers given as one list ("\\boxed{1}, \\boxed{2} and \\boxed{3}"): each from its
+    own anchor, with no hedge ("or", "maybe") between them and no later revision."""
+    if len(spans) != len(answers) or len(spans) > MAX_DISTINCT_ANSWERS:
+        return False
+    return not any(_HEDGE.search(output, a[1], b[0]) for a, b in zip(spans, spans[1:]))
+
+
+def _is_collection(ref_text: str) -> bool:
+    """Whether the reference is several values (a list or set), so several answers may form it."""
+    try:
+        return _parse_cached(normalize(ref_text))[0] in ("list", "set")
+    except MathParseError:
+        return False
 
 
 def _is_text(s: str) -> bool:
