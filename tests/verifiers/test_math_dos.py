@@ -72,6 +72,8 @@ CASES: dict[str, tuple[str, str]] = {
     "linear-many-vars": ("\\boxed{" + "+".join(f"x_{{{i}}}" for i in range(200)) + " = 1}", "x_{0} = 1"),
     "binom-huge": ("\\boxed{\\binom{10^{9}}{500000000}}", "1"),
     "binom-symbolic-huge": ("\\boxed{\\binom{10^{9}}{x}}", "x"),
+    "polynomial-blowup": ("\\boxed{(x+y+z+w+v)^{12} = (x-y)^{12}}", "(x+y+z+w+v)^{12} = (x+y)^{12}"),
+    "polynomial-products": ("\\boxed{" + "".join(f"(x_{{{i}}}+1)" for i in range(60)) + " = 0}", "x = 0"),
     "number-ending-1mb": ("Numbers: " + "1 + " * 250_000 + "2", "2"),
 }
 

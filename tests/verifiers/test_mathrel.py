@@ -6,7 +6,7 @@ import pytest
 
 from rlvr.verifiers.mathform import form_problem
 from rlvr.verifiers.mathparse import normalize, parse_answer
-from rlvr.verifiers.mathrel import affine, linear_equation_ratio, region
+from rlvr.verifiers.mathrel import affine, equation_ratio, region
 
 INF, NEG_INF = ("const", "inf"), ("neg", ("const", "inf"))
 
@@ -45,10 +45,12 @@ def test_non_affine_forms(text):
         ("2x - 4y + 6z = 4", "x - 2y + 3z - 2 = 0", Fraction(2)),
         ("x = 5", "2x = 10", Fraction(1, 2)),
         ("2x + 4y = 3", "2x + 4y - 3 = 0", Fraction(1)),
+        ("x^2/16 + y^2/12 = 1/4", "x^2/4 + y^2/3 = 1", Fraction(1, 4)),  # a scaled ellipse
+        ("(x - 1)^2 + y^2 = 4", "x^2 - 2x + y^2 - 3 = 0", Fraction(1)),
     ],
 )
-def test_linear_equation_ratio(a, b, k):
-    assert linear_equation_ratio(p(a), p(b)) == k
+def test_equation_ratio(a, b, k):
+    assert equation_ratio(p(a), p(b)) == k
 
 
 @pytest.mark.parametrize(
@@ -59,10 +61,13 @@ def test_linear_equation_ratio(a, b, k):
         ("x - x = 0", "x = 0"),  # no variable left: not an equation of a line
         ("y = x^2", "y^2 = x"),
         ("x < 1", "x < 1"),
+        ("x^2 = 25", "x = 5"),  # two solutions against one
+        ("(x + y + z + w)^12 = 1", "x = 1"),  # too big to expand: no decision
+        ("\\sqrt{x} = 2", "x = 4"),  # not a polynomial: no decision here
     ],
 )
 def test_not_proportional(a, b):
-    assert linear_equation_ratio(p(a), p(b)) is None
+    assert equation_ratio(p(a), p(b)) is None
 
 
 @pytest.mark.parametrize(

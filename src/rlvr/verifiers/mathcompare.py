@@ -307,13 +307,13 @@ def solution_sets(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outc
     """Relations compared as the sets they describe, or None when that reading does not apply.
 
     A linear inequality is the interval it solves to (``-x > -1`` is ``x < 1`` is
-    ``(-\\infty, 1)``); two linear equations are the same line or plane when one is a non-zero
-    multiple of the other (``y = -x/2 + 3/4`` is ``2x + 4y - 3 = 0``).
+    ``(-\\infty, 1)``); two polynomial equations are the same line, plane or conic when one is a
+    non-zero multiple of the other (``y = -x/2 + 3/4`` is ``2x + 4y - 3 = 0``).
     """
-    from rlvr.verifiers.mathrel import linear_equation_ratio, region  # it builds on exact_value
+    from rlvr.verifiers.mathrel import equation_ratio, region  # it builds on exact_value
 
-    if cand[0] == "rel" and ref[0] == "rel" and linear_equation_ratio(cand, ref) is not None:
-        return Outcome(True, "linear")
+    if cand[0] == "rel" and ref[0] == "rel" and equation_ratio(cand, ref) is not None:
+        return Outcome(True, "equation")
     rc, rr = region(cand), region(ref)
     if rc is None or rr is None or (rc[0] is None and rr[0] is None):
         return None  # not an inequality on either side: the other readings apply

@@ -1,10 +1,11 @@
-"""Relations read as the sets they describe: linear inequalities as intervals, linear equations
-as lines and planes. Pure functions on parsed answers (see ``mathparse``); no sympy.
+"""Relations read as the sets they describe: linear inequalities as intervals, polynomial
+equations (lines, planes, conics) up to a constant factor. Pure functions on parsed answers
+(see ``mathparse``); no sympy.
 
 ``region(node)`` → ``(variable, (lo_closed, lo, hi, hi_closed))`` for an inequality in one
 variable (``-x > -1``, ``-2 \\le x \\le 7``), an interval or a pair; ``None`` otherwise.
-``linear_equation_ratio(a, b)`` → ``k`` when equation ``a`` is ``k`` times equation ``b``
-(everything moved to one side), ``None`` when they are not both linear or not proportional.
+``equation_ratio(a, b)`` → ``k`` when equation ``a`` is ``k`` times equation ``b`` (everything
+moved to one side), ``None`` when they are not both polynomial or not proportional.
 Only exact rational coefficients count, so each decision is a proof, not a sample.
 """
 
@@ -15,7 +16,7 @@ from fractions import Fraction
 from rlvr.verifiers.mathcompare import TooLarge, Undefined, exact_value
 from rlvr.verifiers.mathparse import Node
 
-__all__ = ["affine", "linear_equation_ratio", "region", "symbols"]
+__all__ = ["affine", "equation_ratio", "polynomial", "region", "symbols"]
 
 MAX_VARIABLES = 12
 _INF: Node = ("const", "inf")
@@ -79,30 +80,102 @@ def affine(node: Node) -> dict[str | None, Fraction] | None:
     return None if value is None else {None: value}
 
 
-def _difference(rel: Node) -> dict[str | None, Fraction] | None:
-    """``lhs - rhs`` of a one-link equation, as an affine form with at least one variable."""
+Monomial = tuple[tuple[str, int], ...]  # ((variable, power), ...) sorted; () is the constant
+MAX_TERMS = 64
+MAX_DEGREE = 12
+
+
+def polynomial(node: Node) -> dict[Monomial, Fraction] | None:
+    """``{monomial: coefficient}`` for a polynomial with exact rational coefficients
+    (``\\frac{x^2}{4} + y^2 - 1``); None for anything else, or one too big to expand."""
+    kind = node[0]
+    if kind == "sym":
+        return {((node[1], 1),): Fraction(1)}
+    if kind == "neg":
+        inner = polynomial(node[1])
+        return None if inner is None else {m: -c for m, c in inner.items()}
+    if kind in ("add", "mul", "div"):
+        a, b = polynomial(node[1]), polynomial(node[2])
+        if a is None or b is None:
+            return None
+        if kind == "add":
+            return _trim(_plus(a, b))
+        if kind == "div":
+            if set(b) != {()} or b[()] == 0:
+                return None
+            return {m: c / b[()] for m, c in a.items()}
+        return _times(a, b)
+    if kind == "pow" and symbols(node[1]):
+        base = polynomial(node[1])
+        try:
+            exp = exact_value(node[2])
+        except (TooLarge, Undefined):
+            return None
+        if base is None or exp is None or exp.denominator != 1 or not 0 <= exp <= MAX_DEGREE:
+            return None
+        out: dict[Monomial, Fraction] | None = {(): Fraction(1)}
+        for _ in range(int(exp)):
+            out = _times(out, base) if out is not None else None
+        return out
+    if symbols(node):
+        return None
+    try:
+        value = exact_value(node)
+    except (TooLarge, Undefined):
+        return None
+    return None if value is None else {(): value}
+
+
+def _plus(a: dict[Monomial, Fraction], b: dict[Monomial, Fraction]) -> dict[Monomial, Fraction]:
+    out = dict(a)
+    for m, c in b.items():
+        out[m] = out.get(m, Fraction(0)) + c
+    return out
+
+
+def _trim(p: dict[Monomial, Fraction]) -> dict[Monomial, Fraction] | None:
+    p = {m: c for m, c in p.items() if c != 0}
+    return p if len(p) <= MAX_TERMS else None
+
+
+def _times(a: dict[Monomial, Fraction], b: dict[Monomial, Fraction]) -> dict[Monomial, Fraction] | None:
+    if len(a) * len(b) > 4 * MAX_TERMS:
+        return None
+    out: dict[Monomial, Fraction] = {}
+    for ma, ca in a.items():
+        for mb, cb in b.items():
+            powers = dict(ma)
+            for v, e in mb:
+                powers[v] = powers.get(v, 0) + e
+            if sum(powers.values()) > MAX_DEGREE:
+                return None
+            m = tuple(sorted(powers.items()))
+            out[m] = out.get(m, Fraction(0)) + ca * cb
+    return _trim(out)
+
+
+def _difference(rel: Node) -> dict[Monomial, Fraction] | None:
+    """``lhs - rhs`` of a one-link equation, as a polynomial with at least one variable."""
     if rel[0] != "rel" or rel[1] != ("=",):
         return None
-    lhs, rhs = affine(rel[2][0]), affine(rel[2][1])
+    lhs, rhs = polynomial(rel[2][0]), polynomial(rel[2][1])
     if lhs is None or rhs is None:
         return None
-    out = dict(lhs)
-    for k, v in rhs.items():
-        out[k] = out.get(k, Fraction(0)) - v
-    out = {k: v for k, v in out.items() if v != 0}
-    if not any(k is not None for k in out) or len(out) > MAX_VARIABLES + 1:
+    out = _trim(_plus(lhs, {m: -c for m, c in rhs.items()}))
+    if not out or all(m == () for m in out) or len({v for m in out for v, _ in m}) > MAX_VARIABLES:
         return None
     return out
 
 
-def linear_equation_ratio(a: Node, b: Node) -> Fraction | None:
-    """``k`` such that equation ``a`` is ``k`` times equation ``b``; None if there is none."""
+def equation_ratio(a: Node, b: Node) -> Fraction | None:
+    """``k`` such that equation ``a`` is ``k`` times equation ``b`` (everything moved to one side),
+    so both have the same solutions: lines, planes, conics; None if there is no such ``k``."""
     da, db = _difference(a), _difference(b)
     if da is None or db is None or set(da) != set(db):
         return None
-    key = next(k for k in da if k is not None)
+    key = next(iter(da))
     k = da[key] / db[key]
-    return k if all(da[v] == k * db[v] for v in da) else None
+    return k if all(da[m] == k * db[m] for m in da) else None
 
 
 def _bound(lhs: Node, op: str, rhs: Node) -> tuple[str, str, Node] | None:
