@@ -80,13 +80,14 @@ def test_not_proportional(a, b):
         ("-2 \\le x < 7", "x", (True, ("neg", num(2)), num(7), False)),
         ("7 \\ge x > -2", "x", (False, ("neg", num(2)), num(7), True)),
         ("(1, 2]", None, (False, num(1), num(2), True)),
+        ("0 < f(x) < 1", "f(x)", (False, num(0), num(1), False)),  # a named quantity's range
     ],
 )
 def test_regions(text, var, interval):
     assert region(p(text)) == (var, interval)
 
 
-@pytest.mark.parametrize("text", ["x^2 < 4", "x < y", "1 < x > 2", "x = 3", "(1, 2, 3)", "f(x) < 3"])
+@pytest.mark.parametrize("text", ["x^2 < 4", "x < y", "1 < x > 2", "x = 3", "(1, 2, 3)", "|x| < 2"])
 def test_not_regions(text):
     assert region(p(text)) is None
 

@@ -179,7 +179,13 @@ def equation_ratio(a: Node, b: Node) -> Fraction | None:
 
 
 def _bound(lhs: Node, op: str, rhs: Node) -> tuple[str, str, Node] | None:
-    """``lhs op rhs`` with one side linear in one variable, solved: ``(variable, op, bound)``."""
+    """``lhs op rhs`` with one side linear in one variable, solved: ``(variable, op, bound)``.
+
+    A named quantity (``f(x)``, ``P(A)``) on one side is the variable itself."""
+    if symbols(lhs) and not symbols(rhs) and _quantity(lhs):
+        return _quantity(lhs), op, rhs  # type: ignore[return-value]
+    if symbols(rhs) and not symbols(lhs) and _quantity(rhs):
+        return _quantity(rhs), _FLIP[op], lhs  # type: ignore[return-value]
     names = symbols(lhs) | symbols(rhs)
     if len(names) != 1:
         return None
@@ -198,6 +204,20 @@ def _bound(lhs: Node, op: str, rhs: Node) -> tuple[str, str, Node] | None:
         return None
     bound = (c[None] - form.get(None, Fraction(0))) / form[var]
     return var, (op if form[var] > 0 else _FLIP[op]), ("num", bound)
+
+
+def _quantity(node: Node) -> str | None:
+    """The name of a named quantity (``f(x)``, ``P(A)``), else None. Not ``|x|``: ``|x| < 2`` is
+    a condition on ``x`` (the interval (-2, 2)), not the ray (-inf, 2) of a quantity ``|x|``."""
+    if node[0] == "mul":
+        a, b = _quantity(node[1]) or _sym(node[1]), _quantity(node[2]) or _sym(node[2])
+        if a and b:
+            return f"{a}({b})" if node[2][0] == "sym" and len(a) == 1 else a + b
+    return None
+
+
+def _sym(node: Node) -> str | None:
+    return node[1] if node[0] == "sym" else None
 
 
 def _interval(op: str, bound: Node) -> tuple[bool, Node, Node, bool]:
