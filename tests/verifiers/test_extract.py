@@ -27,7 +27,9 @@ from rlvr.verifiers.extract import extract_code, extract_fenced, extract_final_a
         ("$\\frac13$", ("\\frac13",), "bare"),
         ("\\[ x \\ge 5 \\]", ("x \\ge 5",), "bare"),
         ("Answer \\( 9 \\)", ("9",), "last_number"),
-        ("So $x = -5$.", ("-5",), "last_number"),
+        ("So $x = -5$.", ("x = -5",), "concluding"),  # a concluding sentence ending in math
+        ("Therefore $x \\geq 5$ is the solution.", ("x \\geq 5",), "is_the_answer"),
+        ("so 3 - 8 = -5", ("-5",), "last_number"),
         ("It costs -1,250.50", ("-1,250.50",), "last_number"),
     ],
 )
@@ -219,6 +221,11 @@ def test_sentence_answer(sentence, value):
         "The roots are 1, 2",
         "What is 17 + 25?",
         "Step 1: read.\nStep 2",
+        "Compute $\\frac{1}{2}+\\frac{1}{4}$.",
+        "Let $x = 5$.",
+        "If the total is 5",
+        "What is $2+3$?",
+        "The problem asks for $2+3$.",
     ],
 )
 def test_fallback_takes_only_a_number_that_ends_the_output(text):

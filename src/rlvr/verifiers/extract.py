@@ -178,6 +178,7 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
     """
     if not isinstance(text, str):
         return Extraction((), "none", "none")
+    text = _end_of_turn(text)
     tag = _answer_tag(text)
     if tag is not None:
         return tag
@@ -192,6 +193,10 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
                 methods.append((name, cands))
                 break
         else:
+            named = _named_answers(text)
+            if named:
+                methods.append(("is_the_answer", named))
+        if not methods:
             tail_start = max(text.rfind("\n\n"), len(text) - 600, 0)
             bold = [
                 (tail_start + m.start(), tail_start + m.end(), m.group(1))
@@ -202,7 +207,7 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
                 methods.append(("bold", bold))
     if not methods:
         if fallback == "last_number":
-            return _bare_answer(text) or _last_number(text)
+            return _bare_answer(text) or _concluding_math(text) or _last_number(text)
         return Extraction((), "none", "none")
     method, cands = methods[0]
     kept, retracted_last = _drop_retracted(text, cands)
@@ -223,6 +228,23 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
         revised = _revisions(text, kept[-1][1], method)
         answers += [clean_answer(a) for a in revised]
     return Extraction(tuple(a for a in answers if a), method, None, spans)
+
+
+# Chat-template tokens: what follows the first one after the reply began (often a hallucinated
+# next turn, "<|im_start|>user ...") is not the model's answer.
+_TURN_TOKEN = re.compile(r"<\|(?:im_start|im_end|endoftext|eot_id|end|start_header_id|end_header_id|user|assistant)\|>|</s>")
+
+
+def _end_of_turn(text: str) -> str:
+    if "<|" not in text and "</s>" not in text:
+        return text
+    start = 0
+    while (m := _TURN_TOKEN.match(text, start)) or text[start : start + 1].isspace():
+        start = m.end() if m else start + 1
+        if m and text.startswith("assistant", start):  # "<|im_start|>assistant\n…"
+            start += len("assistant")
+    m = _TURN_TOKEN.search(text, start)
+    return text[:m.start()] if m else text
 
 
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
@@ -347,6 +369,65 @@ def _revisions(text: str, end: int, method: str) -> list[str]:
     return [a.replace("−", "-") for a in out]
 
 
+# "$x \\le 2$ is our answer", "Therefore $x \\ge 5$ is the solution": the answer named after it.
+_NAMED_RE = re.compile(
+    r"(?<!\\)(\$\$?)([^$]{1,300}?)(?<!\\)\1\s*(?:is|are)\s+(?:the|our|my)\s+(?:final\s+|only\s+)?"
+    r"(?:answer|solution|result)s?\b",
+    re.I,
+)
+
+
+def _named_answers(text: str) -> list[tuple[int, int, str]]:
+    tail_start = max(0, len(text) - 4000)
+    found = deque(_NAMED_RE.finditer(text, tail_start), maxlen=MAX_CANDIDATES)
+    return [(m.start(), m.end(), m.group(2)) for m in found]
+
+
+_CONCLUSION_CUE = re.compile(
+    r"\b(?:therefore|thus|hence|so|finally|we\s+(?:find|get|obtain|have|conclude)|gives?|is|are|equals?|becomes)\b",
+    re.I,
+)
+# A sentence that poses or assumes rather than concludes: a restated problem, a definition.
+_NOT_CONCLUSION = re.compile(
+    r"\b(?:compute|calculate|find|evaluate|simplify|determine|solve|what|how|which|show|prove|express|"
+    r"let|if|suppose|assume|given|when|whether|need|want|asks?)\b|\?",
+    re.I,
+)
+
+
+_POSES = re.compile(
+    r"\s*(?:if|suppose|assume|assuming|let|given|when|what|how|find|compute|calculate|evaluate|determine|solve)\b",
+    re.I,
+)
+
+
+def _concluding_math(text: str) -> Extraction | None:
+    """A concluding sentence that ends the output with math ("So the ordered pair is $(7, 6)$.",
+    "We find that $x < 3$."): the math is the answer. Not a restated problem ("Compute $2+3$."),
+    a question, or a definition ("Let $x = 5$.")."""
+    body = text.rstrip().rstrip(".").rstrip()
+    if body.endswith("$$") and not body.endswith("\\$$"):
+        opener, closer = "$$", "$$"
+    elif body.endswith("$") and not body.endswith("\\$"):
+        opener, closer = "$", "$"
+    elif body.endswith(("\\)", "\\]")):
+        opener, closer = "\\" + {")": "(", "]": "["}[body[-1]], body[-2:]
+    else:
+        return None
+    end = len(body) - len(closer)
+    start = body.rfind(opener, max(0, end - MAX_BARE_CHARS), end)
+    if start < 0 or (opener == "$" and start > 0 and body[start - 1] in "\\$"):
+        return None
+    content = body[start + len(opener) : end].strip()
+    sentence_start = max(body.rfind(sep, 0, start) for sep in (". ", ".\n", "\n", "? ", "! ", "; ")) + 1
+    sentence = re.sub(r"\bwe\s+find\b", "we get", body[sentence_start:start], flags=re.I)
+    if not content or "$" in content or not _CONCLUSION_CUE.search(sentence) or _NOT_CONCLUSION.search(sentence):
+        return None
+    if REFUSAL_RE.search(text[-4000:]) or unfinished_reasoning(text):
+        return None
+    return Extraction((clean_answer(content),), "concluding", None, ((start, len(body)),))
+
+
 MAX_BARE_CHARS = 300
 
 
@@ -388,6 +469,8 @@ def _last_number(text: str) -> Extraction:
     # comes before the "or".)
     sent_start = max(text.rfind(sep, 0, s) for sep in (". ", "\n", "? ", "! ", "; ")) + 1
     sentence = text[max(sent_start, s - 400) : e]
+    if _POSES.match(sentence):
+        return Extraction((), "last_number", "none")  # "If the total is 5", "Let x = 5": posed, not concluded
     for m in re.finditer(r"\bor\b", sentence, re.I):
         before = NUMBER_RE.findall(sentence, 0, m.start())
         if before and before[-1] != last.group():

@@ -119,13 +119,14 @@ def exact_value(node: Node) -> Fraction | None:
 
 
 def _label(node: Node) -> bool:
-    """A left-hand side that names the answer: ``k``, ``f(x)``, ``|AB|``, ``(p, q)``, ``P(A)``."""
+    """A left-hand side that names the answer: ``k``, ``f(x)``, ``|AB|``, ``(p, q)``, ``P(A)``,
+    ``\\frac{NO}{BO}``."""
     kind = node[0]
     if kind == "sym":
         return True
     if kind == "func":
         return _label(node[2])
-    if kind == "mul":
+    if kind in ("mul", "div"):  # AB, f(x), NO/BO
         return _label(node[1]) and _label(node[2])
     if kind == "tuple":
         return bool(node[1]) and all(_label(x) for x in node[1])
@@ -157,6 +158,13 @@ def compare(cand: Node, ref: Node, tol: Tolerance, *, symbolic: bool = False) ->
             if any(op not in ("=", "~") for op in cand_val[1]):
                 return Outcome(False, "structure", "the answer is an inequality, the reference is not")
             return Outcome(False, "chain", "the equation chain in the answer is false")
+        claim = _exact_claim(cand)
+        if claim is not None and claim != cand_val:
+            # "x = \\frac{1}{3} \\approx 0.33": the exact value is the claim; the rounding after
+            # "≈" is an aside (it is still graded below, for a reference written in decimals).
+            first = compare(claim, ref, tol, symbolic=symbolic)
+            if first.equal:
+                return first
         cand = cand_val
     if ref[0] == "pm" or cand[0] == "pm":
         return compare(_expand_pm(cand), _expand_pm(ref), tol, symbolic=symbolic)
@@ -202,6 +210,15 @@ def _chain_value(node: Node, tol: Tolerance, symbolic: bool, side: str) -> Node:
         if op == "=" and not compare(a, b, tol, symbolic=symbolic).equal:
             return ("rel", ("=",), (a, b))  # a false link: the caller reports it
     return parts[-1]
+
+
+def _exact_claim(node: Node) -> Node | None:
+    """The part just before the first "≈" of an equation chain, if there is one."""
+    ops, parts = node[1], node[2]
+    if "~" not in ops or any(op not in ("=", "~") for op in ops):
+        return None
+    i = ops.index("~")
+    return None if i == 0 and _label(parts[0]) else parts[i]
 
 
 def _compare_relation(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
