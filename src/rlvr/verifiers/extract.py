@@ -3,11 +3,14 @@
 Every function here is pure, linear-time in the output length and safe on hostile input
 (unbalanced braces, thousands of boxes, megabytes of text).
 
-Final answers are looked for by anchor, strongest first: ``\\boxed{...}``/``\\fbox{...}``, a
-"final answer" phrase, GSM8K's ``####``, "the answer is", markdown bold near the end, and, if
-enabled, the last number. All answers found by the strongest anchor present are returned, so a
-grader can refuse hedges (two *different* final answers). An answer followed by a retraction
-("that's wrong", "scratch that") is dropped; if nothing follows it, the extraction says so.
+Final answers are looked for by anchor, strongest first: R1-style ``<answer>…</answer>`` blocks
+after the reasoning, ``\\boxed{...}``/``\\fbox{...}``, a "final answer" phrase, GSM8K's ``####``,
+"the answer is", "``$X$`` is the answer", markdown bold near the end, and, if enabled, the
+fallbacks: an output that is one bare expression, a concluding sentence that ends the output
+with math, or a number that ends the output. All answers found by the strongest anchor present
+are returned, so a grader can refuse hedges (two *different* final answers). An answer followed
+by a retraction ("that's wrong", "scratch that") is dropped; if nothing follows it, the
+extraction says so. Chat-template tokens (``<|im_end|>``) end the reply.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from rlvr.verifiers.extract_text import (
     MAX_ANSWER_CHARS,
     NOT_BEFORE,
     NUMBER_RE,
+    POSES,
     REFUSAL_RE,
     SENTENCE_HEDGE,
     WORD,
+    bare_answer,
     clean_answer,
     clip_phrase_answer,
+    concluding_math,
     sentence_answer,
     strip_trailer,
     unfinished_reasoning,
@@ -207,7 +213,7 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
                 methods.append(("bold", bold))
     if not methods:
         if fallback == "last_number":
-            return _bare_answer(text) or _concluding_math(text) or _last_number(text)
+            return _fallback_answer(text)
         return Extraction((), "none", "none")
     method, cands = methods[0]
     kept, retracted_last = _drop_retracted(text, cands)
@@ -383,66 +389,13 @@ def _named_answers(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group(2)) for m in found]
 
 
-_CONCLUSION_CUE = re.compile(
-    r"\b(?:therefore|thus|hence|so|finally|we\s+(?:find|get|obtain|have|conclude)|gives?|is|are|equals?|becomes)\b",
-    re.I,
-)
-# A sentence that poses or assumes rather than concludes: a restated problem, a definition.
-_NOT_CONCLUSION = re.compile(
-    r"\b(?:compute|calculate|find|evaluate|simplify|determine|solve|what|how|which|show|prove|express|"
-    r"let|if|suppose|assume|given|when|whether|need|want|asks?)\b|\?",
-    re.I,
-)
-
-
-_POSES = re.compile(
-    r"\s*(?:if|suppose|assume|assuming|let|given|when|what|how|find|compute|calculate|evaluate|determine|solve)\b",
-    re.I,
-)
-
-
-def _concluding_math(text: str) -> Extraction | None:
-    """A concluding sentence that ends the output with math ("So the ordered pair is $(7, 6)$.",
-    "We find that $x < 3$."): the math is the answer. Not a restated problem ("Compute $2+3$."),
-    a question, or a definition ("Let $x = 5$.")."""
-    body = text.rstrip().rstrip(".").rstrip()
-    if body.endswith("$$") and not body.endswith("\\$$"):
-        opener, closer = "$$", "$$"
-    elif body.endswith("$") and not body.endswith("\\$"):
-        opener, closer = "$", "$"
-    elif body.endswith(("\\)", "\\]")):
-        opener, closer = "\\" + {")": "(", "]": "["}[body[-1]], body[-2:]
-    else:
-        return None
-    end = len(body) - len(closer)
-    start = body.rfind(opener, max(0, end - MAX_BARE_CHARS), end)
-    if start < 0 or (opener == "$" and start > 0 and body[start - 1] in "\\$"):
-        return None
-    content = body[start + len(opener) : end].strip()
-    sentence_start = max(body.rfind(sep, 0, start) for sep in (". ", ".\n", "\n", "? ", "! ", "; ")) + 1
-    sentence = re.sub(r"\bwe\s+find\b", "we get", body[sentence_start:start], flags=re.I)
-    if not content or "$" in content or not _CONCLUSION_CUE.search(sentence) or _NOT_CONCLUSION.search(sentence):
-        return None
-    if REFUSAL_RE.search(text[-4000:]) or unfinished_reasoning(text):
-        return None
-    return Extraction((clean_answer(content),), "concluding", None, ((start, len(body)),))
-
-
-MAX_BARE_CHARS = 300
-
-
-def _bare_answer(text: str) -> Extraction | None:
-    """An output that is nothing but one expression ("85", "$\\frac13$", "\\[ x \\ge 5 \\]"):
-    the whole output is the answer, graded like a box. Any prose, and it is not."""
-    stripped = text.strip()
-    if not stripped or len(stripped) > MAX_BARE_CHARS or "?" in stripped:
-        return None
-    answer = clean_answer(stripped)
-    prose = WORD.findall(MATH_SPAN.sub(" ", answer))
-    # One word is an answer only on its own ("odd", "$Even$"), never "I think 5".
-    if not answer or len(prose) > 1 or (prose and answer != prose[0]) or "$" in answer or "\n\n" in answer:
-        return None
-    return Extraction((answer,), "bare", None, ((0, len(text)),))
+def _fallback_answer(text: str) -> Extraction:
+    """No anchor: a bare expression, a concluding sentence ending in math, or the ending number."""
+    for method, found in (("bare", bare_answer(text)), ("concluding", concluding_math(text))):
+        if found is not None:
+            answer, start, end = found
+            return Extraction((answer,), method, None, ((start, end),))
+    return _last_number(text)
 
 
 def _last_number(text: str) -> Extraction:
@@ -469,7 +422,7 @@ def _last_number(text: str) -> Extraction:
     # comes before the "or".)
     sent_start = max(text.rfind(sep, 0, s) for sep in (". ", "\n", "? ", "! ", "; ")) + 1
     sentence = text[max(sent_start, s - 400) : e]
-    if _POSES.match(sentence):
+    if POSES.match(sentence):
         return Extraction((), "last_number", "none")  # "If the total is 5", "Let x = 5": posed, not concluded
     for m in re.finditer(r"\bor\b", sentence, re.I):
         before = NUMBER_RE.findall(sentence, 0, m.start())

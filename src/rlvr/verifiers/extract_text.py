@@ -1,5 +1,6 @@
 """Text-level helpers for answer extraction: where an anchored answer ends, what value a
-one-sentence answer states, and whether a number really ends an output.
+one-sentence answer states, whether a number really ends an output, and the unanchored readings
+(an output that is one bare expression; a concluding sentence that ends in math).
 
 Pure functions on bounded windows of text (``MAX_ANSWER_CHARS``); linear-time and safe on
 hostile input. ``extract`` builds the anchors on top of these.
@@ -15,11 +16,14 @@ __all__ = [
     "MAX_ANSWER_CHARS",
     "NOT_BEFORE",
     "NUMBER_RE",
+    "POSES",
     "REFUSAL_RE",
     "SENTENCE_HEDGE",
     "WORD",
+    "bare_answer",
     "clean_answer",
     "clip_phrase_answer",
+    "concluding_math",
     "sentence_answer",
     "strip_trailer",
     "unfinished_reasoning",
@@ -179,3 +183,70 @@ def unfinished_reasoning(text: str) -> bool:
     its last number is a step, not an answer."""
     opened = text.rfind("<think>")
     return opened >= 0 and text.find("</think>", opened) < 0
+
+
+_CONCLUSION_CUE = re.compile(
+    r"\b(?:therefore|thus|hence|so|finally|we\s+(?:find|get|obtain|have|conclude)|gives?|is|are|equals?|becomes)\b",
+    re.I,
+)
+# A sentence that poses or assumes rather than concludes: a restated problem, a definition.
+_NOT_CONCLUSION = re.compile(
+    r"\b(?:compute|calculate|find|evaluate|simplify|determine|solve|what|how|which|show|prove|express|"
+    r"let|if|suppose|assume|given|when|whether|need|want|asks?)\b|\?",
+    re.I,
+)
+
+
+POSES = re.compile(
+    r"\s*(?:if|suppose|assume|assuming|let|given|when|what|how|find|compute|calculate|evaluate|determine|solve)\b",
+    re.I,
+)
+
+
+def concluding_math(text: str) -> tuple[str, int, int] | None:
+    """A concluding sentence that ends the output with math ("So the ordered pair is $(7, 6)$.",
+    "We find that $x < 3$."): the math is the answer. Not a restated problem ("Compute $2+3$."),
+    a question, or a definition ("Let $x = 5$.")."""
+    body = text.rstrip().rstrip(".").rstrip()
+    if body.endswith("$$") and not body.endswith("\\$$"):
+        opener, closer = "$$", "$$"
+    elif body.endswith("$") and not body.endswith("\\$"):
+        opener, closer = "$", "$"
+    elif body.endswith(("\\)", "\\]")):
+        opener, closer = "\\" + {")": "(", "]": "["}[body[-1]], body[-2:]
+    else:
+        return None
+    end = len(body) - len(closer)
+    start = body.rfind(opener, max(0, end - MAX_BARE_CHARS), end)
+    if start < 0 or (opener == "$" and start > 0 and body[start - 1] in "\\$"):
+        return None
+    content = body[start + len(opener) : end].strip()
+    sentence_start = max(body.rfind(sep, 0, start) for sep in (". ", ".\n", "\n", "? ", "! ", "; ")) + 1
+    sentence = re.sub(r"\bwe\s+find\b", "we get", body[sentence_start:start], flags=re.I)
+    if (
+        not content
+        or "$" in content
+        or not _CONCLUSION_CUE.search(sentence)
+        or _NOT_CONCLUSION.search(sentence)
+    ):
+        return None
+    if REFUSAL_RE.search(text[-4000:]) or unfinished_reasoning(text):
+        return None
+    return clean_answer(content), start, len(body)
+
+
+MAX_BARE_CHARS = 300
+
+
+def bare_answer(text: str) -> tuple[str, int, int] | None:
+    """An output that is nothing but one expression ("85", "$\\frac13$", "\\[ x \\ge 5 \\]"):
+    the whole output is the answer, graded like a box. Any prose, and it is not."""
+    stripped = text.strip()
+    if not stripped or len(stripped) > MAX_BARE_CHARS or "?" in stripped:
+        return None
+    answer = clean_answer(stripped)
+    prose = WORD.findall(MATH_SPAN.sub(" ", answer))
+    # One word is an answer only on its own ("odd", "$Even$"), never "I think 5".
+    if not answer or len(prose) > 1 or (prose and answer != prose[0]) or "$" in answer or "\n\n" in answer:
+        return None
+    return answer, 0, len(text)
