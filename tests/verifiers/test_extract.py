@@ -127,6 +127,8 @@ def test_sql_extraction():
         ("$\\boxed{42}$. Wait, let me verify: 6 x 7 = 42. Yes.", ("42",)),
         ("$\\boxed{42}$\n\nFinal answer: 42", ("42", "42", "42")),
         ("\\boxed{7} or, equivalently, seven.", ("7",)),
+        # several different boxes are steps when a closing "Final Answer" follows them all
+        ("$= \\boxed{200}$, then $= \\boxed{255}$, total 10,455.\nFinal Answer: The final answer is $10,455$.", ("10,455",)),
     ],
 )
 def test_answers_revised_after_the_box_are_reported(text, answers):

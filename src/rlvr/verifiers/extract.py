@@ -227,6 +227,16 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
     spans = tuple((s, e) for s, e, _ in kept)[-MAX_CANDIDATES:]
     if not any(answers):
         return Extraction((), method, "empty", spans)
+    if method == "boxed" and len(set(answers)) > 1:
+        # Several different boxes, then "Final Answer: …" after all of them: the boxes were
+        # highlighted steps ("= \\boxed{200}", "= \\boxed{255}"); the closing statement is the answer.
+        end = kept[-1][1]
+        closing = _phrase_candidates(text[end : end + _TAIL_CHARS], _FINAL_RE)
+        if closing:
+            s, e, a = closing[-1]
+            final = sentence_answer(clean_answer(a))
+            if final:
+                return Extraction((final,), "final_answer", None, ((end + s, end + e),))
     if kept:
         # What comes after the last answer can revise it: a weaker anchor ("\boxed{42} ... #### 43"),
         # an "or 43" hedge, or a change of mind ("actually, I think it's 43"). Such answers join the
