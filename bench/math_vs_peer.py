@@ -15,6 +15,7 @@ present, against the trap table ``tests/data/math_cases.jsonl``.
     .venv/bin/pip install 'math-verify[antlr4_13_2]'     # or: pip install -e '.[bench]'
     .venv/bin/python bench/math_vs_peer.py --procs 2 --n 2000
     .venv/bin/python bench/math_vs_peer.py --json
+    .venv/bin/python bench/math_vs_peer.py --cli --n 6000     # the CLI, start-up included
 
 Notes: math-verify times out with signals, so it must run in a process's main thread — pool
 workers run tasks in theirs. Its gold answers are given as ``$...$`` (its documented usage). Our
@@ -365,6 +366,57 @@ def trap_scores(side: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
+_PEER_LOOP = """
+import json, sys
+from math_verify import parse, verify
+n = 0
+for line in open(sys.argv[1], encoding="utf-8"):
+    row = json.loads(line)
+    try:
+        n += bool(verify(parse("$" + str(row["answer"]) + "$"), parse(row["output"])))
+    except Exception:
+        pass
+print(n)
+"""
+
+
+def cli_race(pairs: list[dict[str, Any]], as_json: bool) -> int:
+    """Both checkers as a user runs them: one fresh process each over the same file, wall time."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "pairs.jsonl"
+        src.write_text("".join(json.dumps({"output": p["output"], "answer": p["answer"]}) + "\n" for p in pairs))
+        commands = {
+            "ours": [sys.executable, "-m", "rlvr.cli", "verify", str(src), "--verifier", "math"]
+            + ["--workers", "1", "--json", "-o", str(Path(tmp) / "verdicts.jsonl")],
+            "peer": [sys.executable, "-c", _PEER_LOOP, str(src)],
+        }
+        seconds: dict[str, float] = {}
+        for side, cmd in commands.items():
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            seconds[side] = time.perf_counter() - t0
+            if proc.returncode != 0:
+                print(f"{side} failed: {proc.stderr[-2000:]}", file=sys.stderr)
+                return 1
+    report = {
+        "n": len(pairs),
+        "ours_command": "rlvr verify --verifier math --workers 1",
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+        "ratio_ours_over_peer": round(seconds["peer"] / seconds["ours"], 2),
+    }
+    if as_json:
+        print(json.dumps(report))
+    else:
+        print(
+            f"{len(pairs)} pairs, start-up included: rlvr verify --workers 1 {seconds['ours']:.2f}s, "
+            f"math-verify loop {seconds['peer']:.2f}s -> {report['ratio_ours_over_peer']:.2f}x"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -383,9 +435,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--show", type=int, default=3, help="examples of each side's FP/FN to print")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument(
+        "--cli",
+        action="store_true",
+        help="time `rlvr verify --verifier math --workers 1` against a math-verify loop, each a fresh "
+        "process over the same JSONL file (start-up included); prints the wall times and the ratio",
+    )
     args = ap.parse_args(argv)
     if args.n < 1 or args.procs < 1:
         ap.error("--n and --procs must be >= 1")
+    if args.cli:
+        return cli_race(make_pairs(args.n, args.seed), args.json)
 
     try:
         import math_verify  # noqa: F401

@@ -3,6 +3,7 @@ import rlvr
 # The public API is small and pinned: adding or removing a name is a deliberate change.
 EXPECTED = {
     "STATUSES",
+    "UNJUDGED",
     "BaseVerifier",
     "ConfigError",
     "EngineConfig",
@@ -15,6 +16,7 @@ EXPECTED = {
     "Status",
     "Verdict",
     "Verifier",
+    "VerifierContractError",
     "VerifierNotFoundError",
     "__version__",
     "available_verifiers",

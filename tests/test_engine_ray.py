@@ -149,6 +149,22 @@ def test_streams_with_a_bounded_window() -> None:
     assert consumed == read == 400
 
 
+def test_plain_function_from_a_folder_only_the_driver_has_on_sys_path(tmp_path: Path, monkeypatch) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "verifiers"))
+    from user_functions import write_user_module
+
+    from rlvr.errors import VerifierContractError
+
+    name = write_user_module(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = [Sample(f"so {i % 3}", answer=1, id=str(i)) for i in range(20)]
+    local = list(verify_iter(data, f"{name}:verifier", EngineConfig(workers=0)))
+    on_ray = list(verify_iter(data, f"{name}:verifier", EngineConfig(chunk_size=3, **RAY)))
+    assert on_ray == local and [v.status for v in on_ray].count("correct") == 7
+    with pytest.raises(VerifierContractError, match=f"verifier '{name}:returns_str' returned str"):
+        list(verify_iter(data, f"{name}:returns_str", EngineConfig(chunk_size=3, **RAY)))
+
+
 def test_cli_verify_with_ray_matches_local(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -17,9 +17,10 @@ from rlvr.errors import (
     IsolationUnavailableError,
     MissingExtraError,
     RlvrError,
+    VerifierContractError,
     VerifierNotFoundError,
 )
-from rlvr.types import STATUSES, Sample, Status, Verdict
+from rlvr.types import STATUSES, UNJUDGED, Sample, Status, Verdict
 from rlvr.verifiers.base import BaseVerifier, Verifier, available_verifiers, get_verifier, register
 from rlvr.verifiers.extract import Extraction, extract_code, extract_final_answer, extract_sql
 
@@ -79,6 +80,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "STATUSES",
+    "UNJUDGED",
     "BaseVerifier",
     "ConfigError",
     "EngineConfig",
@@ -91,6 +93,7 @@ __all__ = [
     "Status",
     "Verdict",
     "Verifier",
+    "VerifierContractError",
     "VerifierNotFoundError",
     "__version__",
     "available_verifiers",

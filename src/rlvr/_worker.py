@@ -8,6 +8,8 @@ code goes through ``rlvr.sandbox``.
 
 Messages parent → worker:  ("init", verifier) | ("verify", [(idx, sample), ...]) | ("call", "mod:fn", args)
 Messages worker → parent:  ("ready",) | ("result", idx, verdict) | ("ret", value) | ("exc", "Type: msg")
+                           | ("setup", "msg")  (the verifier broke its contract: the parent raises
+                             VerifierContractError with msg; the rest of the chunk is not checked)
 """
 
 from __future__ import annotations
@@ -188,6 +190,7 @@ def _resolve(path: str) -> Any:
 
 
 def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tests
+    from rlvr.errors import VerifierContractError
     from rlvr.types import Verdict
     from rlvr.verifiers.base import safe_verify
 
@@ -225,7 +228,11 @@ def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tes
             _write(stdout, ("ready",))
         elif kind == "verify":
             for idx, sample in msg[1]:
-                verdict = safe_verify(verifier, sample)
+                try:
+                    verdict = safe_verify(verifier, sample)
+                except VerifierContractError as exc:
+                    _write(stdout, ("setup", str(exc)))
+                    break
                 try:
                     _write(stdout, ("result", idx, verdict))
                 except Exception as exc:  # unpicklable details

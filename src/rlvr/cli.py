@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter, deque
@@ -30,6 +31,12 @@ app = typer.Typer(
 @app.callback()
 def _root() -> None:
     """Reinforcement learning with verifiable rewards: verify, audit, train and diagnose."""
+    # `--verifier mymod:verifier` names a module in the folder the command runs in, as `python -m`
+    # would find it; the `rlvr` console script does not put that folder on sys.path. Appended, so
+    # it never shadows an installed package.
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
 
 
 @app.command(
@@ -39,7 +46,7 @@ def verify(
     file: Path = typer.Argument(
         ..., metavar="FILE", help="JSONL with one {'output', 'answer', ...} object per line."
     ),
-    verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...) or module:object."),
+    verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...), module:object or file.py:function (a plain function works)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write scored records here (JSONL)."),
     workers: int | None = typer.Option(None, help="Worker processes (default: CPU count; 0 = in-process)."),
     timeout: float = typer.Option(30.0, help="Hard time limit per sample, in seconds."),

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlvr._worker import WorkerDied, WorkerProcess
-from rlvr.errors import ConfigError
+from rlvr.errors import ConfigError, VerifierContractError
 from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import Verifier, get_verifier, safe_verify
 
@@ -103,7 +103,7 @@ def verify_iter(
 ) -> Iterator[Verdict]:
     """Verify ``samples`` and yield one verdict per sample, in input order."""
     cfg = config or EngineConfig()
-    v = get_verifier(verifier, **verifier_options) if isinstance(verifier, str) else verifier
+    v = verifier if isinstance(verifier, Verifier) else get_verifier(verifier, **verifier_options)
     if cfg.workers == 0 and cfg.executor == "local":
         for sample in samples:
             verdict = safe_verify(v, sample)
@@ -224,6 +224,8 @@ def _run_pool(
                             slot.current.popleft()
                         results[idx] = verdict
                         slot.deadline = time.monotonic() + cfg.timeout
+                    elif msg[0] == "setup":
+                        raise VerifierContractError(msg[1])
                     elif msg[0] == "exc":
                         raise ConfigError(f"verifier worker failed: {msg[1]}")
             now = time.monotonic()
@@ -256,11 +258,21 @@ def verify(
     """Verify a batch and return its verdicts in order.
 
     ``samples`` are ``Sample`` objects or JSONL-style dicts; ``verifier`` is a verifier or a
-    registry name (``"math"``), with ``verifier_options`` passed to its factory. ``workers=None``
-    verifies small batches in this thread and large ones on a process pool.
+    registry name (``"math"``) or a plain function, with ``verifier_options`` passed to its factory.
+    ``workers=None`` verifies small batches in this thread and large ones on a process pool (in this
+    thread too when the verifier cannot be sent to one, such as a function defined in a notebook).
     """
     items = [s if isinstance(s, Sample) else Sample.from_record(s) for s in samples]
+    v = verifier if isinstance(verifier, Verifier) else get_verifier(verifier, **verifier_options)
     if workers is None:
-        workers = 0 if len(items) < 256 else default_workers()
+        workers = 0 if len(items) < 256 or not _can_ship(v) else default_workers()
     cfg = EngineConfig(workers=workers, timeout=timeout)
-    return list(verify_iter(items, verifier, cfg, **verifier_options))
+    return list(verify_iter(items, v, cfg))
+
+
+def _can_ship(v: Verifier) -> bool:
+    try:
+        pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return False
+    return True

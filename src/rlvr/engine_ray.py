@@ -22,7 +22,7 @@ from typing import Any
 
 from rlvr._worker import WorkerDied, WorkerProcess, WorkerTimeout
 from rlvr.engine import read_ahead
-from rlvr.errors import ConfigError, MissingExtraError
+from rlvr.errors import ConfigError, MissingExtraError, VerifierContractError
 from rlvr.types import Sample, Verdict
 
 __all__ = ["run_ray"]
@@ -78,7 +78,7 @@ class ChunkRunner:
             self.worker = None
 
     def run(self, chunk: list[tuple[int, Sample]]) -> tuple[str, Any]:
-        """("ok", [(idx, verdict), ...]) for every sample of ``chunk``, or ("fail", message)."""
+        """("ok", [(idx, verdict), ...]) for every sample of ``chunk``, or ("fail" | "setup", message)."""
         out: list[tuple[int, Verdict]] = []
         todo = deque(chunk)
         while todo:
@@ -113,6 +113,8 @@ class ChunkRunner:
                         todo.popleft()
                     out.append((msg[1], msg[2]))
                     deadline = time.monotonic() + self.timeout
+                elif msg[0] == "setup":
+                    return ("setup", msg[1])
                 elif msg[0] == "exc":
                     return ("fail", f"verifier worker failed: {msg[1]}")
         return ("ok", out)
@@ -206,6 +208,8 @@ def run_ray(
                         reason = f"Ray actor died twice while checking this chunk: {type(exc).__name__}"
                         results.update((idx, Verdict.error(reason)) for idx, _ in chunk)
                     continue
+                if kind == "setup":
+                    raise VerifierContractError(value)
                 if kind == "fail":
                     raise ConfigError(value)
                 results.update(value)

@@ -7,7 +7,9 @@ Setup problems fail loudly with one of these; problems with a *sample* never rai
 
     RlvrError                      base of everything rlvr raises on purpose
     ├── ConfigError                a bad option or config value; the message names the fix
-    │   └── MissingExtraError      an optional dependency is not installed; message has the pip line
+    │   ├── MissingExtraError      an optional dependency is not installed; message has the pip line
+    │   └── VerifierContractError  a verifier returned something that is not a score (a plain
+    │                              function returning a str, None, NaN, 1.5, a list of the wrong length)
     ├── VerifierNotFoundError      ``--verifier NAME`` names nothing we can load
     ├── InputError                 bad input data; carries ``path`` and ``line`` when known
     └── IsolationUnavailableError  the kernel lacks what a sandbox tier needs (and no unsafe flag)
@@ -21,6 +23,7 @@ __all__ = [
     "IsolationUnavailableError",
     "MissingExtraError",
     "RlvrError",
+    "VerifierContractError",
     "VerifierNotFoundError",
 ]
 
@@ -40,6 +43,12 @@ class MissingExtraError(ConfigError, ImportError):
         super().__init__(f"{purpose} needs the '{package}' package: pip install 'rlvr[{extra}]'")
         self.package = package
         self.extra = extra
+
+
+class VerifierContractError(ConfigError):
+    """A verifier broke the verifier contract: it returned something that is not a score or a
+    ``Verdict``. This is a setup error (the function is not the verifier it was taken for), so it
+    is raised at the first sample that shows it, not turned into an ``error`` verdict."""
 
 
 class VerifierNotFoundError(RlvrError, LookupError):

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from rlvr.engine import EngineConfig, verify_iter
 from rlvr.policy.base import Rollout
-from rlvr.types import Sample, Verdict
+from rlvr.types import UNJUDGED, Sample, Verdict
 from rlvr.verifiers.base import Verifier
 
 __all__ = ["RolloutBatch", "collect", "make_samples", "step_seed"]
@@ -119,7 +119,7 @@ def collect(
     max_new_tokens: int,
     seed: int,
     step: int,
-    exclude: Sequence[str] = ("error", "skipped"),
+    exclude: Sequence[str] = UNJUDGED,
     prompt_field: str = "prompt",
 ) -> RolloutBatch:
     """Sample ``group_size`` completions for each of ``prompt_ids`` and verify them."""

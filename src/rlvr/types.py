@@ -7,10 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-__all__ = ["STATUSES", "Sample", "Status", "Verdict"]
+__all__ = ["STATUSES", "UNJUDGED", "Sample", "Status", "Verdict"]
 
 Status = Literal["correct", "incorrect", "unparsable", "timeout", "error", "skipped"]
 STATUSES: tuple[str, ...] = get_args(Status)
+# The statuses that are not the model's fault: the verifier failed (``error``) or does not apply
+# (``skipped``). Trainers, curation, pass@k and the audit leave these samples out; this is the one
+# definition they all import.
+UNJUDGED: tuple[Status, ...] = ("error", "skipped")
 
 # Fields of a verification record that are not verifier metadata.
 _RECORD_CORE = ("id", "output", "answer")
@@ -71,6 +75,11 @@ class Verdict:
     def reward(self) -> float:
         """The score, under the name trainers use."""
         return self.score
+
+    @property
+    def judged(self) -> bool:
+        """False for ``error`` and ``skipped`` (``UNJUDGED``): the verifier did not judge the output."""
+        return self.status not in UNJUDGED
 
     @property
     def passed(self) -> bool:

@@ -258,6 +258,11 @@ def test_a_real_run_with_a_silent_verifier_raises_the_alarm(tmp_path: Path) -> N
     assert [(w["step"], w["metric"]) for w in online if w["code"] == "silent_verifier"] == [
         (3, "reward/correct_frac")
     ]
+    # the trainer names the verifier it trained with in its own warnings and in summary.json
+    silent = next(w for w in online if w["code"] == "silent_verifier")
+    assert "the verifier 'health_helpers:SwallowsTimeouts'" in silent["message"]
+    assert "`rlvr audit --verifier health_helpers:SwallowsTimeouts`" in silent["message"]
+    assert json.loads((run_dir / "summary.json").read_text())["verifier"] == "health_helpers:SwallowsTimeouts"
     log = read_metrics(run_dir)
     assert log.verifier == "health_helpers:SwallowsTimeouts"
     offline = [w for w in check_metrics(log.rows, config.health, verifier=log.verifier).warnings

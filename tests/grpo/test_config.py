@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from rlvr.diagnostics import HealthConfig
 from rlvr.errors import ConfigError
 from rlvr.grpo.config import GRPOConfig, apply_overrides, config_from_dict, load_config
-from rlvr.grpo.health import HealthConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = {"model": {"name": "tiny"}, "data": {"task": "arithmetic"}}

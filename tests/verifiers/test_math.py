@@ -117,6 +117,13 @@ def test_split_unit(text, unit):
         ("\\boxed{0.333}", r"\frac13", {"abs_tol": 0.001}, "correct"),
         ("no numbers here", "5", {}, "unparsable"),
         ("it is 5", "5", {"fallback": None}, "unparsable"),
+        (r"\boxed{\frac{6}{8}}", "0.75", {}, "correct"),  # the form check is off by default
+        (r"\boxed{\frac{6}{8}}", "0.75", {"form": "simplified"}, "incorrect"),
+        ("#### 6/8", "3/4", {"form": "simplified"}, "incorrect"),
+        (r"\boxed{\frac{3}{4}}", "0.75", {"form": "simplified"}, "correct"),
+        (r"\boxed{932}", r"2^2 \cdot 233", {"form": "simplified"}, "incorrect"),
+        (r"\boxed{2 \times 2 \times 233}", r"2^2 \cdot 233", {"form": "simplified"}, "correct"),
+        (r"\boxed{\frac{6}{8}}", "0.75", {"form": None}, "correct"),
     ],
 )
 def test_options(output, answer, options, status):
@@ -124,7 +131,8 @@ def test_options(output, answer, options, status):
 
 
 @pytest.mark.parametrize(
-    "bad", [{"percent": "x"}, {"units": "si"}, {"fallback": "first"}, {"rel_tol": -1}, {"timeout": 0}]
+    "bad",
+    [{"percent": "x"}, {"units": "si"}, {"fallback": "first"}, {"rel_tol": -1}, {"timeout": 0}, {"form": "lowest"}],
 )
 def test_bad_options_raise_config_error(bad):
     with pytest.raises(ConfigError):
@@ -279,3 +287,43 @@ def test_relations(output, answer, status):
 def test_symbolic_equivalence(output, answer, status):
     v = MathVerifier(timeout=30).verify(Sample(output, answer))
     assert v.status == status, v.reason
+
+
+def test_form_option_from_the_command_line(tmp_path):
+    """``rlvr verify --opt form=simplified`` reaches the verifier: 6/8 then fails, 3/4 passes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "answers.jsonl"
+    rows = [{"output": "\\boxed{\\frac{6}{8}}", "answer": "0.75"}, {"output": "\\boxed{\\frac34}", "answer": "0.75"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def counts(*opts: str) -> dict:
+        proc = subprocess.run(
+            [sys.executable, "-m", "rlvr.cli", "verify", str(src), "--verifier", "math", "--workers", "0", "--json", *opts],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ),
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout)["counts"]
+
+    assert counts() == {"correct": 2}
+    assert counts("--opt", "form=simplified") == {"correct": 1, "incorrect": 1}
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["$\\boxed{5}$\n\nThe final answer is $5", "\\boxed{5$}\n\n\\boxed{5}", "#### 5$\n\nThe answer is $5$."],
+)
+def test_copies_differing_by_a_stray_dollar_are_one_answer(output):
+    verdict = MathVerifier().verify(Sample(output, "5"))
+    assert verdict.status == "correct" and verdict.details["extracted"] == "5", verdict.details
+
+
+def test_two_different_answers_one_with_a_stray_dollar_are_a_hedge():
+    verdict = MathVerifier().verify(Sample("$\\boxed{5}$\n\nThe final answer is $6", "5"))
+    assert verdict.status == "incorrect" and verdict.details["extracted"] == ["5", "6"], verdict.details

@@ -59,6 +59,22 @@ CASES: dict[str, tuple[str, str]] = {
     "long-sum": ("\\boxed{" + "+".join(["x"] * 20000) + "}", "20001x"),
     "many-dollars": ("$" * 200_000 + "5", "6"),
     "unclosed-boxes": ("\\boxed{" * 50_000 + "3", "4"),
+    # The <answer> block, anchor sentences, relations and the form check (issue 16's additions).
+    "answer-openers": ("<answer>" * 100_000 + "5", "6"),
+    "answer-closers": ("</answer>" * 100_000 + "5", "6"),
+    "answer-blocks": ("<answer>1</answer>" * 50_000 + "<answer>2</answer>", "1"),
+    "answer-think-closers": ("</think>" * 50_000 + "<answer>5", "6"),
+    "answer-huge-block": ("<answer>" + "9" * 1_000_000 + "</answer>", "1"),
+    "answer-sentence-words": ("<answer>" + "the value is " * 20_000 + "5</answer>", "6"),
+    "anchor-then-parens": ("The final answer is " + "(" * 200_000 + "5", "6"),
+    "anchor-then-quotes": ("The final answer is 5" + '"' * 200_000, "6"),
+    "inequality-chain": ("\\boxed{" + " < ".join(["x"] * 300) + "}", "(-\\infty, 1)"),
+    "linear-many-vars": ("\\boxed{" + "+".join(f"x_{{{i}}}" for i in range(200)) + " = 1}", "x_{0} = 1"),
+    "binom-huge": ("\\boxed{\\binom{10^{9}}{500000000}}", "1"),
+    "binom-symbolic-huge": ("\\boxed{\\binom{10^{9}}{x}}", "x"),
+    "polynomial-blowup": ("\\boxed{(x+y+z+w+v)^{12} = (x-y)^{12}}", "(x+y+z+w+v)^{12} = (x+y)^{12}"),
+    "polynomial-products": ("\\boxed{" + "".join(f"(x_{{{i}}}+1)" for i in range(60)) + " = 0}", "x = 0"),
+    "number-ending-1mb": ("Numbers: " + "1 + " * 250_000 + "2", "2"),
 }
 
 

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AuditReport", "CaseResult", "percentile"]
+from rlvr.types import UNJUDGED
 
-_UNJUDGED = ("error", "skipped")
+__all__ = ["AuditReport", "CaseResult", "percentile"]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -61,7 +61,7 @@ class CaseResult:
             return "ok" if self.passed else "false_negative"
         if self.passed:
             return "false_positive"
-        return "not_judged" if self.status in _UNJUDGED else "caught"
+        return "not_judged" if self.status in UNJUDGED else "caught"
 
     @property
     def as_expected(self) -> bool:

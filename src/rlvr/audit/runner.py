@@ -13,25 +13,39 @@ from typing import Any
 from rlvr.audit.cases import AuditCase, available_suites, builtin_cases, case_from_record, load_cases
 from rlvr.audit.mutate import load_mutants
 from rlvr.audit.report import AuditReport, CaseResult
-from rlvr.errors import ConfigError
+from rlvr.errors import ConfigError, VerifierContractError
 from rlvr.types import Verdict
 from rlvr.verifiers.base import _REGISTRY, Verifier, get_verifier, safe_verify
 
-__all__ = ["audit", "verifier_kind"]
+__all__ = ["FUNCTION_DEFAULT_KIND", "audit", "verifier_kind"]
+
+# The suite a plain verifier function gets when it declares no kind and no cases are given: its
+# cases are (output, reference answer) pairs, the shape an f(output, ground_truth) function takes.
+FUNCTION_DEFAULT_KIND = "math"
 
 CaseSource = str | os.PathLike[str] | Sequence[Mapping[str, Any] | AuditCase]
 
 
 def verifier_kind(verifier: Any, name: str | None = None) -> str | None:
     """The suite kind of a verifier: its ``audit_kind``, else the registry name it was loaded by,
-    else its ``name`` attribute."""
+    else its ``name`` attribute (a plain function's name is not a kind: None)."""
+    from rlvr.verifiers.function import FunctionVerifier
+
     kind = getattr(verifier, "audit_kind", None)
     if isinstance(kind, str) and kind:
         return kind
     if name and name in _REGISTRY:
         return name
+    if isinstance(verifier, FunctionVerifier):
+        return None
     attr = getattr(verifier, "name", None)
     return attr if isinstance(attr, str) and attr and attr != "verifier" else None
+
+
+def _is_function(v: Any) -> bool:
+    from rlvr.verifiers.function import FunctionVerifier
+
+    return isinstance(v, FunctionVerifier)
 
 
 def _user_cases(cases: CaseSource) -> list[AuditCase]:
@@ -72,7 +86,8 @@ def audit(
 
     ``cases``: a JSONL path or a list of case dicts/``AuditCase``; ``mutate``: a JSONL of correct
     outputs to derive known-bad mutants from; ``suite``: include the built-in suite for the
-    verifier's kind (``kind`` overrides the detected one). Each case runs ``repeat`` times in this
+    verifier's kind (``kind`` overrides the detected one; a plain function that declares none gets
+    ``FUNCTION_DEFAULT_KIND`` when no ``cases`` or ``mutate`` are given). Each case runs ``repeat`` times in this
     process (latency, determinism) and once through ``rlvr.engine`` on ``workers`` processes with a
     hard ``timeout`` (cross-process determinism; ``workers=0`` skips it). A case the engine had to
     kill for time is not re-run in-process, where nothing could stop it. ``label`` names the
@@ -85,12 +100,18 @@ def audit(
     if not 0 < pass_threshold <= 1:
         raise ConfigError(f"pass_threshold must be in (0, 1], got {pass_threshold}")
     name = verifier if isinstance(verifier, str) else None
-    v = get_verifier(verifier, **(options or {})) if isinstance(verifier, str) else verifier
-    if options and not isinstance(verifier, str):
+    v = verifier if isinstance(verifier, Verifier) else get_verifier(verifier, **(options or {}))
+    if options and isinstance(verifier, Verifier):
         raise ConfigError("options apply to a verifier given by name, not to a verifier object")
     label = label or name or getattr(v, "name", None) or type(v).__name__
     kind = kind or verifier_kind(v, name)
     notes: list[str] = []
+    if kind is None and suite and cases is None and mutate is None and _is_function(v):
+        kind = FUNCTION_DEFAULT_KIND
+        notes.append(
+            f"{label} is a plain function that declares no kind, so the {kind} suite (outputs against reference "
+            "answers) was run; choose another with --kind (or an audit_kind attribute on the function), or give --cases"
+        )
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rlvr-audit-") as tmp:
         workdir = Path(tmp)
@@ -191,6 +212,8 @@ def _run(
     if workers:
         try:
             engine = list(verify_iter(samples, v, EngineConfig(workers=workers, timeout=timeout), on_result=tick))
+        except VerifierContractError:
+            raise  # the verifier returned a non-score: the audit cannot stand either
         except ConfigError as exc:
             # Unpicklable, or its module cannot be imported by a fresh worker (defined in __main__):
             # the in-process audit still stands, without the cross-process check or hard time limits.

@@ -18,14 +18,15 @@ def register(app: typer.Typer) -> None:
         epilog=(
             "Examples:  rlvr audit --verifier math   |   "
             "rlvr audit --verifier sql --cases my_cases.jsonl --min-coverage 0.95   |   "
-            "rlvr audit --verifier code --mutate correct_solutions.jsonl --json"
+            "rlvr audit --verifier code --mutate correct_solutions.jsonl --json   |   "
+            "rlvr audit --verifier mymod:verifier --kind math"
         ),
     )(audit)
 
 
 def audit(
     verifier: str = typer.Option(
-        ..., "--verifier", "-v", help="Verifier name (math, rubric, format, code, sql, ...) or module:object."
+        ..., "--verifier", "-v", help="Verifier name (math, rubric, format, code, sql, ...), module:object or file.py:function."
     ),
     cases: Path | None = typer.Option(
         None, "--cases", help="JSONL of labelled cases: {'output', 'answer', 'should_pass', 'test', ...}."
@@ -40,6 +41,12 @@ def audit(
         0.5, "--pass-threshold", help="A score at or above this counts as the verifier passing the output."
     ),
     suite: bool = typer.Option(True, "--suite/--no-suite", help="Include the built-in suite for the verifier's kind."),
+    kind: str | None = typer.Option(
+        None,
+        "--kind",
+        help="Built-in suite to run (math, code, sql, ...); default: the verifier's kind "
+        "(a plain function without one: math, unless --cases/--mutate are given).",
+    ),
     opt: list[str] = typer.Option([], "--opt", help="Verifier option key=value (repeatable)."),
     workers: int = typer.Option(
         2, help="Worker processes for the cross-process determinism run (0 skips it)."
@@ -79,7 +86,7 @@ def audit(
                 cases=cases,
                 mutate=mutate,
                 suite=suite,
-                kind=verifier_kind(v, verifier),
+                kind=kind or verifier_kind(v, verifier),
                 label=verifier,
                 workers=workers,
                 repeat=repeat,

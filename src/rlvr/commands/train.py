@@ -92,7 +92,7 @@ def curate(
         None, metavar="[FILE]", help="JSONL of {'prompt', 'answer', ...} records (or use --task)."
     ),
     model: Path = typer.Option(..., "--model", "-m", help="Local model folder (tiny checkpoint or transformers)."),
-    verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...) or module:object."),
+    verifier: str = typer.Option(..., "--verifier", "-v", help="Verifier name (math, ...), module:object or file.py:function (a plain function works)."),
     out: Path = typer.Option(..., "--out", "-o", help="Write the kept prompts here (JSONL, with pass_rate)."),
     k: int = typer.Option(8, "-k", help="Samples per prompt."),
     band: str = typer.Option("0.3,0.7", help="Keep prompts whose pass rate is in LOW,HIGH (inclusive)."),

@@ -14,6 +14,7 @@ from typing import Any
 
 from rlvr.engine import EngineConfig
 from rlvr.errors import ConfigError
+from rlvr.types import UNJUDGED
 from rlvr.verifiers.base import Verifier
 
 __all__ = ["CurateResult", "curate", "pass_rate_histogram"]
@@ -74,7 +75,7 @@ def curate(
     seed: int = 0,
     engine: EngineConfig | None = None,
     prompt_field: str = "prompt",
-    exclude: Sequence[str] = ("error", "skipped"),
+    exclude: Sequence[str] = UNJUDGED,
     on_batch: Callable[[int], None] | None = None,
 ) -> CurateResult:
     """Measure each prompt's pass rate over ``k`` samples and keep those inside ``band`` (inclusive)."""

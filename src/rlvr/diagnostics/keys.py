@@ -14,6 +14,7 @@ REWARD_MEAN = "reward/mean"
 REWARD_STD = "reward/std"  # mean within-group std (TRL's ``reward_std``)
 REWARD_STD_BATCH = "reward/std_batch"  # std over the whole batch
 REWARD_CORRECT_FRAC = "reward/correct_frac"  # share of verdicts with status "correct": the pass rate
+REWARD_OVERLONG_PENALTY = "reward/overlong_penalty"  # mean DAPO soft overlong punishment (when on)
 
 # groups/: GRPO groups (G completions of one prompt)
 GROUPS_FRAC_ZERO_STD = "groups/frac_zero_std"  # groups whose rewards all agree (no signal)

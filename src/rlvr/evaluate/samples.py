@@ -25,11 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.errors import ConfigError, InputError
-from rlvr.types import STATUSES, Sample
+from rlvr.types import STATUSES, UNJUDGED, Sample
 
 __all__ = ["ProblemOutcomes", "SampleSet", "as_problem_map", "load_samples", "samples_from_records"]
-
-_EXCLUDED = ("error", "skipped")
 
 
 @dataclass(frozen=True)
@@ -292,7 +290,7 @@ def _build(
         if acc is None:
             acc = accs[pid] = _Acc()
         statuses[status or "reward_only"] += 1
-        if status in _EXCLUDED:
+        if status in UNJUDGED:
             acc.excluded += 1
             return
         ok = status == "correct" if status is not None else float(reward) >= threshold
@@ -345,9 +343,9 @@ def _build(
             add(record, lineno, record.get("status"), record.get("reward"), record.get("details"))
     else:
         from rlvr.engine import EngineConfig, verify_iter
-        from rlvr.verifiers.base import get_verifier
+        from rlvr.verifiers.base import Verifier, get_verifier
 
-        v = get_verifier(verifier, **dict(verifier_options or {})) if isinstance(verifier, str) else verifier
+        v = verifier if isinstance(verifier, Verifier) else get_verifier(verifier, **dict(verifier_options or {}))
         required = tuple(getattr(v, "required_fields", ("output",)))
         pending: deque[tuple[int, dict[str, Any]]] = deque()
 

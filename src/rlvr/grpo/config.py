@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from rlvr.diagnostics import HealthConfig
 from rlvr.errors import ConfigError
-from rlvr.grpo.health import HealthConfig
+from rlvr.types import UNJUDGED
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -193,7 +194,7 @@ class VerifierConfig:
     """The reward: a verifier from the registry, run through the engine."""
 
     name: str = "math"
-    """Registry name (math, code, sql, random, ...) or module:object."""
+    """Registry name (math, code, sql, random, ...), module:object or file.py:function (a plain function works)."""
     options: dict[str, Any] = field(default_factory=dict)
     """Keyword options for the verifier's constructor."""
     workers: int = 0
@@ -279,7 +280,7 @@ class AdvantageConfig:
     """Divide by the reward std of the group, of the whole batch, or not at all (Dr. GRPO)."""
     eps: float = 1e-6
     """Added to the std before dividing (verl's convention; the std is the sample std)."""
-    exclude: tuple[str, ...] = ("error", "skipped")
+    exclude: tuple[str, ...] = UNJUDGED
     """Verdict statuses left out of advantages and loss (the verifier's fault, not the model's)."""
 
     def __post_init__(self) -> None:
@@ -420,7 +421,7 @@ class GRPOConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     """The optimizer."""
     health: HealthConfig = field(default_factory=HealthConfig)
-    """Health-monitor thresholds (rlvr.grpo.health)."""
+    """Health-monitor thresholds (rlvr.diagnostics)."""
 
     def __post_init__(self) -> None:
         if self.algorithm is not None and self.algorithm not in ALGORITHMS:

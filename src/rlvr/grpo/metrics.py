@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from rlvr.diagnostics import keys
 from rlvr.grpo.advantages import group_advantages
 from rlvr.grpo.filtering import informative_groups
 from rlvr.rollout import RolloutBatch
@@ -34,39 +35,39 @@ def step_metrics(
     truncated = torch.cat([b.rollout.truncated for b in sampled]).float()
     n = max(1, len(statuses))
     metrics: dict[str, Any] = {
-        "step": step,
-        "reward/mean": float(rewards.mean()) if rewards.numel() else 0.0,
-        "reward/std": float(group_stds.mean()),
-        "reward/std_batch": float(rewards.std()) if rewards.numel() >= 2 else 0.0,
-        "reward/correct_frac": statuses.count("correct") / n,
-        "groups/frac_zero_std": float(zero_std.float().mean()),
-        "groups/sampled": len(zero_std),
-        "groups/trained": len(batch.prompt_ids),
+        keys.STEP: step,
+        keys.REWARD_MEAN: float(rewards.mean()) if rewards.numel() else 0.0,
+        keys.REWARD_STD: float(group_stds.mean()),
+        keys.REWARD_STD_BATCH: float(rewards.std()) if rewards.numel() >= 2 else 0.0,
+        keys.REWARD_CORRECT_FRAC: statuses.count("correct") / n,
+        keys.GROUPS_FRAC_ZERO_STD: float(zero_std.float().mean()),
+        keys.GROUPS_SAMPLED: len(zero_std),
+        keys.GROUPS_TRAINED: len(batch.prompt_ids),
     }
     if "entropy" in upd:
-        metrics["policy/entropy"] = upd["entropy"]
+        metrics[keys.POLICY_ENTROPY] = upd["entropy"]
     if upd.get("kl") is not None:
-        metrics["policy/kl"] = upd["kl"]
+        metrics[keys.POLICY_KL] = upd["kl"]
     if upd.get("overlong_penalty") is not None:
-        metrics["reward/overlong_penalty"] = upd["overlong_penalty"]
+        metrics[keys.REWARD_OVERLONG_PENALTY] = upd["overlong_penalty"]
     metrics.update(
         {
-            "policy/logprob_gap": upd.get("logprob_gap", 0.0),
-            "loss/total": upd.get("loss", 0.0),
-            "loss/pg": upd.get("pg_loss", 0.0),
-            "loss/clip_frac": upd.get("clip_frac", 0.0),
-            "loss/ratio_mean": upd.get("ratio_mean", 1.0),
-            "optim/grad_norm": upd.get("grad_norm", 0.0),
-            "optim/lr": lr,
-            "optim/updates": upd.get("updates", 0),
-            "gen/len_mean": float(lengths.mean()),
-            "gen/len_max": int(lengths.max()),
-            "gen/truncated_frac": float(truncated.mean()),
-            "verify/error_rate": statuses.count("error") / n,
-            "verify/timeout_rate": statuses.count("timeout") / n,
-            "verify/unparsable_rate": statuses.count("unparsable") / n,
-            "verify/excluded": int(sum(int((~b.valid).sum()) for b in sampled)),
-            "samples/trained": trained_rows,
+            keys.POLICY_LOGPROB_GAP: upd.get("logprob_gap", 0.0),
+            keys.LOSS_TOTAL: upd.get("loss", 0.0),
+            keys.LOSS_PG: upd.get("pg_loss", 0.0),
+            keys.LOSS_CLIP_FRAC: upd.get("clip_frac", 0.0),
+            keys.LOSS_RATIO_MEAN: upd.get("ratio_mean", 1.0),
+            keys.OPTIM_GRAD_NORM: upd.get("grad_norm", 0.0),
+            keys.OPTIM_LR: lr,
+            keys.OPTIM_UPDATES: upd.get("updates", 0),
+            keys.GEN_LEN_MEAN: float(lengths.mean()),
+            keys.GEN_LEN_MAX: int(lengths.max()),
+            keys.GEN_TRUNCATED_FRAC: float(truncated.mean()),
+            keys.VERIFY_ERROR_RATE: statuses.count("error") / n,
+            keys.VERIFY_TIMEOUT_RATE: statuses.count("timeout") / n,
+            keys.VERIFY_UNPARSABLE_RATE: statuses.count("unparsable") / n,
+            keys.VERIFY_EXCLUDED: int(sum(int((~b.valid).sum()) for b in sampled)),
+            keys.SAMPLES_TRAINED: trained_rows,
         }
     )
     return metrics
@@ -90,11 +91,11 @@ def progress_bar() -> Any:
 
 def progress_info(m: Mapping[str, Any]) -> str:
     """The key health readings of one step, for the progress bar."""
-    kl = m.get("policy/kl")
+    kl = m.get(keys.POLICY_KL)
     return (
-        f"reward {m['reward/mean']:.3f}  entropy {m.get('policy/entropy', float('nan')):.3f}  "
+        f"reward {m[keys.REWARD_MEAN]:.3f}  entropy {m.get(keys.POLICY_ENTROPY, float('nan')):.3f}  "
         + (f"kl {kl:.3f}  " if kl is not None else "")
-        + f"zero-std {m['groups/frac_zero_std']:.0%}  len {m['gen/len_mean']:.1f}"
+        + f"zero-std {m[keys.GROUPS_FRAC_ZERO_STD]:.0%}  len {m[keys.GEN_LEN_MEAN]:.1f}"
     )
 
 
@@ -103,7 +104,7 @@ def run_summary(
     seconds: float | None = None,
 ) -> dict[str, Any]:
     """A run's summary.json: reward start → end (means of up to 5 steps), health findings, where it is."""
-    rewards = [m["reward/mean"] for m in history]
+    rewards = [m[keys.REWARD_MEAN] for m in history]
     k = max(1, min(5, len(rewards) // 4 or 1))
     out: dict[str, Any] = {
         "steps": steps,

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from rlvr.data.schedule import PromptSampler
+from rlvr.diagnostics import HealthMonitor, keys
 from rlvr.engine import EngineConfig
 from rlvr.errors import ConfigError
 from rlvr.grpo.advantages import group_advantages, overlong_penalty
@@ -43,7 +44,6 @@ from rlvr.grpo.checkpoint import (
 )
 from rlvr.grpo.config import GRPOConfig
 from rlvr.grpo.filtering import informative_groups, prune_groups
-from rlvr.grpo.health import HealthMonitor
 from rlvr.grpo.loss import aggregate, kl_penalty, policy_loss
 from rlvr.grpo.metrics import progress_bar, progress_info, run_summary, step_metrics
 from rlvr.grpo.rundir import RunDir, check_resumable
@@ -110,6 +110,8 @@ class Trainer:
         self.policy = check_trainable(policy if policy is not None else build_policy(cfg, self.records))
         v = verifier if verifier is not None else cfg.verifier.name
         self.verifier: Verifier = get_verifier(v, **cfg.verifier.options) if isinstance(v, str) else get_verifier(v)
+        # The name the health monitor's warnings tell the user to audit (and summary.json records).
+        self.verifier_name = v if isinstance(v, str) else str(getattr(v, "name", None) or type(v).__name__)
         self.engine = EngineConfig(workers=cfg.verifier.workers, timeout=cfg.verifier.timeout)
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad],
@@ -128,7 +130,7 @@ class Trainer:
             start=cfg.data.schedule_start,
             ramp_steps=cfg.data.schedule_ramp_steps or cfg.run.steps,
         )
-        self.monitor = HealthMonitor(cfg.health)
+        self.monitor = HealthMonitor(cfg.health, verifier=self.verifier_name)
         self.step_count = 0
         self.history: list[dict[str, Any]] = []
         self.quiet = quiet
@@ -175,10 +177,10 @@ class Trainer:
         metrics = step_metrics(step, batch, sampled, len(rows), upd, lr)
         metrics.update(
             {
-                "time/rollout": sum(b.time_rollout for b in sampled),
-                "time/verify": sum(b.time_verify for b in sampled),
-                "time/update": t_end - t_update,
-                "time/step": t_end - t_start,
+                keys.TIME_ROLLOUT: sum(b.time_rollout for b in sampled),
+                keys.TIME_VERIFY: sum(b.time_verify for b in sampled),
+                keys.TIME_UPDATE: t_end - t_update,
+                keys.TIME_STEP: t_end - t_start,
             }
         )
         for b in sampled:  # a pass-rate curriculum learns from every sampled group
@@ -271,6 +273,9 @@ class Trainer:
         perms = [torch.randperm(n, generator=gen) for _ in range(o.epochs)]
         all_rows = torch.arange(n)
 
+        # The model stays in eval mode: dropout would make the on-policy ratio differ from 1 and
+        # add noise the clip then fights (TRL disables dropout for the same reason).
+        self.policy.model.eval()
         # (N, T) log-probs under the weights that sampled, scored before any update. With a single
         # update per batch that update's own forward pass is this score (ratio ≡ 1) and fills it in.
         on_policy = o.epochs == 1 and n_mb == 1
@@ -286,9 +291,6 @@ class Trainer:
                 for part, lp, _ in score_tokens(self.reference, tokens, all_rows, temperature=temp, micro_batch=size):
                     ref_lp[part] = lp
 
-        # The model stays in eval mode: dropout would make the on-policy ratio differ from 1 and
-        # add noise the clip then fights (TRL disables dropout for the same reason).
-        self.policy.model.eval()
         per_step: list[dict[str, float]] = []
         for epoch, perm in enumerate(perms):
             for idx in (c for c in torch.tensor_split(perm, n_mb) if len(c)):
@@ -393,7 +395,7 @@ class Trainer:
         if self.files is not None:
             rows = self.files.rewind(self.step_count)
             # Rebuild the monitor's memory (baselines, active episodes) from the logged steps.
-            self.monitor = HealthMonitor(self.config.health)
+            self.monitor = HealthMonitor(self.config.health, verifier=self.verifier_name)
             for row in rows:
                 self.monitor.update(int(row["step"]), row)
             self.history = rows
@@ -441,7 +443,8 @@ class Trainer:
 
     def summary(self, seconds: float | None = None) -> dict[str, Any]:
         """Reward start → end, health findings and where things are."""
-        return run_summary(self.step_count, self.history, self.monitor.summary(), self.run_dir, seconds)
+        out = run_summary(self.step_count, self.history, self.monitor.summary(), self.run_dir, seconds)
+        return {**out, "verifier": self.verifier_name}
 
 
 def train(

@@ -37,6 +37,7 @@ from typing import Any
 from rlvr.errors import ConfigError, MissingExtraError
 from rlvr.types import STATUSES, Sample, Verdict
 from rlvr.verifiers.base import Verifier, get_verifier
+from rlvr.verifiers.function import FunctionVerifier
 
 __all__ = [  # noqa: F822 - HealthCallback is built lazily by __getattr__
     "HealthCallback",
@@ -148,8 +149,18 @@ class RlvrReward:
         # Dataset columns arrive as lists; any other keyword (a hook a newer TRL adds) is not one.
         columns = {k: v for k, v in kwargs.items() if k not in _TRL_ARGS and isinstance(v, (list, tuple))}
         step = getattr(kwargs.get("trainer_state"), "global_step", None)
-        samples = self.samples(prompts, completions, columns, step if isinstance(step, int) else None)
-        verdicts = verify(samples, self.verifier, workers=self.workers, timeout=self.timeout)
+        if isinstance(self.verifier, FunctionVerifier) and self.verifier.call == "batch":
+            # A TRL-style function already is a reward function: one call on the whole batch, with
+            # everything TRL passed; rlvr adds the return-value checks, statuses and metrics.
+            passthrough = {k: v for k, v in kwargs.items() if k not in columns}
+            if completion_ids is not None:
+                passthrough["completion_ids"] = completion_ids
+            verdicts = self.verifier.score_batch(completions, prompts=prompts, passthrough=passthrough, **columns)
+            answers = columns.get(self.answer_field) or [None] * len(completions)
+            samples = [Sample(output=completion_text(c), answer=a) for c, a in zip(completions, answers)]
+        else:
+            samples = self.samples(prompts, completions, columns, step if isinstance(step, int) else None)
+            verdicts = verify(samples, self.verifier, workers=self.workers, timeout=self.timeout)
         self.last_samples = samples
         self.last_verdicts = verdicts
         statuses = [v.status for v in verdicts]
@@ -183,8 +194,10 @@ def reward_function(
 ) -> RlvrReward:
     """A ``GRPOTrainer`` reward function that scores completions with an rlvr verifier.
 
-    ``verifier`` is a registry name (``"math"``, ``"code"``, ...), a ``module:object`` path or a
-    verifier object; ``verifier_options`` go to its factory. ``answer_field`` is the dataset
+    ``verifier`` is a registry name (``"math"``, ``"code"``, ...), a ``module:object`` path, a
+    verifier object or a plain function (``f(output, ground_truth)``, ``f(sample)``, or a TRL-style
+    ``f(completions, **columns)``, which is called once per batch with everything TRL passes);
+    ``verifier_options`` go to its factory. ``answer_field`` is the dataset
     column with the reference answer; the other columns (``tests``, ``db``, ...) become sample
     metadata. ``workers=0`` verifies in the trainer process; ``workers>0`` uses rlvr's process
     pool with a hard ``timeout`` (seconds) per completion. ``name`` (default ``rlvr_<verifier>``)
@@ -205,7 +218,7 @@ def reward_function(
                 f"verifier {v!r} cannot be sent to worker processes ({exc}); use workers=0 or define it at module level"
             ) from exc
     if name is None:
-        label = verifier if isinstance(verifier, str) else type(v).__name__
+        label = verifier if isinstance(verifier, str) else getattr(verifier, "__name__", None) or type(v).__name__
         name = "rlvr_" + "".join(c if c.isalnum() else "_" for c in label).strip("_").lower()
     return RlvrReward(v, answer_field=answer_field, workers=workers, timeout=float(timeout), name=name)
 

@@ -6,7 +6,10 @@ exception inside the verifier becomes an ``error`` verdict (the verifier's fault
 
 The registry maps ``--verifier NAME`` to a verifier. Names resolve in this order:
 built-ins and ``register()``-ed names, then the ``rlvr.verifiers`` entry-point group of installed
-plugins, then ``module:object`` (a Verifier instance, a class, or a factory taking the options).
+plugins, then ``module:object`` or ``path/to/file.py:object``. The object is a Verifier instance,
+a class or a factory taking the options, or a plain function (``f(output, ground_truth)``,
+``f(sample)``, a TRL-style ``f(completions, **columns)``); which of these a callable is, is decided
+by its signature, with the rule written out in ``rlvr.verifiers.function``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
-from rlvr.errors import ConfigError, VerifierNotFoundError
+from rlvr.errors import ConfigError, VerifierContractError, VerifierNotFoundError
 from rlvr.types import Sample, Verdict
 
 __all__ = [
@@ -63,6 +66,8 @@ class BaseVerifier:
             )
         try:
             return self.check(sample)
+        except VerifierContractError:  # a setup error (a plain function's wrong return type): loud
+            raise
         except Exception as exc:  # a verifier bug must not crash a training run
             return Verdict.error(
                 f"{self.name} verifier failed: {type(exc).__name__}: {exc}"[:500],
@@ -77,9 +82,12 @@ class BaseVerifier:
 
 
 def safe_verify(verifier: Verifier, sample: Sample) -> Verdict:
-    """``verifier.verify(sample)`` for any verifier, with BaseVerifier's promise: never raises."""
+    """``verifier.verify(sample)`` for any verifier, with BaseVerifier's promise: never raises on a
+    sample (``VerifierContractError``, a setup error, is the one exception that passes through)."""
     try:
         verdict = verifier.verify(sample)
+    except VerifierContractError:
+        raise
     except Exception as exc:
         return Verdict.error(f"verifier raised {type(exc).__name__}: {exc}"[:500])
     if not isinstance(verdict, Verdict):
@@ -127,15 +135,20 @@ def available_verifiers() -> list[str]:
 
 
 def _load_path(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
+    module_name, _, attr = path.rpartition(":")
     if not module_name or not attr:
-        raise VerifierNotFoundError(f"{path!r} is not of the form 'module:object'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise VerifierNotFoundError(
-            f"cannot import module {module_name!r} for verifier {path!r}: {exc}"
-        ) from exc
+        raise VerifierNotFoundError(f"{path!r} is not of the form 'module:object' or 'path/to/file.py:object'")
+    if module_name.endswith(".py"):
+        from rlvr.verifiers.function import load_file_module
+
+        module = load_file_module(module_name)
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise VerifierNotFoundError(
+                f"cannot import module {module_name!r} for verifier {path!r}: {exc}"
+            ) from exc
     obj: Any = module
     for part in attr.split("."):
         try:
@@ -153,22 +166,36 @@ def _instantiate(target: Any, options: Mapping[str, Any], label: str) -> Verifie
             )
         return target
     if callable(target):
+        if not isinstance(target, type):
+            from rlvr.verifiers.function import from_callable
+
+            plain = from_callable(target, options, label)  # None: a factory (no required positionals)
+            if plain is not None:
+                return plain
         try:
             verifier = target(**options)
         except TypeError as exc:
             raise ConfigError(f"bad options for verifier {label!r}: {exc}") from exc
         if isinstance(verifier, Verifier):
             return verifier
-        raise VerifierNotFoundError(f"{label!r} did not produce a verifier (no verify(sample) method)")
-    raise VerifierNotFoundError(f"{label!r} is neither a verifier, a verifier class nor a factory")
+        raise VerifierNotFoundError(
+            f"{label!r} did not produce a verifier (no verify(sample) method); a verifier function takes "
+            "(output, ground_truth), (sample) or (completions, **columns), and a factory returns a verifier"
+        )
+    raise VerifierNotFoundError(f"{label!r} is neither a verifier, a verifier class, a factory nor a function")
 
 
-def get_verifier(spec: str | Verifier, **options: Any) -> Verifier:
-    """Resolve a verifier by name, entry point or ``module:object``; pass options to its factory."""
+def get_verifier(spec: str | Verifier | Callable[..., Any], **options: Any) -> Verifier:
+    """Resolve a verifier by name, entry point, ``module:object`` or ``file.py:object``, or wrap a
+    verifier object or plain function; options go to its factory (or, for a function, its keywords)."""
     if not isinstance(spec, str):
         if isinstance(spec, Verifier):
             return _instantiate(spec, options, repr(spec))
-        raise VerifierNotFoundError(f"expected a verifier name or object, got {type(spec).__name__}")
+        if callable(spec):
+            from rlvr.verifiers.function import function_label
+
+            return _instantiate(spec, options, function_label(spec))
+        raise VerifierNotFoundError(f"expected a verifier name, object or function, got {type(spec).__name__}")
     factory = _REGISTRY.get(spec)
     if factory is not None:
         target = _load_path(factory) if isinstance(factory, str) else factory

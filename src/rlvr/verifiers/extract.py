@@ -3,11 +3,14 @@
 Every function here is pure, linear-time in the output length and safe on hostile input
 (unbalanced braces, thousands of boxes, megabytes of text).
 
-Final answers are looked for by anchor, strongest first: ``\\boxed{...}``/``\\fbox{...}``, a
-"final answer" phrase, GSM8K's ``####``, "the answer is", markdown bold near the end, and, if
-enabled, the last number. All answers found by the strongest anchor present are returned, so a
-grader can refuse hedges (two *different* final answers). An answer followed by a retraction
-("that's wrong", "scratch that") is dropped; if nothing follows it, the extraction says so.
+Final answers are looked for by anchor, strongest first: R1-style ``<answer>…</answer>`` blocks
+after the reasoning, ``\\boxed{...}``/``\\fbox{...}``, a "final answer" phrase, GSM8K's ``####``,
+"the answer is", "``$X$`` is the answer", markdown bold near the end, and, if enabled, the
+fallbacks: an output that is one bare expression, a concluding sentence that ends the output
+with math, or a number that ends the output. All answers found by the strongest anchor present
+are returned, so a grader can refuse hedges (two *different* final answers). An answer followed
+by a retraction ("that's wrong", "scratch that") is dropped; if nothing follows it, the
+extraction says so. Chat-template tokens (``<|im_end|>``) end the reply.
 """
 
 from __future__ import annotations
@@ -15,6 +18,24 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
+
+from rlvr.verifiers.extract_text import (
+    MATH_SPAN,
+    MAX_ANSWER_CHARS,
+    NOT_BEFORE,
+    NUMBER_RE,
+    POSES,
+    REFUSAL_RE,
+    SENTENCE_HEDGE,
+    WORD,
+    bare_answer,
+    clean_answer,
+    clip_phrase_answer,
+    concluding_math,
+    sentence_answer,
+    strip_trailer,
+    unfinished_reasoning,
+)
 
 __all__ = [
     "Extraction",
@@ -24,10 +45,10 @@ __all__ = [
     "extract_sql",
     "find_boxed",
     "match_braces",
+    "sentence_answer",
 ]
 
-# Bounds that keep extraction linear and small on hostile outputs.
-MAX_ANSWER_CHARS = 2000
+# Bounds that keep extraction linear and small on hostile outputs (and MAX_ANSWER_CHARS).
 MAX_CANDIDATES = 64
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
@@ -111,18 +132,12 @@ class Extraction:
         return self.answers[-1] if self.answers else None
 
 
-_SENTENCE_END = re.compile(
-    r"\.(?=\s|$)|(?<!\d)\.(?!\d)|\n|\s(?:because|since|as|which|so that|where)\s|;|,\s*(?:so|which|since|because)\s"
-)
 _FINAL_RE = re.compile(r"final\s+answer\s*(?:is|:|=)?\s*:?", re.I)
 _HASH_RE = re.compile(r"^\s*####\s*", re.M)
 _ANSWER_IS_RE = re.compile(
     r"\b(?:the\s+)?(?:correct\s+|final\s+)?(?:answer|result|solution)\s*(?:is|=|:)\s*:?\s*", re.I
 )
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
-_NUMBER_RE = re.compile(
-    r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?(?:[eE][-+]?\d+)?%?"
-)
 # Phrases that withdraw an answer just given. Plain "wait" is not enough: models say it and confirm.
 _RETRACT_RE = re.compile(
     r"\b(?:(?:that|this|my\s+(?:answer|result))(?:'s|\s+is|\s+was)\s+(?:wrong|incorrect|not\s+(?:right|correct))|"
@@ -133,53 +148,11 @@ _RETRACT_RE = re.compile(
 )
 
 
-_CLOSING_DOLLAR = re.compile(r"(?<!\\)\$")
-
-
-def _clip_phrase_answer(text: str, start: int) -> tuple[int, str]:
-    """The answer text that follows an anchor phrase: up to the end of its sentence."""
-    window = text[start : start + MAX_ANSWER_CHARS]
-    window = window.lstrip()
-    offset = start + (len(text[start : start + MAX_ANSWER_CHARS]) - len(window))
-    if window.startswith("$$"):
-        close = window.find("$$", 2)
-        if close > 0:
-            return offset + close + 2, window[2:close]
-    elif window.startswith("$"):
-        m = _CLOSING_DOLLAR.search(window, 1)  # "$\$84$": an escaped dollar does not close
-        if m:
-            return offset + m.end(), window[1 : m.start()]
-    elif window.startswith("\\("):
-        close = window.find("\\)", 2)
-        if close > 0:
-            return offset + close + 2, window[2:close]
-    m = _SENTENCE_END.search(window)
-    end = m.start() if m else len(window)
-    return offset + end, window[:end]
-
-
-def _clean(answer: str, keep_bang: bool = False) -> str:
-    a = answer.strip()
-    for _ in range(4):
-        before = a
-        a = a.strip().strip("*").strip()
-        if len(a) >= 2 and a[0] == "$" and a[-1] == "$":
-            a = a.strip("$")
-        a = re.sub(r"(?<!\\right)(?<!\\left)[.。" + ("" if keep_bang else "!") + "]+$", "", a).strip()
-        if a.startswith("\\(") and a.endswith("\\)"):
-            a = a[2:-2]
-        if a.startswith("\\[") and a.endswith("\\]"):
-            a = a[2:-2]
-        if a == before:
-            break
-    return a[:MAX_ANSWER_CHARS]
-
-
 def _phrase_candidates(text: str, regex: re.Pattern[str]) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     # Only the last anchors matter; keeping just them keeps a text of 50,000 anchors linear.
     for m in deque(regex.finditer(text), maxlen=MAX_CANDIDATES):
-        end, ans = _clip_phrase_answer(text, m.end())
+        end, ans = clip_phrase_answer(text, m.end())
         boxed = find_boxed(ans)
         if boxed:
             ans = boxed[-1][2]
@@ -211,6 +184,10 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
     """
     if not isinstance(text, str):
         return Extraction((), "none", "none")
+    text = _end_of_turn(text)
+    tag = _answer_tag(text)
+    if tag is not None:
+        return tag
     methods: list[tuple[str, list[tuple[int, int, str]]]] = []
     boxed = find_boxed(text)
     if boxed:
@@ -222,17 +199,21 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
                 methods.append((name, cands))
                 break
         else:
+            named = _named_answers(text)
+            if named:
+                methods.append(("is_the_answer", named))
+        if not methods:
             tail_start = max(text.rfind("\n\n"), len(text) - 600, 0)
             bold = [
                 (tail_start + m.start(), tail_start + m.end(), m.group(1))
                 for m in _BOLD_RE.finditer(text[tail_start:])
             ]
-            bold = [b for b in bold if _NUMBER_RE.search(b[2]) or len(b[2]) <= 40]
+            bold = [b for b in bold if NUMBER_RE.search(b[2]) or len(b[2]) <= 40]
             if bold:
                 methods.append(("bold", bold))
     if not methods:
         if fallback == "last_number":
-            return _last_number(text)
+            return _fallback_answer(text)
         return Extraction((), "none", "none")
     method, cands = methods[0]
     kept, retracted_last = _drop_retracted(text, cands)
@@ -240,17 +221,133 @@ def extract_final_answer(text: str, *, fallback: str | None = "last_number") -> 
         # The final answer was withdrawn with nothing after it: no answer stands.
         return Extraction((), method, "retracted")
     # Inside a box "5!" is a factorial; after "the answer is" it is more likely an exclamation.
-    answers = [_clean(a, keep_bang=method == "boxed") for _, _, a in kept][-MAX_CANDIDATES:]
+    answers = [clean_answer(a, keep_bang=method == "boxed") for _, _, a in kept][-MAX_CANDIDATES:]
+    if method != "boxed":
+        answers = [sentence_answer(a) for a in answers]
     spans = tuple((s, e) for s, e, _ in kept)[-MAX_CANDIDATES:]
     if not any(answers):
         return Extraction((), method, "empty", spans)
+    if method == "boxed" and len(set(answers)) > 1:
+        # Several different boxes, then "Final Answer: …" after all of them: the boxes were
+        # highlighted steps ("= \\boxed{200}", "= \\boxed{255}"); the closing statement is the answer.
+        end = kept[-1][1]
+        closing = _phrase_candidates(text[end : end + _TAIL_CHARS], _FINAL_RE)
+        if closing:
+            s, e, a = closing[-1]
+            final = sentence_answer(clean_answer(a))
+            if final:
+                return Extraction((final,), "final_answer", None, ((end + s, end + e),))
     if kept:
         # What comes after the last answer can revise it: a weaker anchor ("\boxed{42} ... #### 43"),
         # an "or 43" hedge, or a change of mind ("actually, I think it's 43"). Such answers join the
         # list, so the grader sees two different final answers and refuses the hedge.
         revised = _revisions(text, kept[-1][1], method)
-        answers += [_clean(a) for a in revised]
+        answers += [clean_answer(a) for a in revised]
     return Extraction(tuple(a for a in answers if a), method, None, spans)
+
+
+# Chat-template tokens: what follows the first one after the reply began (often a hallucinated
+# next turn, "<|im_start|>user ...") is not the model's answer.
+_TURN_TOKEN = re.compile(r"<\|(?:im_start|im_end|endoftext|eot_id|end|start_header_id|end_header_id|user|assistant)\|>|</s>")
+
+
+def _end_of_turn(text: str) -> str:
+    if "<|" not in text and "</s>" not in text:
+        return text
+    start = 0
+    while (m := _TURN_TOKEN.match(text, start)) or text[start : start + 1].isspace():
+        start = m.end() if m else start + 1
+        if m and text.startswith("assistant", start):  # "<|im_start|>assistant\n…"
+            start += len("assistant")
+    m = _TURN_TOKEN.search(text, start)
+    return text[:m.start()] if m else text
+
+
+_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+# An unclosed last <answer> is read only when it is short: "</answer>" is a common stop sequence
+# (so the closer is missing from the output), but a long unclosed block is a mention or a ramble.
+MAX_UNCLOSED_TAG_CHARS = 300
+
+
+def _answer_blocks(lower: str) -> list[tuple[int, int, int, int]]:
+    """``(start, content_start, content_end, end)`` of the ``<answer>`` blocks that count: those
+    after the last ``</think>`` (all of them, so that two different ones are seen as a hedge).
+    Blocks inside the reasoning are scratch work ("I'll write <answer>5</answer>... no, 6"), as
+    is anything before a closed ``</think>``. At most MAX_CANDIDATES, the last ones."""
+    think_end = lower.rfind("</think>")
+    return _blocks_in(lower, think_end + len("</think>") if think_end >= 0 else 0, len(lower))
+
+
+def _blocks_in(lower: str, pos: int, stop: int) -> list[tuple[int, int, int, int]]:
+    blocks: deque[tuple[int, int, int, int]] = deque(maxlen=MAX_CANDIDATES)
+    while True:
+        close = lower.find(_ANSWER_CLOSE, pos, stop)
+        # The opener nearest the closer: "<answer><answer>5</answer>" is one block holding 5.
+        open_ = lower.rfind(_ANSWER_OPEN, pos, close if close >= 0 else stop)
+        if close < 0:
+            lo = open_ + len(_ANSWER_OPEN)
+            if open_ >= 0 and stop - lo <= MAX_UNCLOSED_TAG_CHARS:
+                blocks.append((open_, lo, stop, stop))
+            break
+        if open_ >= 0:
+            blocks.append((open_, open_ + len(_ANSWER_OPEN), close, close + len(_ANSWER_CLOSE)))
+        elif not blocks and close - pos <= MAX_UNCLOSED_TAG_CHARS:
+            # The first closer with no opener: "<answer>" was in the prompt (a prefilled
+            # template), so the block starts where the reasoning ended (or at the start).
+            blocks.append((pos, pos, close, close + len(_ANSWER_CLOSE)))
+        pos = close + len(_ANSWER_CLOSE)
+    return list(blocks)
+
+
+def _answer_tag(text: str) -> Extraction | None:
+    """R1-style ``<answer>…</answer>``: the final answer, graded like a box.
+
+    A block's content may itself hold an anchor ("The answer is 12", ``\\boxed{12}``), be the
+    answer (``\\frac{3}{4}``, ``2 × 2 × 233``) or a sentence ("The volume is 120 cubic units.").
+    """
+    if "<" not in text:
+        return None
+    lower = text.lower() if len(text) < 100_000 else text[-100_000:].lower()
+    base = len(text) - len(lower)
+    blocks = _answer_blocks(lower)
+    if not blocks:
+        return None
+    cands = [(base + s, base + e, text[base + lo : base + hi][:MAX_ANSWER_CHARS]) for s, lo, hi, e in blocks]
+    kept, retracted_last = _drop_retracted(text, cands)
+    spans = tuple((s, e) for s, e, _ in cands)
+    answers: list[str] = []
+    for i, (_, _, content) in enumerate(kept):
+        inner = extract_final_answer(content, fallback=None)
+        if inner.problem == "retracted" or (not inner.answers and _RETRACT_RE.search(content)):
+            if i + 1 == len(kept):
+                retracted_last = True
+            continue
+        answers += list(inner.answers) if inner.answers else [_block_value(content)]
+    if retracted_last:
+        return Extraction((), "answer_tag", "retracted", spans)
+    if not any(answers):
+        return Extraction((), "answer_tag", "empty", spans)
+    # An anchor after the last block ("</answer> ... \\boxed{43}") revises it: both are graded.
+    end = cands[-1][1]
+    tail = text[end : end + _TAIL_CHARS]
+    answers += [b[2] for b in find_boxed(tail)] + _revisions(text, end, "answer_tag")
+    return Extraction(tuple(a for a in (clean_answer(x) for x in answers) if a), "answer_tag", None, spans)
+
+
+def _block_value(content: str) -> str:
+    """An answer block without an inner anchor: the value its sentence states, else (for a
+    derivation, "…giving away 3 leaves 39, and eating 1 leaves 38.") the number that ends it,
+    else the content itself, for the grader to read or refuse."""
+    cleaned = clean_answer(content)
+    value = sentence_answer(cleaned)
+    if value != cleaned:
+        return value
+    plain = MATH_SPAN.sub(" ", cleaned)
+    if len(WORD.findall(plain)) >= 3 and not SENTENCE_HEDGE.search(plain):
+        ending = _last_number(cleaned)
+        if len(ending.answers) == 1:
+            return ending.answers[0]
+    return cleaned
 
 
 _TAIL_CHARS = 2000
@@ -275,11 +372,11 @@ def _revisions(text: str, end: int, method: str) -> list[str]:
     out: list[str] = []
     m = _OR_ALTERNATIVE_RE.search(tail)
     if m:
-        num = _NUMBER_RE.match(tail, m.end())
+        num = NUMBER_RE.match(tail, m.end())
         if num:
             out.append(num.group())
     for m in _REVISE_RE.finditer(tail):
-        num = _NUMBER_RE.match(tail, m.end())
+        num = NUMBER_RE.match(tail, m.end())
         if num:
             out.append(num.group())
     if method == "boxed":
@@ -288,25 +385,59 @@ def _revisions(text: str, end: int, method: str) -> list[str]:
     return [a.replace("−", "-") for a in out]
 
 
-def _last_number(text: str) -> Extraction:
-    # Only the tail is searched: a number is a final answer only if it comes last.
+# "$x \\le 2$ is our answer", "Therefore $x \\ge 5$ is the solution": the answer named after it.
+_NAMED_RE = re.compile(
+    r"(?<!\\)(\$\$?)([^$]{1,300}?)(?<!\\)\1\s*(?:is|are)\s+(?:the|our|my)\s+(?:final\s+|only\s+)?"
+    r"(?:answer|solution|result)s?\b",
+    re.I,
+)
+
+
+def _named_answers(text: str) -> list[tuple[int, int, str]]:
     tail_start = max(0, len(text) - 4000)
-    found = deque(_NUMBER_RE.finditer(text, tail_start), maxlen=1)
+    found = deque(_NAMED_RE.finditer(text, tail_start), maxlen=MAX_CANDIDATES)
+    return [(m.start(), m.end(), m.group(2)) for m in found]
+
+
+def _fallback_answer(text: str) -> Extraction:
+    """No anchor: a bare expression, a concluding sentence ending in math, or the ending number."""
+    for method, found in (("bare", bare_answer(text)), ("concluding", concluding_math(text))):
+        if found is not None:
+            answer, start, end = found
+            return Extraction((answer,), method, None, ((start, end),))
+    return _last_number(text)
+
+
+def _last_number(text: str) -> Extraction:
+    """The fallback: a number that ends the output ("85", "47+38=85", "So x = 5.").
+
+    A number followed by anything else (a refusal that mentions one, a restated problem cut off
+    mid-sentence, the last digit of "-[0,1)" or "\\frac{1+\\sqrt{5}}{2}") is not an answer.
+    """
+    tail_start = max(0, len(text) - 4000)
+    tail = text[tail_start:]
+    body = strip_trailer(tail)
+    found = deque(NUMBER_RE.finditer(body), maxlen=1)
     last = found[0] if found else None
-    if last is None:
+    before = body[: last.start()].rstrip() if last else ""
+    if before.endswith(("\\(", "\\[")):
+        before = before[:-2]  # "Answer \\( 9 \\)": the math opener is not an operator
+    if last is None or last.end() != len(body) or NOT_BEFORE.search(before[-12:]):
         return Extraction((), "last_number", "none")
-    s, e = last.start(), last.end()
+    if REFUSAL_RE.search(tail) or unfinished_reasoning(text):
+        return Extraction((), "last_number", "none")
+    s, e = tail_start + last.start(), tail_start + last.end()
     # "5 if open, or 6 if closed": a number, then "or", then the last number, in one sentence, is
     # a hedge; report both so the grader refuses it. ("either A or B ... = 6" is not: no number
     # comes before the "or".)
     sent_start = max(text.rfind(sep, 0, s) for sep in (". ", "\n", "? ", "! ", "; ")) + 1
     sentence = text[max(sent_start, s - 400) : e]
+    if POSES.match(sentence):
+        return Extraction((), "last_number", "none")  # "If the total is 5", "Let x = 5": posed, not concluded
     for m in re.finditer(r"\bor\b", sentence, re.I):
-        before = _NUMBER_RE.findall(sentence, 0, m.start())
+        before = NUMBER_RE.findall(sentence, 0, m.start())
         if before and before[-1] != last.group():
             return Extraction((before[-1], last.group()), "last_number", None, ((s, e),))
-    if _RETRACT_RE.search(text, e):
-        return Extraction((), "last_number", "retracted")
     return Extraction((last.group().replace("−", "-"),), "last_number", None, ((s, e),))
 
 

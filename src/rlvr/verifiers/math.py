@@ -24,127 +24,14 @@ from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.extract import extract_final_answer
 from rlvr.verifiers.mathcompare import NeedSymbolic, Outcome, Tolerance, TooLarge, Undefined, compare
+from rlvr.verifiers.mathform import form_problem
 from rlvr.verifiers.mathparse import MathParseError, Node, normalize, parse_answer, plain_number
+from rlvr.verifiers.mathunits import UNITS, canonical_unit, multiplier, percent_words, split_unit
 
-__all__ = ["MathVerifier"]
+__all__ = ["MathVerifier", "split_unit"]
 
 # More distinct final answers than this is a shotgun, not an answer; no need to grade each.
 MAX_DISTINCT_ANSWERS = 8
-
-# -- units ---------------------------------------------------------------------------------------
-
-# canonical unit -> (dimension, factor to the dimension's base unit)
-_UNITS: dict[str, tuple[str, Fraction]] = {
-    "mm": ("length", Fraction(1, 1000)),
-    "cm": ("length", Fraction(1, 100)),
-    "m": ("length", Fraction(1)),
-    "km": ("length", Fraction(1000)),
-    "in": ("length", Fraction(254, 10000)),
-    "ft": ("length", Fraction(3048, 10000)),
-    "yd": ("length", Fraction(9144, 10000)),
-    "mi": ("length", Fraction(1609344, 1000)),
-    "mg": ("mass", Fraction(1, 1000)),
-    "g": ("mass", Fraction(1)),
-    "kg": ("mass", Fraction(1000)),
-    "ms": ("time", Fraction(1, 1000)),
-    "s": ("time", Fraction(1)),
-    "min": ("time", Fraction(60)),
-    "h": ("time", Fraction(3600)),
-    "day": ("time", Fraction(86400)),
-    "week": ("time", Fraction(604800)),
-    "ml": ("volume", Fraction(1, 1000)),
-    "l": ("volume", Fraction(1)),
-    "deg": ("angle", Fraction(1)),
-    "cent": ("money", Fraction(1, 100)),
-    "dollar": ("money", Fraction(1)),
-}
-_UNIT_ALIASES = {
-    "millimeter": "mm",
-    "centimeter": "cm",
-    "meter": "m",
-    "metre": "m",
-    "kilometer": "km",
-    "kilometre": "km",
-    "inch": "in",
-    "inche": "in",
-    "foot": "ft",
-    "feet": "ft",
-    "yard": "yd",
-    "mile": "mi",
-    "milligram": "mg",
-    "gram": "g",
-    "kilogram": "kg",
-    "kgs": "kg",
-    "millisecond": "ms",
-    "second": "s",
-    "sec": "s",
-    "minute": "min",
-    "mins": "min",
-    "hour": "h",
-    "hr": "h",
-    "hrs": "h",
-    "days": "day",
-    "weeks": "week",
-    "liter": "l",
-    "litre": "l",
-    "milliliter": "ml",
-    "degree": "deg",
-    "degrees": "deg",
-    "dollars": "dollar",
-    "usd": "dollar",
-    "cents": "cent",
-}
-# Single letters are units only when spaced from a number ("5 m"); "5x" stays an expression.
-_SINGLE_LETTER_UNITS = {"m", "g", "s", "h", "l", "L", "K", "N", "J", "W", "V", "A"}
-_NOT_UNITS = {
-    "or",
-    "and",
-    "pi",
-    "sqrt",
-    "frac",
-    "inf",
-    "infty",
-    "sin",
-    "cos",
-    "tan",
-    "log",
-    "ln",
-    "exp",
-    "i",
-    "e",
-}
-_UNIT_SPLIT = re.compile(r"^(?P<value>.*[\d)}\]])\s*(?P<unit>[A-Za-z][A-Za-z ./^\-]*?[A-Za-z2-3]?)$")
-
-
-def _canonical_unit(unit: str) -> str:
-    u = unit.strip().rstrip(".")
-    low = u.lower()
-    if low in _UNIT_ALIASES:
-        return _UNIT_ALIASES[low]
-    if len(low) > 3 and low.endswith("s") and low[:-1] in _UNIT_ALIASES:
-        return _UNIT_ALIASES[low[:-1]]
-    if low in _UNITS:
-        return low
-    if len(low) > 3 and low.endswith("s"):
-        return low[:-1]  # "apples" == "apple"
-    return u if len(u) <= 2 else low
-
-
-def split_unit(text: str) -> tuple[str, str | None]:
-    """``"5 km"`` → ``("5", "km")``; an expression without a unit comes back unchanged."""
-    m = _UNIT_SPLIT.match(text)
-    if not m:
-        return text, None
-    value, unit = m.group("value").strip(), m.group("unit").strip()
-    words = re.findall(r"[A-Za-z]+", unit)
-    if not words or any(w.lower() in _NOT_UNITS for w in words):
-        return text, None
-    if len(unit) == 1:
-        spaced = text[len(value) : len(text) - 1] != ""
-        if unit not in _SINGLE_LETTER_UNITS or not spaced:
-            return text, None
-    return value, unit
-
 
 # -- the slow path's workers ---------------------------------------------------------------------
 
@@ -197,6 +84,15 @@ def _parse_cached(text: str) -> Node:
 
 _INEXACT = re.compile(r"\d?\.\d|\d[eE][-+]?\d")
 _HEDGE = re.compile(r"\b(?:or|either|maybe|possibly|perhaps)\b", re.I)
+# "x < -2 or x > 7": "or" right after a relation joins solution sets; the parser decides the rest.
+_RELATION_OR = re.compile(r"(?:[<>=]|\\[lg]eq?\b)[^,;<>=]{1,80}?\bor\b", re.I)
+_STRAY = re.compile(r"(?<!\\)\$|\s+")
+# A text answer: words only ("No", "even", "Monday"), compared without case.
+_WORDS = re.compile(r"[A-Za-z][A-Za-z' -]*[A-Za-z]")
+# A multiple-choice label at the start of an answer: "(C)", "C)", "C.", "C:", "Option C".
+_CHOICE = re.compile(
+    r"(?:(?:option|choice|answer)\s*)?(?:\(([A-Ja-j])\)|([A-J])(?:[).:]|(?=\s)|$))\s*(.*)", re.I | re.S
+)
 
 
 class MathVerifier(BaseVerifier):
@@ -214,6 +110,7 @@ class MathVerifier(BaseVerifier):
         units: str = "lenient",
         fallback: str | None = "last_number",
         timeout: float = 5.0,
+        form: str | None = None,
     ) -> None:
         """
         rel_tol, abs_tol: numbers are equal when |a-b| <= abs_tol + rel_tol*max(|a|,|b|).
@@ -223,7 +120,14 @@ class MathVerifier(BaseVerifier):
             exactly, including presence).
         fallback: "last_number" to use the last number when no answer is marked, or None.
         timeout: seconds allowed for the symbolic (sympy) check.
+        form: None (any equivalent form) or "simplified": an equal answer must also be in lowest
+            terms (no 6/8, no \\sqrt{8}, no equation scaled from the reference's) and factored
+            where the reference is a factorisation (2^2 \\cdot 233, not 932).
         """
+        if form in ("", "any", "none"):
+            form = None
+        if form not in (None, "simplified"):
+            raise ConfigError(f"form must be 'simplified' or None, got {form!r}")
         if percent not in ("strip", "both"):
             raise ConfigError(f"percent must be 'strip' or 'both', got {percent!r}")
         if units not in ("lenient", "convert", "strict"):
@@ -239,6 +143,7 @@ class MathVerifier(BaseVerifier):
         self.units = units
         self.fallback = fallback
         self.timeout = float(timeout)
+        self.form = form
 
     def close(self) -> None:
         """Stop the warm sympy workers this process started (they also stop at exit)."""
@@ -262,10 +167,19 @@ class MathVerifier(BaseVerifier):
             return Verdict.unparsable(
                 "no final answer found (no \\boxed{}, 'answer is', '####' or number)", **details
             )
-        answers = list(dict.fromkeys(ext.answers))
+        # The same answer twice, once with a stray "$" or other spacing, is one answer.
+        distinct: dict[str, str] = {}
+        for a in ext.answers:
+            distinct.setdefault(_STRAY.sub("", a), a)
+        answers = list(distinct.values())
         details["extracted"] = answers[-1] if len(answers) == 1 else answers[:MAX_DISTINCT_ANSWERS]
         if len(answers) > MAX_DISTINCT_ANSWERS:
             return Verdict.incorrect(f"the output gives {len(answers)} different final answers", **details)
+        if len(answers) > 1 and _is_collection(ref_text) and _listed_together(sample.output, ext.spans, ext.answers):
+            # "\boxed{1}, \boxed{2} and \boxed{3}" for the reference {1, 2, 3}: one answer in parts.
+            together = self._check_one(", ".join(f"{{{a}}}" for a in answers), ref_text, details)
+            if together.status == "correct":
+                return together
         # Every distinct final answer must match; stop as soon as the outcome is known.
         passed: Verdict | None = None
         failed: Verdict | None = None
@@ -294,16 +208,30 @@ class MathVerifier(BaseVerifier):
         tol = self.tol if (_INEXACT.search(answer) or _INEXACT.search(ref_text)) else self._exact
         cand_fast, ref_fast = plain_number(answer.strip()), plain_number(ref_text.strip())
         if cand_fast is not None and ref_fast is not None:
-            if tol.close(cand_fast, ref_fast):
-                return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match="exact")
-            return Verdict.incorrect(f"{answer} is not the reference {ref_text}", **details, match="exact")
+            if not tol.close(cand_fast, ref_fast):
+                return Verdict.incorrect(f"{answer} is not the reference {ref_text}", **details, match="exact")
+            if self.form and "/" in answer:
+                return self._form_verdict(answer, ref_text, details, "exact")
+            return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match="exact")
         cand_norm, ref_norm = normalize(answer), normalize(ref_text)
-        if _HEDGE.search(cand_norm) and not _HEDGE.search(ref_norm):
+        if _is_text(ref_norm) and _text_key(cand_norm) == _text_key(ref_norm):
+            return Verdict.correct(f"{answer[:80]} matches the reference text", **details, match="text")
+        if _HEDGE.search(cand_norm) and not _HEDGE.search(ref_norm) and not _RELATION_OR.search(cand_norm):
             return Verdict.incorrect(f"hedged final answer: {answer[:80]!r}", **details)
-        cand_val, cand_unit = split_unit(_percent_words(cand_norm))
-        ref_val, ref_unit = split_unit(_percent_words(ref_norm))
-        cand_mult, cand_unit = _multiplier(cand_unit)
-        ref_mult, ref_unit = _multiplier(ref_unit)
+        choice = _choice_verdict(cand_norm, ref_norm)
+        if choice is not None:
+            ok, label = choice
+            if ok:
+                return Verdict.correct(f"{answer[:80]} picks choice {label}", **details, match="choice")
+            return Verdict.incorrect(
+                f"{answer[:80]} does not pick choice {label} (the reference {ref_text[:80]})",
+                **details,
+                match="choice",
+            )
+        cand_val, cand_unit = split_unit(percent_words(cand_norm))
+        ref_val, ref_unit = split_unit(percent_words(ref_norm))
+        cand_mult, cand_unit = multiplier(cand_unit)
+        ref_mult, ref_unit = multiplier(ref_unit)
         scale, unit_problem = self._units(cand_unit, ref_unit)
         scale *= cand_mult / ref_mult
         if unit_problem:
@@ -340,6 +268,10 @@ class MathVerifier(BaseVerifier):
             )
         if outcome.how == "undefined":
             return Verdict.incorrect(f"the final answer is undefined ({outcome.why})", **details)
+        if outcome.equal and self.form:
+            problem = form_problem(cand_node, ref_node)
+            if problem:
+                return Verdict.incorrect(f"{answer[:80]} is equal but not in simplified form: {problem}", **details)
         if outcome.equal:
             return Verdict.correct(
                 f"{answer[:80]} is equivalent to the reference {ref_text[:80]}", **details, match=outcome.how
@@ -374,12 +306,21 @@ class MathVerifier(BaseVerifier):
                     1
                 ), f"unit mismatch: answer has {cand or 'no unit'}, reference has {ref or 'no unit'}"
             return Fraction(1), None
-        cu, ru = _canonical_unit(cand), _canonical_unit(ref)
+        cu, ru = canonical_unit(cand), canonical_unit(ref)
         if cu == ru:
             return Fraction(1), None
-        if self.units == "convert" and cu in _UNITS and ru in _UNITS and _UNITS[cu][0] == _UNITS[ru][0]:
-            return _UNITS[cu][1] / _UNITS[ru][1], None
+        if self.units == "convert" and cu in UNITS and ru in UNITS and UNITS[cu][0] == UNITS[ru][0]:
+            return UNITS[cu][1] / UNITS[ru][1], None
         return Fraction(1), f"unit mismatch: the answer is in {cand}, the reference in {ref}"
+
+    def _form_verdict(self, answer: str, ref_text: str, details: dict[str, Any], how: str) -> Verdict:
+        try:
+            problem = form_problem(_parse_cached(normalize(answer)), _parse_cached(normalize(ref_text)))
+        except MathParseError:
+            problem = None
+        if problem:
+            return Verdict.incorrect(f"{answer[:80]} is equal but not in simplified form: {problem}", **details)
+        return Verdict.correct(f"{answer} equals the reference {ref_text}", **details, match=how)
 
     def _text_verdict(
         self, cand: str, ref: str, answer: str, ref_text: str, details: dict[str, Any]
@@ -391,31 +332,6 @@ class MathVerifier(BaseVerifier):
         )
 
 
-_MULTIPLIERS = {
-    "hundred": 100,
-    "thousand": 1000,
-    "million": 10**6,
-    "billion": 10**9,
-    "trillion": 10**12,
-    "dozen": 12,
-}
-
-
-def _multiplier(unit: str | None) -> tuple[Fraction, str | None]:
-    """``"million dollars"`` → ``(10**6, "dollars")``: number words are scale, not units."""
-    if unit is None:
-        return Fraction(1), None
-    first, _, rest = unit.partition(" ")
-    factor = _MULTIPLIERS.get(first.lower())
-    if factor is None:
-        return Fraction(1), unit
-    return Fraction(factor), rest.strip() or None
-
-
-def _percent_words(s: str) -> str:
-    return re.sub(r"\s*\b(?:percent|per cent)\b", "%", s, flags=re.I)
-
-
 def _text_key(s: str) -> str:
     """Comparison key for non-math answers: case, spacing, braces and wrapping punctuation ignored."""
     s = re.sub(r"\\text\w*|\\mathrm|[{}\s]", "", s).lower()
@@ -423,3 +339,56 @@ def _text_key(s: str) -> str:
     if re.fullmatch(r"\(([a-z])\)|([a-z])\)", s):
         s = s.strip("()")
     return s
+
+
+def _listed_together(output: str, spans: tuple[tuple[int, int], ...], answers: tuple[str, ...]) -> bool:
+    """Several answers given as one list ("\\boxed{1}, \\boxed{2} and \\boxed{3}"): each from its
+    own anchor, with no hedge ("or", "maybe") between them and no later revision."""
+    if len(spans) != len(answers) or len(spans) > MAX_DISTINCT_ANSWERS:
+        return False
+    return not any(_HEDGE.search(output, a[1], b[0]) for a, b in zip(spans, spans[1:]))
+
+
+def _is_collection(ref_text: str) -> bool:
+    """Whether the reference is several values (a list or set), so several answers may form it."""
+    try:
+        return _parse_cached(normalize(ref_text))[0] in ("list", "set")
+    except MathParseError:
+        return False
+
+
+def _is_text(s: str) -> bool:
+    """A words-only answer ("No", "even", "Monday"): compared as text, without case."""
+    return bool(_WORDS.fullmatch(s)) and re.search("[A-Za-z]{2}", s) is not None
+
+
+def _choice(s: str) -> tuple[str, str] | None:
+    """``"(C) 12"`` → ``("C", "12")``; ``"C"`` → ``("C", "")``; None without a leading label."""
+    m = _CHOICE.fullmatch(s.strip())
+    if not m:
+        return None
+    letter, rest = m.group(1) or m.group(2), m.group(3).strip()
+    if m.group(2) and not m.group(2).isupper():
+        return None
+    if m.group(2) and rest and s.strip()[1:2].isspace() and not re.match(r"-?\d", rest):
+        return None  # "A \\cup B", "C x": a bare letter then math is an expression, not a label
+    return letter.upper(), rest
+
+
+def _choice_verdict(cand: str, ref: str) -> tuple[bool, str] | None:
+    """Multiple choice: when the reference is a choice label, the answer's label decides.
+
+    ``(C) 12`` answers ``C``; ``C`` answers ``(C) 12``; when both give a value after the label,
+    the value is graded as usual (None), as it is when the reference is not a label.
+    """
+    ref_choice = _choice(ref)
+    if ref_choice is None or (ref_choice[1] and not re.match(r"[-\d(\\]", ref_choice[1])):
+        return None  # "A is the set..." is a sentence, not a labelled choice
+    cand_choice = _choice(cand)
+    if cand_choice is None:
+        return None
+    if re.search(r"(?:^|[\s(])[A-J](?:\)|$|\s)", cand_choice[1]):
+        return False, ref_choice[0]  # "(B) and (C)": more than one choice
+    if cand_choice[1] and ref_choice[1]:
+        return None if cand_choice[0] == ref_choice[0] else (False, ref_choice[0])
+    return cand_choice[0] == ref_choice[0], ref_choice[0]

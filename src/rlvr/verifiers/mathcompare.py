@@ -19,6 +19,7 @@ __all__ = ["NeedSymbolic", "Outcome", "Tolerance", "TooLarge", "Undefined", "com
 MAX_EXPONENT = 10_000
 MAX_BITS = 200_000
 MAX_FACTORIAL = 2_000
+MAX_BINOM = 20_000
 
 
 class NeedSymbolic(Exception):
@@ -100,6 +101,13 @@ def exact_value(node: Node) -> Fraction | None:
         if abs(e) > MAX_EXPONENT or abs(e) * size > MAX_BITS:
             raise TooLarge("power too large to evaluate")
         return base**e
+    if kind == "binom":
+        n, k = exact_value(node[1]), exact_value(node[2])
+        if n is None or k is None or n.denominator != 1 or k.denominator != 1 or n < 0:
+            return None
+        if n > MAX_BINOM:
+            raise TooLarge("binomial coefficient too large to evaluate")
+        return Fraction(math.comb(int(n), int(k))) if k >= 0 else Fraction(0)
     if kind == "fact":
         n = exact_value(node[1])
         if n is None or n.denominator != 1 or n < 0:
@@ -111,13 +119,34 @@ def exact_value(node: Node) -> Fraction | None:
 
 
 def _label(node: Node) -> bool:
-    return node[0] == "sym" or (node[0] == "func" and node[2][0] == "sym")
+    """A left-hand side that names the answer: ``k``, ``f(x)``, ``|AB|``, ``(p, q)``, ``P(A)``,
+    ``\\frac{NO}{BO}``."""
+    kind = node[0]
+    if kind == "sym":
+        return True
+    if kind == "func":
+        return _label(node[2])
+    if kind in ("mul", "div"):  # AB, f(x), NO/BO
+        return _label(node[1]) and _label(node[2])
+    if kind == "tuple":
+        return bool(node[1]) and all(_label(x) for x in node[1])
+    return False
 
 
 def compare(cand: Node, ref: Node, tol: Tolerance, *, symbolic: bool = False) -> Outcome:
     """Is ``cand`` the same answer as ``ref``? Raises NeedSymbolic when sympy is needed."""
     if cand == ref:
         return Outcome(True, "identical")
+    cand, ref = _membership_value(cand), _membership_value(ref)
+    if cand[0] == "or" or ref[0] == "or":
+        c, r = _alternatives(cand), _alternatives(ref)
+        if c is None or r is None:
+            return Outcome(False, "structure", "relations joined by 'or' must all be inequalities or equations")
+        return compare(c, r, tol, symbolic=symbolic)
+    if cand[0] == "rel" or ref[0] == "rel":
+        out = solution_sets(cand, ref, tol, symbolic)
+        if out is not None:
+            return out
     # Equation chains: a leading lone variable is a label; every link must hold.
     if ref[0] == "rel":
         ref = _chain_value(ref, tol, symbolic, side="reference")
@@ -129,6 +158,13 @@ def compare(cand: Node, ref: Node, tol: Tolerance, *, symbolic: bool = False) ->
             if any(op not in ("=", "~") for op in cand_val[1]):
                 return Outcome(False, "structure", "the answer is an inequality, the reference is not")
             return Outcome(False, "chain", "the equation chain in the answer is false")
+        claim = _exact_claim(cand)
+        if claim is not None and claim != cand_val:
+            # "x = \\frac{1}{3} \\approx 0.33": the exact value is the claim; the rounding after
+            # "≈" is an aside (it is still graded below, for a reference written in decimals).
+            first = compare(claim, ref, tol, symbolic=symbolic)
+            if first.equal:
+                return first
         cand = cand_val
     if ref[0] == "pm" or cand[0] == "pm":
         return compare(_expand_pm(cand), _expand_pm(ref), tol, symbolic=symbolic)
@@ -166,11 +202,23 @@ def _chain_value(node: Node, tol: Tolerance, symbolic: bool, side: str) -> Node:
         return node
     if len(parts) >= 2 and _label(parts[0]):
         parts, ops = parts[1:], ops[1:]
+    if len(parts) >= 2 and _has_symbol(parts[0]) and not _has_symbol(parts[-1]):
+        # "x - x = 0", "0x = 0": an equation in a variable, not a computation that ends in a value.
+        return ("rel", ("=",), (parts[0], parts[-1]))
     for op, a, b in zip(ops, parts, parts[1:]):
         # "=" links must hold; "≈" links are approximations the model announced, not claims.
         if op == "=" and not compare(a, b, tol, symbolic=symbolic).equal:
             return ("rel", ("=",), (a, b))  # a false link: the caller reports it
     return parts[-1]
+
+
+def _exact_claim(node: Node) -> Node | None:
+    """The part just before the first "≈" of an equation chain, if there is one."""
+    ops, parts = node[1], node[2]
+    if "~" not in ops or any(op not in ("=", "~") for op in ops):
+        return None
+    i = ops.index("~")
+    return None if i == 0 and _label(parts[0]) else parts[i]
 
 
 def _compare_relation(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
@@ -263,3 +311,52 @@ def _scalar(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
 
     equal = symbolic_equal(cand, ref, tol)
     return Outcome(equal, "symbolic", "" if equal else "not equivalent to the reference")
+
+
+def _membership_value(node: Node) -> Node:
+    """``x \\in S`` names the answer ``S`` (an interval or set), as ``k = 1`` names ``1``."""
+    if node[0] == "rel" and node[1] == ("in",) and _label(node[2][0]):
+        return node[2][1]
+    return node
+
+
+def solution_sets(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome | None:
+    """Relations compared as the sets they describe, or None when that reading does not apply.
+
+    A linear inequality is the interval it solves to (``-x > -1`` is ``x < 1`` is
+    ``(-\\infty, 1)``); two polynomial equations are the same line, plane or conic when one is a
+    non-zero multiple of the other (``y = -x/2 + 3/4`` is ``2x + 4y - 3 = 0``).
+    """
+    from rlvr.verifiers.mathrel import equation_ratio, region  # it builds on exact_value
+
+    if cand[0] == "rel" and ref[0] == "rel" and equation_ratio(cand, ref) is not None:
+        return Outcome(True, "equation")
+    rc, rr = region(cand), region(ref)
+    if rc is None or rr is None or (rc[0] is None and rr[0] is None):
+        return None  # not an inequality on either side: the other readings apply
+    if rc[0] is not None and rr[0] is not None and rc[0] != rr[0]:
+        return Outcome(False, "interval", f"the inequality is in {rc[0]}, the reference in {rr[0]}")
+    out = compare(("interval", *rc[1]), ("interval", *rr[1]), tol, symbolic=symbolic)
+    return Outcome(out.equal, "interval" if out.equal else out.how, out.why)
+
+
+def _has_symbol(node: Node) -> bool:
+    from rlvr.verifiers.mathrel import symbols
+
+    return bool(symbols(node))
+
+
+def _alternatives(node: Node) -> Node | None:
+    """``x < -2 or x > 7`` → the union of the two intervals; ``x = 2 or x = 3`` → the list of
+    both; anything else unchanged. None for a mix, or inequalities in different variables."""
+    from rlvr.verifiers.mathrel import region
+
+    if node[0] != "or":
+        return node
+    items = node[1]
+    if all(i[1] == ("=",) for i in items):
+        return ("list", items)
+    regions = [region(i) for i in items]
+    if any(r is None or r[0] is None for r in regions) or len({r[0] for r in regions}) != 1:  # type: ignore[index]
+        return None
+    return ("union", tuple(("interval", *r[1]) for r in regions))  # type: ignore[index]

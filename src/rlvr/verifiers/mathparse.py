@@ -12,6 +12,7 @@ Node shapes::
     ("func", name, a)                 sin cos tan ... sqrt abs ln exp
     ("root", n, a) ("log", base, a)
     ("tuple", items) ("set", items) ("interval", lo_closed, a, b, hi_closed) ("union", items)
+    ("binom", n, k)  ("or", relations)          x < -2 or x > 7
     ("matrix", rows)  ("rel", ops, parts)  ("pm", a, b_or_None)  ("text", s)
 """
 
@@ -56,6 +57,7 @@ _DROP = re.compile(
     r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])\.?|\\displaystyle|(?<!\\)\\[,;:! ]|\\quad|\\qquad|\\limits|~"
 )
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:,\\[!,]? ?|\{,\} ?|\\[,!;: ])(?=\d{3}(?!\d))")
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,])")
 
 
@@ -65,9 +67,13 @@ def normalize(s: str) -> str:
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
+    # LaTeX thousands separators: "11,\\!111,\\!100", "16{,}386", thin space "1\\,073".
+    if "\\" in s or "{,}" in s:
+        s = _LATEX_THOUSANDS.sub("", s)
     s = s.replace("$", " ").replace("\\(", " ").replace("\\)", " ").replace("\\[", " ").replace("\\]", " ")
     s = _DROP.sub(" ", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    s = s.replace("\\dbinom", "\\binom").replace("\\tbinom", "\\binom")
     s = s.replace("{,}", ",").replace("\\%", "%").replace("\\$", " ")
     s = s.replace("^{\\circ}", "^\\circ").replace("\\circ", " deg ").replace("^ deg", " deg")
     s = s.replace("\\dots", " ").replace("\\ldots", " ").replace("\\cdots", " ")
@@ -145,6 +151,7 @@ _RELS = {
     "\\gt": ">",
     "\\approx": "~",
     "\\equiv": "=",
+    "\\in": "in",
 }
 _CONSTS = {
     "\\pi": "pi",
@@ -242,14 +249,28 @@ class _Parser:
         return items[0] if len(items) == 1 else ("list", tuple(items))
 
     def relation(self, stop: tuple[str, ...]) -> Node:
+        node = self.one_relation(stop)
+        if self.peek() != ("word", "or"):
+            return node
+        # "x < -2 or x > 7", "x = 2 or x = 3": relations joined by "or" describe one set of
+        # solutions. "42 or 43" joins values: a hedge.
+        items = [node]
+        while self.peek() == ("word", "or"):
+            self.take()
+            items.append(self.one_relation(stop))
+            if len(items) > MAX_TOKENS:
+                raise MathParseError("answer has too many alternatives")
+        if any(item[0] != "rel" for item in items):
+            raise MathParseError("hedged answer ('or')")
+        return ("or", tuple(items))
+
+    def one_relation(self, stop: tuple[str, ...]) -> Node:
         parts = [self.expr(0)]
         ops: list[str] = []
         while (t := self.peek()) is not None and t[1] in _RELS and t[1] not in stop:
             self.take()
             ops.append(_RELS[t[1]])
             parts.append(self.expr(0))
-        if self.peek() == ("word", "or"):
-            raise MathParseError("hedged answer ('or')")
         return parts[0] if not ops else ("rel", tuple(ops), tuple(parts))
 
     def expr(self, min_bp: int) -> Node:
@@ -324,7 +345,7 @@ class _Parser:
             return val not in ("or", "and")
         if kind == "cmd":
             return (
-                val in ("\\frac", "\\sqrt", "\\pi", "\\infty", "\\{", "\\begin", "\\log", "\\ln", "\\exp")
+                val in ("\\frac", "\\binom", "\\sqrt", "\\pi", "\\infty", "\\{", "\\begin", "\\log", "\\ln", "\\exp")
                 or val[1:] in _FUNCS
             )
         return val in ("(", "[")
@@ -391,6 +412,9 @@ class _Parser:
                 num = self.group()
                 den = self.group()
                 return ("div", num, den)
+            if name == "binom":
+                n = self.group()
+                return ("binom", n, self.group())
             if name == "sqrt":
                 if self.at("["):
                     self.take()
@@ -462,6 +486,8 @@ class _Parser:
         if len(items) == 1:
             if open_ == "(" and close == ")":
                 return inner
+            if inner[0] == "matrix" and open_ == "[" and close == "]":
+                return inner  # \\left[ \\begin{array}...\\end{array} \\right]
             raise MathParseError("mismatched brackets")
         if len(items) == 2 and (open_ != "(" or close != ")"):
             return ("interval", open_ == "[", items[0], items[1], close == "]")
@@ -475,6 +501,12 @@ class _Parser:
         self.expect("{")
         env = self.take()[1]
         self.expect("}")
+        if env == "array" and self.at("{"):
+            # The column spec ("{cc}", "{c|c}") is layout, not an entry.
+            self.take()
+            while not self.at("}"):
+                self.take()
+            self.take()
         rows: list[list[Node]] = [[]]
         while True:
             if self.at("\\end"):

@@ -15,7 +15,15 @@ from typing import Any
 import sympy
 from sympy.core.evalf import PrecisionExhausted
 
-from rlvr.verifiers.mathcompare import MAX_BITS, MAX_EXPONENT, MAX_FACTORIAL, Tolerance, TooLarge, Undefined
+from rlvr.verifiers.mathcompare import (
+    MAX_BINOM,
+    MAX_BITS,
+    MAX_EXPONENT,
+    MAX_FACTORIAL,
+    Tolerance,
+    TooLarge,
+    Undefined,
+)
 from rlvr.verifiers.mathparse import Node
 
 __all__ = ["compare_nodes", "symbolic_equal", "to_sympy", "warm"]
@@ -91,6 +99,11 @@ def to_sympy(node: Node) -> Any:
         elif exp.is_number and exp.is_Rational and abs(exp) > MAX_EXPONENT and base not in (0, 1, -1):
             raise TooLarge("power too large to evaluate")
         return base**exp
+    if kind == "binom":
+        n, k = to_sympy(node[1]), to_sympy(node[2])
+        if n.is_number and (not n.is_Integer or n > MAX_BINOM):
+            raise TooLarge("binomial coefficient too large to evaluate")
+        return sympy.binomial(n, k)
     if kind == "fact":
         n = to_sympy(node[1])
         if n.is_number and (not n.is_Integer or n > MAX_FACTORIAL):
