@@ -55,15 +55,17 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "collapse",
-        "countdown has many valid expressions per target; a high learning rate without a KL anchor trades "
-        "their diversity for pass@1",
-        "mode_collapse", None, overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 5e-4},
+        "countdown has many valid expressions per target; 200 steps at LR 2e-4 without a KL anchor (the setting "
+        "measured to collapse) trade their diversity for pass@1",
+        "mode_collapse", None, overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 2e-4, "steps": 200},
     ),
     Scenario(
         "spurious",
-        "30% of the warm-up answers carry a letter prefix the verifier cannot parse; a format-only reward "
-        "(never checks correctness) teaches the shape and so raises pass@1",
-        None, "spurious_gain", control="format_control", overrides={"malformed": 0.3},
+        "30% of the warm-up answers carry a letter prefix the verifier cannot parse, on a base that is mostly right "
+        "when its answer parses (10% slips, no dropped carries); a format-only reward (never checks correctness) "
+        "teaches the shape, worth ~0.3 x 0.8 of pass@1, far above the 5-point threshold",
+        None, "spurious_gain", control="format_control",
+        overrides={"malformed": 0.3, "pretrain_noise": 0.1, "carry_drop": 0.0},
     ),
     Scenario(
         "null",
