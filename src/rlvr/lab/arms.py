@@ -21,6 +21,7 @@ from rlvr.data.prompts import write_records
 from rlvr.diagnostics import keys
 from rlvr.errors import ConfigError
 from rlvr.lab.config import TASK_SPECS, LabConfig
+from rlvr.types import UNJUDGED
 
 ARMS = ("base", "trained", "random_control", "format_control")
 """Every arm of a seed: the base, the real-reward run and its two controls."""
@@ -416,7 +417,7 @@ def _sample_set(
             for i, (text, verdict) in enumerate(zip(flat, verdicts)):
                 rec = chunk[i // n]
                 outcomes.setdefault(str(rec["id"]), [])
-                if verdict.status in ("error", "skipped"):
+                if verdict.status in UNJUDGED:
                     continue  # excluded from n, like rlvr eval does
                 outcomes[str(rec["id"])].append(verdict.status == "correct")
                 fh.write(json.dumps({
