@@ -96,3 +96,16 @@ def test_bad_config():
         FormatVerifier(max_chars=-1)
     with pytest.raises(ConfigError):
         FormatVerifier(require_boxed=True, max_boxed=0)
+
+
+def test_answer_format_rewards_the_shape_never_the_value():
+    from rlvr.verifiers.base import get_verifier
+
+    v = get_verifier("answer_format")
+    assert v.verify(Sample(output=" 85\n", answer="12")).status == "correct"  # wrong value, right shape
+    assert v.verify(Sample(output="a85", answer="85")).status == "incorrect"  # right digits, malformed
+    assert v.verify(Sample(output="", answer="85")).status == "incorrect"
+    expr = get_verifier("answer_format", pattern=r"[0-9+\-*() ]+")
+    assert expr.verify(Sample(output="(13-3)*2", answer=99)).score == 1.0
+    with pytest.raises(ConfigError, match="bad pattern"):
+        get_verifier("answer_format", pattern="(")
