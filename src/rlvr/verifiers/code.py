@@ -26,7 +26,7 @@ from typing import Any
 
 from rlvr.errors import ConfigError
 from rlvr.sandbox import Sandbox, SandboxConfig
-from rlvr.sandbox._zygote import decode_value, short_repr
+from rlvr.sandbox.box.wire import decode_value, short_repr
 from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.extract import extract_code

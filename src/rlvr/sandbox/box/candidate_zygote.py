@@ -1,0 +1,207 @@
+"""The candidate zygote: a small clean process that forks one fresh candidate per check.
+
+It is the *only* parent of candidates, and it holds nothing of any check: it never receives a
+check's code, tests, token, inputs or expected outputs (the harness talks to each candidate over
+a socket the candidate zygote creates, hands over and closes). Its whole protocol with the
+harness, over a SOCK_SEQPACKET socket, is:
+
+    CZ -> H   {"op": "candidate", "pid": P, "uid": U}  + the harness's end of P's socket
+    H  -> CZ  {"op": "finish", "wait_s": S}     (wait up to S seconds for P to exit, then kill)
+    CZ -> H   {"op": "finished", "status": exit code or null, "leftovers": N}
+
+then the next "candidate". With ``isolation="namespaces"`` it is pid 1 of a PID namespace of
+its own, so ``kill(-1)`` reaches exactly what the last candidate started and the kernel kills
+everything in it if this process dies; without one (tiers none and bwrap) it is a child
+subreaper and kills the candidate's process group and everything that was reparented to it.
+Each candidate gets a fresh random uid (when we are root) and a fresh run directory, removed
+after the check. The candidates share one IPC namespace, this process's own (making one per
+candidate costs a millisecond or two of CPU): one candidate at a time, and every System V object
+in it is removed after each check, before the next candidate exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import traceback
+
+from . import kernel
+from .candidate import become_candidate, candidate_main
+from .wire import pack
+
+
+class CandidateZygote:
+    def __init__(self, hsock: socket.socket, pairdir: str, req: dict) -> None:
+        self.hsock, self.pairdir, self.req = hsock, pairdir, req
+        self.use_pidns = bool(req.get("pidns"))
+        self.current: tuple[int, str] | None = None
+        self.keep = {fd for fd in req.get("stdlib_fds", []) if fd >= 0}
+        self.read_rules = [(int(fd), False, bool(d)) for fd, _, d in req.get("read_rules", [])]
+        self.switch_uid = bool(req.get("switch_uid"))
+
+    def serve(self) -> None:
+        while True:
+            self._spawn()
+            try:
+                data = self.hsock.recv(1 << 12)
+            except OSError:
+                data = b""
+            if not data:  # the harness is gone: so is every candidate
+                self._finish(0.0)
+                return
+            try:
+                msg = json.loads(data)
+                wait_s = min(max(float(msg.get("wait_s") or 0.0), 0.0), 60.0) if msg.get("op") == "finish" else 0.0
+            except (ValueError, TypeError, AttributeError):
+                self._finish(0.0)
+                return
+            status, leftovers = self._finish(wait_s)
+            reply = {"op": "finished", "status": status, "leftovers": leftovers}
+            self.hsock.sendall(json.dumps(reply).encode())
+
+    def _spawn(self) -> None:
+        """Fork the next candidate (it sets itself up and waits) and hand its socket over."""
+        # os.urandom, not secrets: secrets would pull OpenSSL into the zygote and slow every fork.
+        uid = None
+        if self.switch_uid and os.geteuid() == 0:
+            uid = 1_000_000 + int.from_bytes(os.urandom(4), "little") % (1 << 30)
+        rundir = os.path.join(self.pairdir, "c" + os.urandom(6).hex())
+        os.mkdir(rundir, 0o700)
+        if uid is not None:
+            os.chown(rundir, uid, uid)
+        ours, theirs = socket.socketpair()
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the candidate
+            code = 70
+            try:
+                self.hsock.detach()
+                ours.detach()
+                become_candidate(theirs, rundir, uid, dict(self.req, parent_pid=me), self.keep, self.read_rules)
+                code = candidate_main(theirs)
+            except BaseException:
+                try:  # the harness reports it as the sandbox's failure, not the model's
+                    theirs.sendall(pack({"op": "setup_error", "msg": traceback.format_exc(limit=4)[-1500:]}))
+                except BaseException:
+                    pass
+            os._exit(code)
+        theirs.close()
+        self.current = (pid, rundir)
+        msg = json.dumps({"op": "candidate", "pid": pid, "uid": uid}).encode()
+        try:
+            socket.send_fds(self.hsock, [msg], [ours.fileno()])
+        except OSError:
+            pass  # the harness is gone; the next recv says so
+        ours.close()
+
+    def _finish(self, wait_s: float) -> tuple[int | None, int]:
+        """Wait up to ``wait_s`` for the candidate to exit, kill everything it started, reap it
+        all, remove its run directory. Returns (exit code or None, processes swept outside a
+        PID namespace)."""
+        if self.current is None:
+            return None, 0
+        pid, rundir = self.current
+        self.current = None
+        status = None
+        if wait_s > 0:
+            try:
+                pfd = os.pidfd_open(pid)
+                try:
+                    select.select([pfd], [], [], wait_s)
+                finally:
+                    os.close(pfd)
+            except OSError:
+                pass
+        try:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done == pid:
+                status = os.waitstatus_to_exitcode(st)
+        except ChildProcessError:
+            pass
+        leftovers = 0
+        if self.use_pidns:  # pid 1 of the namespace: -1 is exactly the candidate's processes
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            while True:
+                try:
+                    os.waitpid(-1, 0)
+                except ChildProcessError:
+                    break
+        else:
+            leftovers = _sweep(pid)
+        if self.req.get("ipcns"):  # this namespace is ours alone: nothing in it survives a check
+            kernel.remove_sysv_objects()
+        _remove_tree(rundir)
+        return status, leftovers
+
+
+def _sweep(pid: int | None) -> int:
+    """Kill ``pid``'s process group and ``pid``, then every child we have (the candidate's
+    orphans were reparented to us: we are a child subreaper), until nothing is left. Returns
+    how many others there were."""
+    if pid:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    count = 0
+    me = os.getpid()
+    for _ in range(10_000):
+        try:
+            with open(f"/proc/self/task/{me}/children") as f:
+                kids = [int(p) for p in f.read().split()]
+        except OSError:
+            kids = []
+        for kid in kids:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(kid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        try:
+            got, _ = os.waitpid(-1, 0 if kids else os.WNOHANG)
+        except ChildProcessError:
+            return count
+        if got == 0:
+            return count
+        count += got != pid
+    return count  # pragma: no cover
+
+
+def _remove_tree(path: str) -> None:
+    try:
+        os.rmdir(path)  # the common case: the check wrote nothing
+    except FileNotFoundError:
+        pass
+    except OSError:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def candidate_zygote_main(hsock: socket.socket, pairdir: str, req: dict) -> int:
+    """Set up (no secrets, no untrusted code here: only process hygiene) and serve."""
+    keep = {hsock.fileno(), *[fd for fd in req.get("stdlib_fds", []) if fd >= 0],
+            *[fd for fd, _, _ in req.get("read_rules", [])]}
+    parent = os.getppid()
+    kernel.close_other_fds(keep)
+    kernel.devnull_stdio()
+    os.setsid()
+    kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL, what="prctl(PDEATHSIG)")
+    if os.getppid() != parent and not req.get("pidns"):  # the zygote died before the line above
+        return 0
+    kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1, what="prctl(CHILD_SUBREAPER)")
+    if req.get("ipcns"):  # one IPC namespace for this process's candidates, emptied after each
+        kernel.unshare(kernel.CLONE_NEWIPC, "CLONE_NEWIPC")
+    kernel.prctl(kernel.PR_SET_DUMPABLE, 0, what="prctl(DUMPABLE)")
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    CandidateZygote(hsock, pairdir, req).serve()
+    return 0
