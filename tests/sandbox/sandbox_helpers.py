@@ -63,7 +63,19 @@ def run_uid_processes() -> list[int]:
                 if int(line.split()[1]) >= RUN_UID_MIN and "State:\tZ" not in status:
                     found.append(int(entry))
                 break
-    return [p for p in found if not _is_resident(p)]
+    return [p for p in found if not _is_resident(p) and not _another_checkouts_sandbox(p)]
+
+
+def _another_checkouts_sandbox(pid: int) -> bool:
+    """A sandbox process started from another checkout's sources (another test run sharing
+    this machine): not ours to judge."""
+    from rlvr.sandbox import runner
+
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return "/rlvr/sandbox/" in cmd and os.path.dirname(runner._BOX_DIR) not in cmd
 
 
 def children_of(pid: int) -> list[int]:

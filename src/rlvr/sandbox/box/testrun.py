@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import types
 
 from .rpc import CandidateDied, CandidateRaised, Handle, Rpc
 from .wire import Unserialisable, decode_value, encode_value, short_repr
@@ -109,6 +110,23 @@ class AssertRewriter(ast.NodeTransformer):
         return at(ast.Expr(at(call)))
 
 
+def private_builtins() -> dict:
+    """A copy of the builtins for one check's tests; ``import builtins`` there gets that copy, so
+    a test that patches a builtin patches only its own (the harness's stay as they are)."""
+    mod = types.ModuleType("builtins")
+    mod.__dict__.update(builtins.__dict__)
+    real_import = builtins.__import__
+
+    def _import(name: str, globals: object = None, locals: object = None, fromlist: object = (),
+                level: int = 0) -> object:
+        if name == "builtins" and level == 0:
+            return mod
+        return real_import(name, globals, locals, fromlist, level)
+
+    mod.__dict__["__import__"] = _import
+    return mod.__dict__
+
+
 def describe(exc: BaseException) -> str:
     if isinstance(exc, CandidateRaised):
         return f"the candidate raised {exc}"
@@ -159,7 +177,7 @@ def run_tests(rpc: Rpc, tests: str, entry_point: str | None) -> dict:
     rewriter = AssertRewriter(tests)
     tree = rewriter.visit(tree)
     rec = Recorder()
-    glb: dict[str, object] = {"__name__": "__tests__", "__builtins__": builtins, **proxies,
+    glb: dict[str, object] = {"__name__": "__tests__", "__builtins__": private_builtins(), **proxies,
                               "__rlvr_rec": rec}
     if cand is not None:
         glb.setdefault("candidate", cand)  # asserts written against ``candidate(...)`` (no check())
