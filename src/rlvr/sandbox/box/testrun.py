@@ -110,15 +110,20 @@ class AssertRewriter(ast.NodeTransformer):
         return at(ast.Expr(at(call)))
 
 
-def private_builtins() -> dict:
+def private_builtins(imported: set[str] | None = None) -> dict:
     """A copy of the builtins for one check's tests; ``import builtins`` there gets that copy, so
-    a test that patches a builtin patches only its own (the harness's stay as they are)."""
+    a test that patches a builtin patches only its own (the harness's stay as they are). Every
+    module the tests import is added to ``imported`` (the harness's state guard checks those)."""
     mod = types.ModuleType("builtins")
     mod.__dict__.update(builtins.__dict__)
     real_import = builtins.__import__
 
     def _import(name: str, globals: object = None, locals: object = None, fromlist: object = (),
                 level: int = 0) -> object:
+        if imported is not None:
+            imported.add(name if level == 0 else "." * level + name)
+            if fromlist:
+                imported.update(f"{name}.{x}" for x in fromlist if isinstance(x, str))  # type: ignore[union-attr]
         if name == "builtins" and level == 0:
             return mod
         return real_import(name, globals, locals, fromlist, level)
@@ -137,7 +142,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-def run_tests(rpc: Rpc, tests: str, entry_point: str | None) -> dict:
+def run_tests(rpc: Rpc, tests: str, entry_point: str | None, imported: set[str] | None = None) -> dict:
     """Load the candidate's names, then run the test code with proxies for them."""
     report: dict[str, object] = {"tests": [], "records": []}
     try:
@@ -177,7 +182,7 @@ def run_tests(rpc: Rpc, tests: str, entry_point: str | None) -> dict:
     rewriter = AssertRewriter(tests)
     tree = rewriter.visit(tree)
     rec = Recorder()
-    glb: dict[str, object] = {"__name__": "__tests__", "__builtins__": private_builtins(), **proxies,
+    glb: dict[str, object] = {"__name__": "__tests__", "__builtins__": private_builtins(imported), **proxies,
                               "__rlvr_rec": rec}
     if cand is not None:
         glb.setdefault("candidate", cand)  # asserts written against ``candidate(...)`` (no check())
