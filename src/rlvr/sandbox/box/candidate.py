@@ -34,44 +34,52 @@ from .wire import (
     unpack,
 )
 
+_BOX_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def become_candidate(sock: socket.socket, rundir: str, uid: int | None, req: dict, keep: set[int],
                      read_rules: list[tuple[int, bool, bool]]) -> None:
-    """Apply every restriction, in this order (each step needs the privileges the next drops)."""
-    os.setsid()
+    """Apply every restriction the candidate zygote did not already apply to itself (its
+    seccomp filter, shared rlimits, default signal handlers and IPC namespace are inherited), in
+    this order: each step needs the privileges the next drops. Every step costs page faults in a
+    fresh fork, so nothing here is done that is already true."""
+    pidns = bool(req.get("pidns"))
+    if not pidns:
+        os.setsid()  # its own process group: the sweep kills it whole (in a PID namespace, kill(-1) does)
     kernel.close_other_fds({sock.fileno(), *keep, *[fd for fd, _, _ in read_rules]})
     kernel.devnull_stdio()
     abi = int(req.get("landlock_abi") or 0)
     rules = [*read_rules, *kernel.open_rule_paths([], [rundir, "/dev/null"])] if abi else []
     if uid is not None:
+        # From root to another uid: the kernel clears every capability and dumpability with it.
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
         fds, paths = req["stdlib_fds"], req["stdlib_paths"]
         if fds and max(fds) >= 0:
             sys.meta_path.insert(0, DirFdFinder(fds[0], paths[0], fds[1], paths[1]))
-    kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL, what="prctl(PDEATHSIG)")  # after the uid change
-    if os.getppid() != req.get("parent_pid", os.getppid()):  # the candidate zygote died meanwhile
-        os._exit(0)
+    if not pidns:  # in a PID namespace the kernel kills us with its pid 1 anyway
+        kernel.prctl(kernel.PR_SET_PDEATHSIG, signal.SIGKILL, what="prctl(PDEATHSIG)")  # after the uid change
+        if os.getppid() != req.get("parent_pid", os.getppid()):  # the candidate zygote died meanwhile
+            os._exit(0)
     os.chdir(rundir)
-    kernel.set_rlimits(req["limits"])
+    kernel.set_rlimits(req["limits"], shared=False)
     if abi:
         kernel.apply_landlock(abi, rules)
     else:
         for fd, _, _ in read_rules:
             os.close(fd)
-    if req.get("seccomp"):
+    if req.get("seccomp") and not req.get("seccomp_inherited"):
         kernel.apply_seccomp()
     if req["isolation"] != "none":
-        try:
-            kernel.drop_capabilities()
-        except kernel.SetupError:
-            pass
+        if uid is None:
+            try:
+                kernel.drop_capabilities()
+            except kernel.SetupError:
+                pass
         kernel.prctl(kernel.PR_SET_DUMPABLE, 0, what="prctl(DUMPABLE)")
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, signal.SIG_DFL)
-    box_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path[:] = [p for p in sys.path if p != box_dir]  # the sandbox's own sources are not its business
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())  # the candidate zygote blocks SIGCHLD; we do not
+    sys.path[:] = [p for p in sys.path if p != _BOX_PARENT]  # the sandbox's own sources are not its business
 
 
 def candidate_main(sock: socket.socket) -> int:

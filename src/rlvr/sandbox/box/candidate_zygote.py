@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import socket
+import time
 import traceback
 
 from . import kernel
@@ -106,21 +106,19 @@ class CandidateZygote:
         pid, rundir = self.current
         self.current = None
         status = None
-        if wait_s > 0:
+        deadline = time.monotonic() + wait_s
+        while True:
             try:
-                pfd = os.pidfd_open(pid)
-                try:
-                    select.select([pfd], [], [], wait_s)
-                finally:
-                    os.close(pfd)
-            except OSError:
-                pass
-        try:
-            done, st = os.waitpid(pid, os.WNOHANG)
+                done, st = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
             if done == pid:
                 status = os.waitstatus_to_exitcode(st)
-        except ChildProcessError:
-            pass
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            signal.sigtimedwait([signal.SIGCHLD], left)  # blocked here, so it waits for a child's exit
         leftovers = 0
         if self.use_pidns:  # pid 1 of the namespace: -1 is exactly the candidate's processes
             try:
@@ -203,5 +201,13 @@ def candidate_zygote_main(hsock: socket.socket, pairdir: str, req: dict) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])  # for sigtimedwait in _finish
+    # What every candidate would otherwise apply to itself, applied once here and inherited: the
+    # rlimits that are not per check, and (when there is one) the seccomp filter, which also holds
+    # this process to the same small set of system calls.
+    kernel.set_rlimits(req["limits"], cpu=False)
+    if req.get("seccomp"):
+        kernel.apply_seccomp()
+        req = dict(req, seccomp_inherited=True)
     CandidateZygote(hsock, pairdir, req).serve()
     return 0

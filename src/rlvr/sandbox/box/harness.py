@@ -27,6 +27,7 @@ import builtins
 import gc
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -342,7 +343,9 @@ def _setup(vfd: int, czfd: int, rundir: str, req: dict) -> Harness:
     if os.getppid() != req.get("zygote_pid"):  # the zygote died before the line above took effect
         os._exit(0)
     os.chdir(rundir)
-    kernel.set_rlimits(req["limits"], cpu_limit=False)
+    kernel.set_rlimits(req["limits"], cpu=False)
+    procs = int(req["limits"]["processes"])  # it never forks; a test may start threads
+    resource.setrlimit(resource.RLIMIT_NPROC, (procs, procs))
     if abi:
         kernel.apply_landlock(abi, rules)
     else:

@@ -255,10 +255,11 @@ def unshare(flags: int, what: str) -> None:
     _check(_libc.unshare(ctypes.c_int(flags)), f"unshare({what})")
 
 
-def set_rlimits(limits: dict, cpu_limit: bool = True) -> None:
-    """Address space, file size, open files, processes (per uid), no core files, no locked
-    memory or POSIX message queues; CPU seconds unless ``cpu_limit`` is off (the long-lived
-    harness: the verifier's wall-clock deadline bounds each of its checks instead)."""
+def set_rlimits(limits: dict, cpu: bool = True, shared: bool = True) -> None:
+    """``cpu``: CPU seconds and processes per uid (a candidate's own); ``shared``: address space,
+    file size, open files, no core files, no locked memory or POSIX message queues (the candidate
+    zygote sets these once on itself and its candidates inherit them; the long-lived harness sets
+    only these: the verifier's wall-clock deadline bounds each of its checks instead)."""
     def lim(res: int, soft: int, hard: int | None = None) -> None:
         hard = soft if hard is None else hard
         cur_soft, cur_hard = resource.getrlimit(res)
@@ -267,16 +268,17 @@ def set_rlimits(limits: dict, cpu_limit: bool = True) -> None:
             soft = min(soft, hard)
         resource.setrlimit(res, (soft, hard))
 
-    if cpu_limit:
-        cpu = int(math.ceil(limits["cpu_s"]))
-        lim(resource.RLIMIT_CPU, cpu, cpu + 1)  # SIGXCPU first, SIGKILL a second later
-    lim(resource.RLIMIT_AS, limits["memory_bytes"])
-    lim(resource.RLIMIT_FSIZE, limits["file_bytes"])
-    lim(resource.RLIMIT_NOFILE, limits["open_files"])
-    lim(resource.RLIMIT_NPROC, limits["processes"])
-    lim(resource.RLIMIT_CORE, 0)
-    lim(resource.RLIMIT_MEMLOCK, 0)
-    lim(resource.RLIMIT_MSGQUEUE, 0)
+    if cpu:
+        seconds = int(math.ceil(limits["cpu_s"]))
+        lim(resource.RLIMIT_CPU, seconds, seconds + 1)  # SIGXCPU first, SIGKILL a second later
+        lim(resource.RLIMIT_NPROC, limits["processes"])
+    if shared:
+        lim(resource.RLIMIT_AS, limits["memory_bytes"])
+        lim(resource.RLIMIT_FSIZE, limits["file_bytes"])
+        lim(resource.RLIMIT_NOFILE, limits["open_files"])
+        lim(resource.RLIMIT_CORE, 0)
+        lim(resource.RLIMIT_MEMLOCK, 0)
+        lim(resource.RLIMIT_MSGQUEUE, 0)
 
 
 def map_self_to_root() -> None:
