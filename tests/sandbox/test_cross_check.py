@@ -42,11 +42,15 @@ def _assert_no_trace(v: CodeVerifier, shm_before: int) -> None:
     for lst in runner._POOL.idle.values():
         for z in lst:
             assert run_descendants(z.proc.pid) == []
-            if z.pair_dir:  # the harness's directory and the waiting candidate's, nothing else
-                entries = os.listdir(z.pair_dir)
-                assert "h" in entries and len(entries) <= 2, entries
+            if z.pair_dir:  # the harness's directory and the waiting candidate's, empty; nothing else
+                assert sorted(os.listdir(z.pair_dir)) == ["c", "h"]
+                assert os.listdir(os.path.join(z.pair_dir, "h")) == []
+                # The candidates' directories, as the candidate zygote sees them (its own tmpfs).
+                cdir = f"/proc/{z.cz_pid}/root{z.pair_dir}/c"
+                entries = os.listdir(cdir)
+                assert len(entries) <= 1, entries
                 for name in entries:
-                    assert os.listdir(os.path.join(z.pair_dir, name)) == [], name
+                    assert os.listdir(os.path.join(cdir, name)) == [], name
     assert sysv_shm_count() == shm_before
 
 

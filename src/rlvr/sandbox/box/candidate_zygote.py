@@ -14,7 +14,8 @@ its own, so ``kill(-1)`` reaches exactly what the last candidate started and the
 everything in it if this process dies; without one (tiers none and bwrap) it is a child
 subreaper and kills the candidate's process group and everything that was reparented to it.
 Each candidate gets a fresh random uid (when we are root) and a fresh run directory, removed
-after the check. The candidates share one IPC namespace, this process's own (making one per
+after the check; with ``namespaces`` the run directories live on a size-capped tmpfs in a mount
+namespace of this process's own. The candidates share one IPC namespace, this process's own (making one per
 candidate costs a millisecond or two of CPU): one candidate at a time, and every System V object
 in it is removed after each check, before the next candidate exists.
 """
@@ -197,6 +198,8 @@ def candidate_zygote_main(hsock: socket.socket, pairdir: str, req: dict) -> int:
     kernel.prctl(kernel.PR_SET_CHILD_SUBREAPER, 1, what="prctl(CHILD_SUBREAPER)")
     if req.get("ipcns"):  # one IPC namespace for this process's candidates, emptied after each
         kernel.unshare(kernel.CLONE_NEWIPC, "CLONE_NEWIPC")
+        limits = req["limits"]
+        kernel.private_tmpfs(pairdir, max(64 << 20, 4 * int(limits["file_bytes"])))
     kernel.prctl(kernel.PR_SET_DUMPABLE, 0, what="prctl(DUMPABLE)")
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)

@@ -164,8 +164,9 @@ class Zygote:
         base = self.config.get("tmp_base") or os.environ.get("TMPDIR") or "/tmp"
         pairdir = os.path.join(base, "rlvr-run-" + os.urandom(8).hex())
         os.mkdir(pairdir, 0o711)  # candidates may pass through to their own directory, not list it
-        hdir = os.path.join(pairdir, "h")
+        hdir, cdir = os.path.join(pairdir, "h"), os.path.join(pairdir, "c")
         os.mkdir(hdir, 0o700)
+        os.mkdir(cdir, 0o711)  # the candidates' directories (a private tmpfs there, with namespaces)
         huid = self._uid()
         if huid is not None:
             os.chown(hdir, huid, huid)
@@ -185,7 +186,7 @@ class Zygote:
             try:
                 for s in (self.sock, vsock, hsock, h_cz):
                     s.detach()
-                code = candidate_zygote_main(cz_h, pairdir, req)
+                code = candidate_zygote_main(cz_h, cdir, req)
             except BaseException:
                 code = 70
             os._exit(code)
