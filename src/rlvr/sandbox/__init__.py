@@ -21,6 +21,19 @@ can read one at a time.
 
 from __future__ import annotations
 
-from rlvr.sandbox.runner import ISOLATION_TIERS, RunOutcome, Sandbox, SandboxConfig, probe_isolation
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rlvr.sandbox.runner import ISOLATION_TIERS, RunOutcome, Sandbox, SandboxConfig, probe_isolation
 
 __all__ = ["ISOLATION_TIERS", "RunOutcome", "Sandbox", "SandboxConfig", "probe_isolation"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily: rlvr._worker imports rlvr.sandbox.box.wire for its framing, and every engine worker
+    # (math, SQL, ...) would otherwise pay for importing the runner it never uses.
+    if name in __all__:
+        from rlvr.sandbox import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'rlvr.sandbox' has no attribute {name!r}")
