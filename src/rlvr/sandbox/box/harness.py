@@ -39,7 +39,7 @@ import traceback
 from . import kernel
 from .importer import DirFdFinder
 from .rpc import Rpc
-from .testrun import run_tests
+from .testrun import compile_tests, run_tests
 from .wire import FrameError, pack, read_msg, write_msg
 
 
@@ -230,8 +230,8 @@ class Harness:
         except OSError:
             pass  # it died; the tests report that
         tests, entry = msg.get("tests"), msg.get("entry_point")
-        report = run_tests(rpc, tests if isinstance(tests, str) else "", entry if isinstance(entry, str) else None,
-                           imported)
+        program = compile_tests(tests if isinstance(tests, str) else "")  # while the candidate loads its code
+        report = run_tests(rpc, program, entry if isinstance(entry, str) else None, imported)
         fin = self._finish(0.0)
         sock.close()
         report["op"] = "results"

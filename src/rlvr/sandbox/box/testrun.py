@@ -142,8 +142,40 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-def run_tests(rpc: Rpc, tests: str, entry_point: str | None, imported: set[str] | None = None) -> dict:
-    """Load the candidate's names, then run the test code with proxies for them."""
+Program = list[tuple[object, bool, int]]
+"""Compiled test code: one (code object, is a top-level assert, line) per top-level statement."""
+
+_COMPILED: dict[str, Program | str] = {}
+_CACHE_SIZE = 256
+
+
+def compile_tests(tests: str) -> Program | str:
+    """The rewritten, compiled statements of ``tests``, or the reason they do not parse. Cached by
+    source in this long-lived harness: a GRPO group's samples (and a benchmark's repeats) share
+    their tests, and rewriting and compiling them costs more than running them. Code objects are
+    immutable, and only test code (trusted) goes in."""
+    hit = _COMPILED.pop(tests, None)
+    if hit is None:
+        try:
+            tree = AssertRewriter(tests).visit(ast.parse(tests, "tests.py"))
+            hit = []
+            for stmt in tree.body:
+                is_test = isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
+                    stmt.value.func, ast.Attribute) and isinstance(stmt.value.func.value, ast.Name) and \
+                    stmt.value.func.value.id == "__rlvr_rec"
+                hit.append((compile(ast.Module([stmt], []), "tests.py", "exec"), is_test, stmt.lineno))
+        except SyntaxError as exc:
+            hit = f"the test code does not parse: {exc}"
+        except (ValueError, RecursionError, MemoryError) as exc:
+            hit = f"the test code does not compile: {type(exc).__name__}: {str(exc)[:200]}"
+        if len(_COMPILED) >= _CACHE_SIZE:
+            del _COMPILED[next(iter(_COMPILED))]
+    _COMPILED[tests] = hit  # most recently used last
+    return hit
+
+
+def run_tests(rpc: Rpc, program: Program | str, entry_point: str | None, imported: set[str] | None = None) -> dict:
+    """Load the candidate's names, then run the compiled test code with proxies for them."""
     report: dict[str, object] = {"tests": [], "records": []}
     try:
         load = rpc.recv()
@@ -174,32 +206,25 @@ def run_tests(rpc: Rpc, tests: str, entry_point: str | None, imported: set[str] 
         report["tests"] = [{"test": 1, "status": "error", "check": True,
                             "message": f"the candidate defines no function named {entry_point!r}"}]
         return report
-    try:
-        tree = ast.parse(tests, "tests.py")
-    except SyntaxError as exc:
-        report["test_error"] = f"the test code does not parse: {exc}"
+    if isinstance(program, str):
+        report["test_error"] = program
         return report
-    rewriter = AssertRewriter(tests)
-    tree = rewriter.visit(tree)
     rec = Recorder()
     glb: dict[str, object] = {"__name__": "__tests__", "__builtins__": private_builtins(imported), **proxies,
                               "__rlvr_rec": rec}
     if cand is not None:
         glb.setdefault("candidate", cand)  # asserts written against ``candidate(...)`` (no check())
     tests_out: list[dict] = []
-    for stmt in tree.body:
-        is_test = isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
-            stmt.value.func, ast.Attribute) and isinstance(stmt.value.func.value, ast.Name) and \
-            stmt.value.func.value.id == "__rlvr_rec"
+    for code, is_test, lineno in program:
         rec.current_test = len(tests_out) + 1
         before = rec.count
         try:
-            exec(compile(ast.Module([stmt], []), "tests.py", "exec"), glb)
+            exec(code, glb)
             if is_test or rec.count > before:  # a loop or helper call that asserted is a test too
                 tests_out.append({"test": len(tests_out) + 1, "status": "passed"})
         except BaseException as exc:
             entry = {"test": len(tests_out) + 1, "status": "failed" if isinstance(exc, AssertionError) else "error",
-                     "message": describe(exc)[:500], "line": getattr(stmt, "lineno", 0)}
+                     "message": describe(exc)[:500], "line": lineno}
             if is_test or rec.count > before:
                 tests_out.append(entry)
             else:
