@@ -395,3 +395,34 @@ def test_seccomp_program_covers_the_deny_list():
         assert kernel._X86_64_DENY[name] in checked
     assert 39 not in checked  # getpid must never be filtered (clone is 56 on x86_64)
     assert len(prog) < 4096  # the kernel's BPF_MAXINSNS
+
+
+def test_frame_buffer_splits_joins_and_limits_frames():
+    buf = wire.FrameBuffer(limit=64)
+    data = wire.pack({"a": 1}) + wire.pack([2, 3]) + wire.frame(b"")
+    for i in range(0, len(data), 3):  # byte-by-byte-ish arrival
+        buf.feed(data[i:i + 3])
+    assert [wire.unpack(buf.pop()), wire.unpack(buf.pop())] == [{"a": 1}, [2, 3]]
+    assert buf.pop() == b"" and buf.pop() is None
+    with pytest.raises(wire.FrameError, match="over the 64-byte limit"):
+        wire.FrameBuffer(limit=64).feed(wire.frame(b"x" * 65)[:4])  # refused on the header alone
+    with pytest.raises(wire.FrameError):
+        wire.unpack(b"{not json")
+
+
+def test_harness_state_guard_only_ever_cleans_a_harness_dir(tmp_path):
+    from rlvr.sandbox.box.harness import StateGuard
+
+    for bad in (str(tmp_path), "/tmp", str(tmp_path / "h")):
+        with pytest.raises(ValueError, match="not a harness run directory"):
+            StateGuard(bad)
+
+
+def test_compiled_tests_are_cached_by_source_and_bounded():
+    src = "x = 1\nassert f(x) == 2\n"
+    first = testrun.compile_tests(src)
+    assert testrun.compile_tests(src) is first and [t[1] for t in first] == [False, True]
+    assert testrun.compile_tests("assert (").startswith("the test code does not parse")
+    for i in range(testrun._CACHE_SIZE + 5):
+        testrun.compile_tests(f"assert f({i}) == {i}\n")
+    assert len(testrun._COMPILED) == testrun._CACHE_SIZE and src not in testrun._COMPILED
