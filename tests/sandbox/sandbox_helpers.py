@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 RUN_UID_MIN = 1_000_000  # the zygote gives every run a random uid at or above this
@@ -63,7 +64,21 @@ def run_uid_processes() -> list[int]:
                 if int(line.split()[1]) >= RUN_UID_MIN and "State:\tZ" not in status:
                     found.append(int(entry))
                 break
-    return [p for p in found if not _is_resident(p) and not _another_checkouts_sandbox(p)]
+    left = [p for p in found if not _is_resident(p) and not _another_checkouts_sandbox(p)]
+    # A zygote closed by an earlier test takes its pair down by parent-death signal, a moment
+    # after the close returns; a process that escaped a check is still there a second later.
+    deadline = time.monotonic() + 1.0
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if _alive(p)]
+    return left
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
 
 
 def _another_checkouts_sandbox(pid: int) -> bool:

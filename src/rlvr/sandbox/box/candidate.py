@@ -1,11 +1,14 @@
 """The candidate: one fresh process per check, forked by the candidate zygote, runs the model's code.
 
 ``become_candidate`` runs right after the fork, as root (or user-namespace root), and ends
-unprivileged: its own session; every descriptor closed but its socket to the harness and the
-standard library's; stdio on /dev/null; the check's random uid (RLIMIT_NPROC counts this check alone); the parent-death signal; its own run
-directory as cwd; rlimits; a Landlock domain of its own (read the standard library, write only
-the run directory, no TCP, no signals or abstract sockets out of the domain); the seccomp
-filter; no capabilities; not dumpable. Then it warms up and waits, holding nothing, for one
+unprivileged. Inherited from the candidate zygote: its PID, IPC and mount namespaces (the run
+directories' tmpfs), the seccomp filter, the shared rlimits, stdio on /dev/null, default signal
+handlers. Applied here: every descriptor closed but its socket to the harness and the standard
+library's; the check's random uid (RLIMIT_NPROC then counts this check alone; the switch from
+root clears every capability); outside a PID namespace its own session and the parent-death
+signal; its own run directory as cwd; CPU and process rlimits; a Landlock domain of its own
+(read the standard library, write only the run directory, no TCP, no signals or abstract
+sockets out of the domain); not dumpable. Then it warms up and waits, holding nothing, for one
 message from the harness: ``A`` and the code (serve calls: ``serve``), or ``S`` with stdin,
 stdout and stderr descriptors and the code (run it as a script: ``run_script``).
 """
@@ -46,8 +49,7 @@ def become_candidate(sock: socket.socket, rundir: str, uid: int | None, req: dic
     pidns = bool(req.get("pidns"))
     if not pidns:
         os.setsid()  # its own process group: the sweep kills it whole (in a PID namespace, kill(-1) does)
-    kernel.close_other_fds({sock.fileno(), *keep, *[fd for fd, _, _ in read_rules]})
-    kernel.devnull_stdio()
+    kernel.close_other_fds({sock.fileno(), *keep, *[fd for fd, _, _ in read_rules]})  # stdio: /dev/null already
     abi = int(req.get("landlock_abi") or 0)
     rules = [*read_rules, *kernel.open_rule_paths([], [rundir, "/dev/null"])] if abi else []
     if uid is not None:
