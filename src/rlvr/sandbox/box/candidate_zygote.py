@@ -40,7 +40,9 @@ class CandidateZygote:
         self.use_pidns = bool(req.get("pidns"))
         self.current: tuple[int, str] | None = None
         self.keep = {fd for fd in req.get("stdlib_fds", []) if fd >= 0}
-        self.read_rules = [(int(fd), False, bool(d)) for fd, _, d in req.get("read_rules", [])]
+        # With a domain of our own (see candidate_zygote_main) candidates need no file rules.
+        self.read_rules = [] if req.get("cz_landlock") else \
+            [(int(fd), False, bool(d)) for fd, _, d in req.get("read_rules", [])]
         self.switch_uid = bool(req.get("switch_uid"))
 
     def serve(self) -> None:
@@ -136,6 +138,15 @@ class CandidateZygote:
         if self.req.get("ipcns"):  # this namespace is ours alone: nothing in it survives a check
             kernel.remove_sysv_objects()
         _remove_tree(rundir)
+        with os.scandir(self.pairdir) as entries:  # anything else a candidate made here goes too
+            for entry in list(entries):
+                if entry.is_dir(follow_symlinks=False):
+                    _remove_tree(entry.path)
+                else:
+                    try:
+                        os.unlink(entry.path)
+                    except OSError:
+                        pass
         return status, leftovers
 
 
@@ -209,6 +220,18 @@ def candidate_zygote_main(hsock: socket.socket, pairdir: str, req: dict) -> int:
     # rlimits that are not per check, and (when there is one) the seccomp filter, which also holds
     # this process to the same small set of system calls.
     kernel.set_rlimits(req["limits"], cpu=False)
+    abi = int(req.get("landlock_abi") or 0)
+    if req.get("ipcns") and abi:
+        # Our own Landlock domain, inherited by every candidate: read the standard library (and
+        # /proc/sysvipc, for the sweep above), write only beneath the candidates' tmpfs and
+        # /dev/null, no TCP. A candidate can write only its own run directory there (the
+        # directory above is root's, mode 711), the only candidate's at any time, and everything
+        # in the tmpfs is removed after each check; each candidate adds a nested domain that
+        # scopes its signals and abstract sockets to itself.
+        rules = [(int(fd), False, bool(d)) for fd, _, d in req.get("read_rules", [])]
+        rules += kernel.open_rule_paths(["/proc/sysvipc"], [pairdir, "/dev/null"])
+        kernel.apply_landlock(abi, rules)
+        req = dict(req, cz_landlock=True)
     if req.get("seccomp"):
         kernel.apply_seccomp()
         req = dict(req, seccomp_inherited=True)

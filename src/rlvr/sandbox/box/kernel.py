@@ -137,6 +137,20 @@ def apply_landlock(abi: int, rules: list[tuple[int, bool, bool]]) -> None:
             os.close(pfd)
 
 
+def apply_landlock_scope(abi: int) -> None:
+    """A nested Landlock domain that only scopes (ABI 6+): no signals to, and no abstract unix
+    sockets of, any process outside it (the candidate zygote included). File and network rules
+    stay those of the domain we are nested in."""
+    if abi < 6:
+        return
+    prctl(PR_SET_NO_NEW_PRIVS, 1, what="prctl(NO_NEW_PRIVS)")
+    fd = _ruleset(abi, 0, 0, 3)  # ABSTRACT_UNIX_SOCKET | SIGNAL
+    try:
+        _check(int(_libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, fd, 0)), "landlock_restrict_self")
+    finally:
+        os.close(fd)
+
+
 # seccomp: x86_64 syscall numbers (the only table built in; other architectures report seccomp
 # as unavailable rather than guess).
 AUDIT_ARCH_X86_64 = 0xC000003E
