@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+import time
 
 import pytest
 from sandbox_helpers import children_of, run_descendants, run_uid_processes, sysv_shm_count
@@ -45,7 +46,12 @@ def _assert_no_trace(v: CodeVerifier, shm_before: int) -> None:
             if z.pair_dir:  # the harness's directory and the waiting candidate's, empty; nothing else
                 assert sorted(os.listdir(z.pair_dir)) == ["c", "h"]
                 assert os.listdir(os.path.join(z.pair_dir, "h")) == []
-                # The candidates' directories, as the candidate zygote sees them (its own tmpfs).
+                # The candidates' directories, as the candidate zygote sees them (its own tmpfs),
+                # once it has cleaned up after the last check (it does so after replying, before
+                # it forks the next candidate: so, once that candidate exists).
+                deadline = time.monotonic() + 5.0
+                while not children_of(z.cz_pid) and time.monotonic() < deadline:
+                    time.sleep(0.005)
                 cdir = f"/proc/{z.cz_pid}/root{z.pair_dir}/c"
                 entries = os.listdir(cdir)
                 assert len(entries) <= 1, entries

@@ -39,6 +39,7 @@ class CandidateZygote:
         self.hsock, self.pairdir, self.req = hsock, pairdir, req
         self.use_pidns = bool(req.get("pidns"))
         self.current: tuple[int, str] | None = None
+        self.dirty: str | None = None  # the last candidate's run directory, until _clean
         self.keep = {fd for fd in req.get("stdlib_fds", []) if fd >= 0}
         # With a domain of our own (see candidate_zygote_main) candidates need no file rules.
         self.read_rules = [] if req.get("cz_landlock") else \
@@ -54,6 +55,7 @@ class CandidateZygote:
                 data = b""
             if not data:  # the harness is gone: so is every candidate
                 self._finish(0.0)
+                self._clean()
                 return
             try:
                 msg = json.loads(data)
@@ -64,6 +66,7 @@ class CandidateZygote:
             status, leftovers = self._finish(wait_s)
             reply = {"op": "finished", "status": status, "leftovers": leftovers}
             self.hsock.sendall(json.dumps(reply).encode())
+            self._clean()  # after the reply (no process is left), before the next candidate exists
 
     def _spawn(self) -> None:
         """Fork the next candidate (it sets itself up and waits) and hand its socket over."""
@@ -101,9 +104,8 @@ class CandidateZygote:
         ours.close()
 
     def _finish(self, wait_s: float) -> tuple[int | None, int]:
-        """Wait up to ``wait_s`` for the candidate to exit, kill everything it started, reap it
-        all, remove its run directory. Returns (exit code or None, processes swept outside a
-        PID namespace)."""
+        """Wait up to ``wait_s`` for the candidate to exit, kill everything it started and reap it
+        all. Returns (exit code or None, processes swept outside a PID namespace)."""
         if self.current is None:
             return None, 0
         pid, rundir = self.current
@@ -135,9 +137,16 @@ class CandidateZygote:
                     break
         else:
             leftovers = _sweep(pid)
+        self.dirty = rundir
+        return status, leftovers
+
+    def _clean(self) -> None:
+        """Remove what the last candidate left: its SysV objects and its files."""
         if self.req.get("ipcns"):  # this namespace is ours alone: nothing in it survives a check
             kernel.remove_sysv_objects()
-        _remove_tree(rundir)
+        if self.dirty:
+            _remove_tree(self.dirty)
+            self.dirty = None
         with os.scandir(self.pairdir) as entries:  # anything else a candidate made here goes too
             for entry in list(entries):
                 if entry.is_dir(follow_symlinks=False):
@@ -147,7 +156,6 @@ class CandidateZygote:
                         os.unlink(entry.path)
                     except OSError:
                         pass
-        return status, leftovers
 
 
 def _sweep(pid: int | None) -> int:
