@@ -178,10 +178,14 @@ class Harness:
                     imported = None  # nothing of the harness's ran: a full check costs nothing extra here
                     final = self.run_stdio(msg)
                 else:
-                    final = self.run_assert(msg, imported)
+                    final = self.run_assert(msg, imported)  # asks CZ to end the candidate, does not wait
+                final["restored"] = self.guard.restore(imported)  # meanwhile
+                if final.get("op") == "results":
+                    # Only now, with every process of the check killed and reaped, do the results
+                    # (and the token) leave.
+                    final["leftovers"] = self._finish_recv().get("leftovers", 0)
             except CandidateZygoteGone:
                 final = {"op": "setup_error", "msg": "the candidate zygote is gone", "retire": True}
-            final["restored"] = self.guard.restore(imported)
             if len(sys._current_frames()) > 1:  # a test left a thread running: start afresh
                 final["retire"] = True
             write_msg(self.vfd, final)
@@ -211,8 +215,17 @@ class Harness:
 
     def _finish(self, wait_s: float) -> dict:
         """Have the candidate zygote end the current candidate and everything it started."""
+        self._finish_send(wait_s)
+        return self._finish_recv()
+
+    def _finish_send(self, wait_s: float) -> None:
         try:
             self.cz.sendall(json.dumps({"op": "finish", "wait_s": wait_s}).encode())
+        except OSError:
+            raise CandidateZygoteGone() from None
+
+    def _finish_recv(self) -> dict:
+        try:
             data = self.cz.recv(1 << 12)
         except OSError:
             data = b""
@@ -232,11 +245,10 @@ class Harness:
         tests, entry = msg.get("tests"), msg.get("entry_point")
         program = compile_tests(tests if isinstance(tests, str) else "")  # while the candidate loads its code
         report = run_tests(rpc, program, entry if isinstance(entry, str) else None, imported)
-        fin = self._finish(0.0)
+        self._finish_send(0.0)  # the caller waits for "finished" before it sends anything
         sock.close()
         report["op"] = "results"
         report["candidate"] = pid
-        report["leftovers"] = fin.get("leftovers", 0)
         report["token"] = msg.get("token")  # only after the last test
         return report
 
