@@ -136,7 +136,7 @@ class CandidateZygote:
                 except ChildProcessError:
                     break
         else:
-            leftovers = _sweep(pid)
+            leftovers = sweep(pid)
         self.dirty = rundir
         return status, leftovers
 
@@ -158,7 +158,7 @@ class CandidateZygote:
                         pass
 
 
-def _sweep(pid: int | None) -> int:
+def sweep(pid: int | None) -> int:
     """Kill ``pid``'s process group and ``pid``, then every child we have (the candidate's
     orphans were reparented to us: we are a child subreaper), until nothing is left. Returns
     how many others there were."""

@@ -33,7 +33,7 @@ import socket
 import sys
 
 from . import kernel
-from .candidate_zygote import _sweep, candidate_zygote_main
+from .candidate_zygote import candidate_zygote_main, sweep
 from .harness import harness_main
 
 # A few modules nearly every candidate imports. Kept short on purpose: fork and exit cost grows
@@ -229,7 +229,7 @@ class Zygote:
                     os.waitpid(pid, 0)
                 except ChildProcessError:
                     pass
-        leftovers = _sweep(None) if not self.features.get("pidns") or self.config.get("inside_bwrap") else 0
+        leftovers = sweep(None) if not self.features.get("pidns") or self.config.get("inside_bwrap") else 0
         shutil.rmtree(pairdir, ignore_errors=True)
         return leftovers
 
