@@ -1,7 +1,7 @@
 """Killable worker processes: the one mechanism behind hard timeouts in rlvr.
 
 A worker is a fresh ``python -m rlvr._worker`` process in its own session, talking to its parent
-over pipes with length-prefixed pickles. The parent enforces deadlines with ``select`` and kills
+over pipes with length-prefixed pickles (the sandbox's framing, ``rlvr.sandbox.box.wire``). The parent enforces deadlines with ``select`` and kills
 the worker's whole process group when one passes — no signals in the parent, so every caller is
 thread-safe. The worker only ever runs *trusted* code (our verifiers, sympy); untrusted model
 code goes through ``rlvr.sandbox``.
@@ -19,7 +19,6 @@ import os
 import pickle
 import select
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -27,7 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-_HEADER = struct.Struct("!I")
+from rlvr.sandbox.box import wire
+
+_MAX_FRAME = (1 << 32) - 1  # the header's limit: a worker's own messages are trusted
 
 
 class WorkerDied(Exception):
@@ -62,35 +63,29 @@ class WorkerProcess:
             start_new_session=True,  # own process group: a kill takes every descendant
             close_fds=True,
         )
-        self._buf = bytearray()
+        self._buf = wire.FrameBuffer(_MAX_FRAME)
         self.fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
 
     # -- I/O -----------------------------------------------------------------------------------
     def send(self, msg: Any) -> None:
         data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            self.proc.stdin.write(_HEADER.pack(len(data)) + data)  # type: ignore[union-attr]
+            self.proc.stdin.write(wire.frame(data))  # type: ignore[union-attr]
             self.proc.stdin.flush()  # type: ignore[union-attr]
         except (BrokenPipeError, OSError) as exc:
             raise WorkerDied(self._death_reason()) from exc
 
     def poll_message(self) -> Any | None:
         """A complete message if one is buffered, else None (never blocks)."""
-        if len(self._buf) < _HEADER.size:
-            return None
-        (n,) = _HEADER.unpack_from(self._buf)
-        if len(self._buf) < _HEADER.size + n:
-            return None
-        data = bytes(self._buf[_HEADER.size : _HEADER.size + n])
-        del self._buf[: _HEADER.size + n]
-        return pickle.loads(data)
+        data = self._buf.pop()
+        return None if data is None else pickle.loads(data)
 
     def read_available(self) -> None:
         """Read what the pipe has (call when select says readable). Raises WorkerDied on EOF."""
         chunk = os.read(self.fd, 1 << 20)
         if not chunk:
             raise WorkerDied(self._death_reason())
-        self._buf += chunk
+        self._buf.feed(chunk)
 
     def recv(self, deadline: float | None) -> Any:
         """Block until one message arrives or ``deadline`` (time.monotonic) passes."""
@@ -177,7 +172,7 @@ def _read_exact(stream: Any, n: int) -> bytes | None:
 
 def _write(stream: Any, msg: Any) -> None:
     data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
+    stream.write(wire.frame(data))
     stream.flush()
 
 
@@ -210,10 +205,10 @@ def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tes
     sys.stdout = sys.stderr
     verifier = None
     while True:
-        header = _read_exact(stdin, _HEADER.size)
+        header = _read_exact(stdin, wire.HEADER.size)
         if header is None:
             return
-        (n,) = _HEADER.unpack(header)
+        (n,) = wire.HEADER.unpack(header)
         payload = _read_exact(stdin, n)
         if payload is None:
             return

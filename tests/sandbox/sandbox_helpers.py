@@ -5,18 +5,23 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 RUN_UID_MIN = 1_000_000  # the zygote gives every run a random uid at or above this
 
 
-def spare_harnesses() -> set[int]:
-    """The zygotes' prepared next harnesses. Each exists between runs by design, with its waiting
-    candidate under it (possibly still being set up), and holds nothing of any run; the leftover
-    checks exclude those two processes."""
+def _pairs() -> list:
     from rlvr.sandbox import runner
 
-    return {z.spare_pid for lst in runner._POOL.idle.values() for z in lst if z.spare_pid}
+    return [z for lst in runner._POOL.idle.values() for z in lst if z.harness_pid]
+
+
+def resident() -> tuple[set[int], set[int]]:
+    """The idle zygotes' long-lived harnesses and candidate zygotes. Each exists between checks
+    by design; so does each candidate zygote's one waiting candidate (holding nothing)."""
+    pairs = _pairs()
+    return {z.harness_pid for z in pairs}, {z.cz_pid for z in pairs if z.cz_pid}
 
 
 def _parent(pid: int) -> int:
@@ -29,19 +34,23 @@ def _parent(pid: int) -> int:
     return 0
 
 
-def _is_spare(pid: int, spares: set[int]) -> bool:
-    """``pid`` is a spare harness or that harness's candidate (never anything deeper)."""
-    if pid in spares:
+def _is_resident(pid: int) -> bool:
+    """``pid`` is a harness, a candidate zygote, or a candidate zygote's single waiting candidate
+    (which has no children of its own)."""
+    harnesses, czs = resident()
+    if pid in harnesses or pid in czs:
         return True
-    if _parent(pid) in spares:
-        assert descendants(pid) == [], f"a spare's candidate {pid} has children"
+    parent = _parent(pid)
+    if parent in czs:
+        assert len(children_of(parent)) == 1, f"candidate zygote {parent} has more than one candidate"
+        assert descendants(pid) == [], f"a waiting candidate {pid} has children"
         return True
     return False
 
 
 def run_uid_processes() -> list[int]:
-    """Pids of live processes owned by a sandbox run uid, other than the zygotes' spares (there
-    must be none between runs)."""
+    """Pids of live processes owned by a sandbox run uid, other than the resident harnesses and
+    waiting candidates (there must be none between checks)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -55,8 +64,33 @@ def run_uid_processes() -> list[int]:
                 if int(line.split()[1]) >= RUN_UID_MIN and "State:\tZ" not in status:
                     found.append(int(entry))
                 break
-    spares = spare_harnesses()
-    return [p for p in found if not _is_spare(p, spares)]
+    left = [p for p in found if not _is_resident(p) and not _another_checkouts_sandbox(p)]
+    # A zygote closed by an earlier test takes its pair down by parent-death signal, a moment
+    # after the close returns; a process that escaped a check is still there a second later.
+    deadline = time.monotonic() + 1.0
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if _alive(p)]
+    return left
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def _another_checkouts_sandbox(pid: int) -> bool:
+    """A sandbox process started from another checkout's sources (another test run sharing
+    this machine): not ours to judge."""
+    from rlvr.sandbox import runner
+
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return "/rlvr/sandbox/" in cmd and os.path.dirname(runner._BOX_DIR) not in cmd
 
 
 def children_of(pid: int) -> list[int]:
@@ -76,10 +110,9 @@ def descendants(pid: int) -> list[int]:
 
 
 def run_descendants(zygote_pid: int) -> list[int]:
-    """A zygote's descendants other than its spare (there must be none between runs)."""
-    found = descendants(zygote_pid)
-    spares = spare_harnesses()
-    return [p for p in found if not _is_spare(p, spares)]
+    """A zygote's descendants other than its pair and the waiting candidate (there must be none
+    between checks)."""
+    return [p for p in descendants(zygote_pid) if not _is_resident(p)]
 
 
 def sysv_shm_count() -> int:

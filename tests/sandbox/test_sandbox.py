@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import descendants, run_descendants, run_uid_processes
+from sandbox_helpers import children_of, run_descendants, run_uid_processes
 
 from rlvr.errors import ConfigError, IsolationUnavailableError
-from rlvr.sandbox import Sandbox, SandboxConfig, _zygote, runner
+from rlvr.sandbox import Sandbox, SandboxConfig, runner
+from rlvr.sandbox.box import kernel, testrun, wire
 from rlvr.types import Sample
 from rlvr.verifiers.code import CodeVerifier
 
@@ -72,7 +73,7 @@ def probe():
     except OSError:
         out["proc"] = "blocked"
     out["uid_root"] = os.getuid() == 0
-    out["pid"] = os.getpid()
+    out["ppid"] = os.getppid()
     import glob
     out["import_glob"] = glob.__name__
     return out
@@ -88,7 +89,7 @@ def test_candidate_is_confined(verifier):
         "assert r['read_etc'] == 'blocked'\n"
         "assert r['proc'] == 'blocked'\n"
         "assert r['uid_root'] == False\n"
-        "assert r['pid'] == 2\n"  # pid 2 of a fresh PID namespace (the harness is pid 1)
+        "assert r['ppid'] == 1\n"  # in a PID namespace of its own: its parent, the candidate zygote, is pid 1
         "assert r['import_glob'] == 'glob'\n"
     )
     v = _verify(verifier, PROBE, tests)
@@ -228,8 +229,7 @@ def test_bwrap_tier(tmp_path):
     v.close()
 
 
-# -- pieces ------------------------------------------------------------------------------------
-# -- the pre-forked spare harness ---------------------------------------------------------------
+# -- the long-lived harness, the candidate zygote and its waiting candidate -----------------------
 def _memory_contains(pid: int, needle: bytes) -> bool:
     """Whether ``needle`` is anywhere in the writable memory of ``pid`` (read as root)."""
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
@@ -252,77 +252,89 @@ def _idle_zygote(v: CodeVerifier) -> runner._ZygoteProc:
     return runner._POOL.idle[v.sandbox._key()][-1]
 
 
-def test_spare_serves_one_run_and_never_holds_a_run_secret(namespaces_ok):
+def _waiting_candidate(z: runner._ZygoteProc) -> int:
+    deadline = time.monotonic() + 10.0  # it may still be being forked (a loaded machine)
+    while not children_of(z.cz_pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    kids = children_of(z.cz_pid)
+    assert len(kids) == 1, f"the candidate zygote has {len(kids)} children between checks"
+    return kids[0]
+
+
+def test_no_parent_of_a_candidate_ever_holds_a_check_secret(namespaces_ok):
+    """The invariant: the zygote, the candidate zygote and the next (waiting) candidate never held
+    the last check's tests, token or code; the harness did (the positive control for the scan)."""
     v = CodeVerifier(isolation="namespaces", timeout=3.5, total_timeout=7.0)  # its own zygote
     try:
-        secret = secrets.token_hex(16)
-        code = "def f(x):\n    return x + 1\n"
+        secret, mark = secrets.token_hex(16), secrets.token_hex(16)
+        code = f"def f(x):\n    return x + 1  # {mark}\n"
         tests = f"SECRET = {secret!r}\nassert f(1) == 2\n"
-        first = v.sandbox.run_tests(code, tests, None)
-        assert first.token_ok and first.harness_pid
+        tokens: list[str] = []
+        real = runner.secrets.token_hex
+        runner.secrets.token_hex = lambda n: tokens.append(real(n)) or tokens[-1]  # type: ignore[assignment]
+        try:
+            first = v.sandbox.run_tests(code, tests, None)
+        finally:
+            runner.secrets.token_hex = real  # type: ignore[assignment]
+        assert first.token_ok and first.harness_pid and len(first.candidates) == 1
         z = _idle_zygote(v)
-        spare = z.spare_pid
-        assert spare and spare != first.harness_pid
-        deadline = time.monotonic() + 10.0  # it may still be setting up (a loaded machine)
-        while len(descendants(spare)) < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        spare_tree = [spare, *descendants(spare)]
-        assert len(spare_tree) == 2, "a spare is its harness plus its waiting candidate"
-        # Positive control (the scan can see into a spare), then: no trace of the last run.
-        assert _memory_contains(spare, b"rlvr-run-")
-        for pid in spare_tree:
-            assert not _memory_contains(pid, secret.encode()), f"pid {pid} holds the previous run's tests"
+        waiting = _waiting_candidate(z)
+        assert _memory_contains(z.harness_pid, secret.encode())  # the scan can see it where it is
+        assert _memory_contains(waiting, b"rlvr-run-")  # and can see into the waiting candidate
+        for pid in (z.proc.pid, z.cz_pid, waiting):
+            for needle in (secret, mark, tokens[0]):
+                assert not _memory_contains(pid, needle.encode()), f"pid {pid} holds the last check's {needle}"
         second = v.sandbox.run_tests(code, tests, None)
-        assert second.token_ok
-        assert second.harness_pid == spare, "the next run is served by the prepared spare"
-        assert z.spare_pid not in (None, spare, first.harness_pid), "and a new spare replaces it"
-        for pid in spare_tree:  # the used spare is gone (reaped) with its run
-            assert not os.path.exists(f"/proc/{pid}")
+        assert second.token_ok and second.harness_pid == first.harness_pid  # the harness lives on
+        assert second.candidates[0] != first.candidates[0]  # a fresh candidate per check
+        assert not os.path.exists(f"/proc/{waiting}")  # used, then killed and reaped with its check
     finally:
         v.close()
 
 
-def test_spare_dies_with_its_zygote_and_close_removes_its_run_dir(namespaces_ok):
+def test_close_and_zygote_death_take_the_pair_down(namespaces_ok):
     v = CodeVerifier(isolation="namespaces", timeout=3.25, total_timeout=7.0)
     assert _verify(v, "def f():\n    return 1\n", "assert f() == 1\n").status == "correct"
     z = _idle_zygote(v)
-    spare = z.spare_pid
-    rundir = os.readlink(f"/proc/{spare}/cwd")
-    assert os.path.basename(rundir).startswith("rlvr-run-") and os.path.isdir(rundir)
-    v.close()  # graceful: the zygote drops its spare and removes the spare's run directory
-    assert not os.path.exists(rundir)
-    assert not os.path.exists(f"/proc/{spare}")
-    # A zygote killed outright takes its spare down too (parent-death signal).
+    pids = [z.harness_pid, z.cz_pid, _waiting_candidate(z)]
+    pair_dir = z.pair_dir
+    assert pair_dir and os.path.isdir(pair_dir) and os.path.basename(pair_dir).startswith("rlvr-run-")
+    v.close()  # graceful: the zygote stops its pair and removes the pair's directory
+    assert not os.path.exists(pair_dir)
+    assert not any(os.path.exists(f"/proc/{p}") for p in pids)
+    # A zygote killed outright takes its pair down too (parent-death signal, PID namespace).
     v2 = CodeVerifier(isolation="namespaces", timeout=3.25, total_timeout=7.0)
     assert _verify(v2, "def f():\n    return 1\n", "assert f() == 1\n").status == "correct"
     z2 = _idle_zygote(v2)
-    spare2 = z2.spare_pid
-    rundir2 = os.readlink(f"/proc/{spare2}/cwd")
+    pids2, dir2 = [z2.harness_pid, z2.cz_pid, _waiting_candidate(z2)], z2.pair_dir
     z2.kill()
     deadline = time.monotonic() + 5.0
-    while os.path.exists(f"/proc/{spare2}") and time.monotonic() < deadline:
+    while any(os.path.exists(f"/proc/{p}") for p in pids2) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not os.path.exists(f"/proc/{spare2}")
-    shutil.rmtree(rundir2, ignore_errors=True)  # the one trace a SIGKILLed zygote leaves
+    assert not any(os.path.exists(f"/proc/{p}") for p in pids2)
+    shutil.rmtree(dir2, ignore_errors=True)  # the one trace a SIGKILLed zygote leaves
     v2.close()
 
 
-def test_a_spare_killed_while_idle_is_replaced(namespaces_ok):
+def test_a_dead_waiting_candidate_or_harness_is_replaced(namespaces_ok):
     v = CodeVerifier(isolation="namespaces", timeout=3.75, total_timeout=7.0)
     try:
         code, tests = "def f():\n    return 1\n", "assert f() == 1\n"
         assert _verify(v, code, tests).status == "correct"
         z = _idle_zygote(v)
-        spare = z.spare_pid
-        rundir = os.readlink(f"/proc/{spare}/cwd")
-        os.kill(spare, signal.SIGKILL)
-        deadline = time.monotonic() + 5.0  # dead (a zombie until its zygote reaps it)
-        while "State:\tZ" not in Path(f"/proc/{spare}/status").read_text() and time.monotonic() < deadline:
+        harness = z.harness_pid
+        os.kill(_waiting_candidate(z), signal.SIGKILL)
+        time.sleep(0.2)
+        verdict = _verify(v, code, tests)
+        assert verdict.status == "correct", verdict  # the next check gets the next fresh candidate
+        assert z.harness_pid == harness
+        os.kill(harness, signal.SIGKILL)  # the harness dies between checks: a fresh pair, no error
+        deadline = time.monotonic() + 5.0
+        while "State:\tZ" not in Path(f"/proc/{harness}/status").read_text() and time.monotonic() < deadline:
             time.sleep(0.01)
         verdict = _verify(v, code, tests)
-        assert verdict.status == "correct", verdict  # the next run gets a fresh spare, no error
-        assert z.spare_pid not in (None, spare)
-        assert not os.path.exists(rundir)  # the dead spare's run directory was removed
+        assert verdict.status == "correct", verdict
+        assert z.harness_pid not in (None, harness)
     finally:
         v.close()
 
@@ -341,7 +353,7 @@ def test_assert_rewriter_source_matches_ast_get_source_segment():
     ]
     n = 0
     for src in srcs:
-        rw = _zygote._AssertRewriter(src)
+        rw = testrun.AssertRewriter(src)
         for node in ast.walk(ast.parse(src)):
             if isinstance(node, ast.Assert):
                 assert rw._segment(node.test) == (ast.get_source_segment(src, node.test) or "?")[:200]
@@ -352,34 +364,65 @@ def test_assert_rewriter_source_matches_ast_get_source_segment():
 def test_value_codec_roundtrip_and_refusals():
     value = {"a": [1, 2.5, (3, "x")], 4: {5, 6}, "b": frozenset({7}), "c": b"\x00\xff",
              "d": 2 ** 5000, "e": complex(1, -2), "f": None, "g": True, "h": bytearray(b"z")}
-    wire = json.loads(json.dumps(_zygote.encode_value(value)))
-    back = _zygote.decode_value(wire)
+    sent = json.loads(json.dumps(wire.encode_value(value)))
+    back = wire.decode_value(sent)
     assert back == value
     assert type(back["a"][2]) is tuple and type(back["h"]) is bytearray
-    nan = _zygote.decode_value(json.loads(json.dumps(_zygote.encode_value(float("nan")))))
+    nan = wire.decode_value(json.loads(json.dumps(wire.encode_value(float("nan")))))
     assert math.isnan(nan)
 
     class Sneaky(int):
         def __eq__(self, other):
             return True
 
-    with pytest.raises(_zygote.Unserialisable, match="Sneaky"):
-        _zygote.encode_value([Sneaky(1)])
+    with pytest.raises(wire.Unserialisable, match="Sneaky"):
+        wire.encode_value([Sneaky(1)])
     deep: list = []
     for _ in range(100):
         deep = [deep]
-    with pytest.raises(_zygote.Unserialisable, match="deeply"):
-        _zygote.encode_value(deep)
+    with pytest.raises(wire.Unserialisable, match="deeply"):
+        wire.encode_value(deep)
     for bad in ({"x": 1}, ["Q", 1], ["D", [1]], ["H", 1, "f", True]):
         with pytest.raises(ValueError):
-            _zygote.decode_value(bad)
+            wire.decode_value(bad)
 
 
 def test_seccomp_program_covers_the_deny_list():
-    prog = _zygote.seccomp_program()
-    assert prog[0] == (0x20, 0, 0, 4) and prog[1][3] == _zygote.AUDIT_ARCH_X86_64
+    prog = kernel.seccomp_program()
+    assert prog[0] == (0x20, 0, 0, 4) and prog[1][3] == kernel.AUDIT_ARCH_X86_64
     checked = {ins[3] for ins in prog if ins[0] == 0x15}
     for name in ("ptrace", "process_vm_readv", "mount", "unshare", "setns", "execve", "connect", "bpf"):
-        assert _zygote._X86_64_DENY[name] in checked
+        assert kernel._X86_64_DENY[name] in checked
     assert 39 not in checked  # getpid must never be filtered (clone is 56 on x86_64)
     assert len(prog) < 4096  # the kernel's BPF_MAXINSNS
+
+
+def test_frame_buffer_splits_joins_and_limits_frames():
+    buf = wire.FrameBuffer(limit=64)
+    data = wire.pack({"a": 1}) + wire.pack([2, 3]) + wire.frame(b"")
+    for i in range(0, len(data), 3):  # byte-by-byte-ish arrival
+        buf.feed(data[i:i + 3])
+    assert [wire.unpack(buf.pop()), wire.unpack(buf.pop())] == [{"a": 1}, [2, 3]]
+    assert buf.pop() == b"" and buf.pop() is None
+    with pytest.raises(wire.FrameError, match="over the 64-byte limit"):
+        wire.FrameBuffer(limit=64).feed(wire.frame(b"x" * 65)[:4])  # refused on the header alone
+    with pytest.raises(wire.FrameError):
+        wire.unpack(b"{not json")
+
+
+def test_harness_state_guard_only_ever_cleans_a_harness_dir(tmp_path):
+    from rlvr.sandbox.box.harness import StateGuard
+
+    for bad in (str(tmp_path), "/tmp", str(tmp_path / "h")):
+        with pytest.raises(ValueError, match="not a harness run directory"):
+            StateGuard(bad)
+
+
+def test_compiled_tests_are_cached_by_source_and_bounded():
+    src = "x = 1\nassert f(x) == 2\n"
+    first = testrun.compile_tests(src)
+    assert testrun.compile_tests(src) is first and [t[1] for t in first] == [False, True]
+    assert testrun.compile_tests("assert (").startswith("the test code does not parse")
+    for i in range(testrun._CACHE_SIZE + 5):
+        testrun.compile_tests(f"assert f({i}) == {i}\n")
+    assert len(testrun._COMPILED) == testrun._CACHE_SIZE and src not in testrun._COMPILED

@@ -129,8 +129,10 @@ def test_bad_records_and_outputs(v):
                           entry_point="f"))
     assert missing.status == "incorrect" and "no function named 'f'" in missing.reason
     assert v.verify(_s("def f(): pass", "x = 1\n")).status == "error"  # no assertion to evaluate
-    no_check = v.verify(_s("def f():\n    return 1\n", "assert True\n", entry_point="f"))
+    no_check = v.verify(_s("def f():\n    return 1\n", "x = f()\n", entry_point="f"))
     assert no_check.status == "error" and "no check(candidate)" in no_check.reason
+    mbpp = v.verify(_s("def f():\n    return 1\n", "assert f() == 1\n", entry_point="f"))
+    assert mbpp.status == "correct"  # MBPP style: entry_point with plain asserts, no check()
     assert v.verify(Sample(12345, None, {"tests": "assert 1"})).status == "unparsable"
 
 

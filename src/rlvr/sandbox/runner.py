@@ -1,8 +1,11 @@
 """The verifier-side half of the sandbox: warm zygote processes and one run at a time on each.
 
-See ``rlvr.sandbox`` for the threat model. A ``Sandbox`` is cheap to create and picklable (it is
-only its config); the zygotes live in a per-process pool keyed by config, so engine workers and
-threads each check one out, use it for one run, and give it back.
+See ``rlvr.sandbox.box`` for the process tree and the threat model. A ``Sandbox`` is cheap to
+create and picklable (it is only its config); the zygotes live in a per-process pool keyed by
+config, so engine workers and threads each check one out, use it for one run, and give it back.
+Each zygote keeps one harness + candidate-zygote pair across runs; a run talks to the harness
+directly, and any anomaly (deadline, crash, protocol error, a harness that retires itself) stops
+the pair before the run returns, so the next run gets a fresh one.
 """
 
 from __future__ import annotations
@@ -26,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.errors import ConfigError, IsolationUnavailableError
-from rlvr.sandbox import _zygote
-from rlvr.sandbox._zygote import _HEADER
+from rlvr.sandbox.box import wire
 
 __all__ = ["ISOLATION_TIERS", "RunOutcome", "Sandbox", "SandboxConfig", "probe_isolation"]
 
 ISOLATION_TIERS = ("auto", "namespaces", "bwrap", "none")
-_ZYGOTE_PATH = str(Path(_zygote.__file__).resolve())
+_BOX_DIR = str(Path(wire.__file__).resolve().parent)
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,16 @@ class RunOutcome:
     """The harness echoed this run's token after its last test."""
     elapsed_s: float = 0.0
     leftovers: int = 0
-    """Processes the zygote had to reap outside the run's PID namespace (0 when contained)."""
+    """Processes that had to be swept outside a PID namespace (0 when contained)."""
     isolation: str = ""
     harness_pid: int | None = None
-    """The harness's pid (in the verifier's PID namespace); each run has its own."""
+    """The pair's harness (in the verifier's PID namespace); it serves many runs."""
+    candidates: list[int] = field(default_factory=list)
+    """The run's candidate pids, in the candidate zygote's PID namespace: fresh for every run."""
+    restored: list[str] = field(default_factory=list)
+    """Harness state this run's tests changed and the harness put back."""
+    fresh_pair: bool = False
+    """This run started a new harness + candidate zygote pair."""
 
 
 class _Timeout(Exception):
@@ -122,24 +130,30 @@ class _Eof(Exception):
 
 class _Channel:
     """The verifier's end of the socket to the harness (``wfd`` and a dup as ``rfd``), with
-    deadlines on every operation."""
+    deadlines on every operation. It lives as long as its pair, across runs."""
 
     def __init__(self, wfd: int, rfd: int, limit: int) -> None:
-        self.wfd, self.rfd, self.limit = wfd, rfd, limit
+        self.wfd, self.rfd = wfd, rfd
         os.set_blocking(wfd, False)
-        self.buf = bytearray()
+        self.buf = wire.FrameBuffer(limit)
         self.eof = False
 
     def _fill(self) -> None:
         chunk = os.read(self.rfd, 1 << 20)
         if not chunk:
             self.eof = True
-        self.buf += chunk
-        if len(self.buf) > self.limit + _HEADER.size:
-            raise _Eof(f"the harness sent more than {self.limit} bytes")
+        try:
+            self.buf.feed(chunk)
+        except wire.FrameError as exc:
+            raise _Eof(f"the harness sent a bad message ({exc})") from None
+
+    def idle_and_clean(self) -> bool:
+        """Nothing unread and nothing pending: a harness between runs never writes (readable
+        means it retired, died, or sent something it should not have)."""
+        return not self.buf.buf and not self.eof and not select.select([self.rfd], [], [], 0)[0]
 
     def send(self, obj: Any, deadline: float) -> None:
-        self.send_raw(_zygote.pack(obj), deadline)
+        self.send_raw(wire.pack(obj), deadline)
 
     def send_raw(self, raw: bytes, deadline: float) -> None:
         data = memoryview(raw)
@@ -162,17 +176,18 @@ class _Channel:
 
     def recv(self, deadline: float) -> dict[str, Any]:
         while True:
-            if len(self.buf) >= _HEADER.size:
-                (n,) = _HEADER.unpack_from(self.buf)
-                if n > self.limit:
-                    raise _Eof(f"the harness sent a {n}-byte message")
-                if len(self.buf) >= _HEADER.size + n:
-                    body = bytes(self.buf[_HEADER.size : _HEADER.size + n])
-                    del self.buf[: _HEADER.size + n]
-                    msg = json.loads(body.decode("utf-8", "surrogatepass"))
-                    if not isinstance(msg, dict):
-                        raise _Eof("the harness sent a malformed message")
-                    return msg
+            try:
+                body = self.buf.pop()
+            except wire.FrameError as exc:
+                raise _Eof(f"the harness sent a bad message ({exc})") from None
+            if body is not None:
+                try:
+                    msg = wire.unpack(body)
+                except wire.FrameError:
+                    msg = None
+                if not isinstance(msg, dict):
+                    raise _Eof("the harness sent a malformed message")
+                return msg
             if self.eof:
                 raise _Eof("the harness exited")
             left = deadline - time.monotonic()
@@ -202,19 +217,19 @@ def _read_paths(cfg: SandboxConfig) -> list[str]:
 
 
 class _ZygoteProc:
-    """One warm zygote process and its control socket."""
+    """One warm zygote process, its control socket, and the channel to its current pair's harness."""
 
     def __init__(self, cfg: SandboxConfig, tier: str) -> None:
         self.tier = tier
         python = cfg.python or sys.executable
-        ours, theirs = socket.socketpair()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # A per-run unprivileged uid even for "none": it costs nothing and keeps a root verifier from
         # running model code as root (kill(-1), fork bombs that ignore RLIMIT_NPROC).
         zconf = {"isolation": tier, "switch_uid": tier in ("namespaces", "none"),
                  "tmp_base": None if tier != "bwrap" else "/tmp", "inside_bwrap": tier == "bwrap"}
         if tier == "bwrap":
             python = os.path.realpath(python)  # inside bwrap only the real install is mounted
-        cmd = [python, "-I", "-S", _ZYGOTE_PATH, str(theirs.fileno()), json.dumps(zconf)]
+        cmd = [python, "-I", "-S", _BOX_DIR, str(theirs.fileno()), json.dumps(zconf)]
         if tier == "bwrap":
             cmd = _bwrap_prefix(python) + cmd
         self.proc = subprocess.Popen(
@@ -228,10 +243,13 @@ class _ZygoteProc:
         )
         theirs.close()
         self.sock = ours
-        self.spare_pid: int | None = None
-        """The zygote's prepared next harness (see ``_zygote.Zygote``)."""
-        self.spare_sock: socket.socket | None = None
-        """Our end of the spare's socket: the next run's channel to its harness."""
+        self.chan: _Channel | None = None
+        """Our end of the current pair's harness socket (None: no pair running)."""
+        self.harness_pid: int | None = None
+        self.cz_pid: int | None = None
+        """The current pair's candidate zygote (the parent of every candidate)."""
+        self.pair_dir: str | None = None
+        self.limit = cfg.limits()["max_value_bytes"] + (1 << 20)
         try:
             ready = self._recv(60.0)
         except (_Eof, _Timeout, OSError, ValueError) as exc:
@@ -256,26 +274,34 @@ class _ZygoteProc:
             code = self.proc.poll()
             raise _Eof(f"the sandbox process exited (code {code})")
         msg = json.loads(data)
-        if fds:  # a new spare's socket comes with "prepared" and "started"
-            self.drop_spare()
-            self.spare_sock = socket.socket(fileno=fds[0])
-            self.spare_pid = msg.get("spare")
+        if fds:  # the new harness's socket comes with "started"
+            self._drop_channel()
+            self.chan = _Channel(fds[0], os.dup(fds[0]), self.limit)
         return msg
 
-    def prepare(self, request: dict[str, Any]) -> None:
-        """Have the zygote make a spare harness for runs like ``request``."""
-        reply = self.request({**request, "op": "prepare"}, [], 30.0)
-        if reply.get("op") != "prepared" or self.spare_sock is None:
+    def start(self, request: dict[str, Any]) -> None:
+        """A fresh harness + candidate zygote pair (the old one, if any, is stopped first)."""
+        reply = self.request({**request, "op": "start"}, 30.0)
+        if reply.get("op") != "started" or self.chan is None:
             raise OSError(str(reply.get("msg", reply))[:1500])
+        self.harness_pid, self.cz_pid, self.pair_dir = reply.get("harness"), reply.get("cz"), reply.get("dir")
 
-    def drop_spare(self) -> None:
-        if self.spare_sock is not None:
-            self.spare_sock.close()
-            self.spare_sock = None
-        self.spare_pid = None
+    def stop(self) -> int:
+        """Kill the pair and everything under it; returns the processes swept outside a PID namespace."""
+        self._drop_channel()
+        reply = self.request({"op": "stop"}, 10.0)
+        if reply.get("op") != "stopped":
+            raise OSError(str(reply.get("msg", reply))[:1500])
+        return int(reply.get("leftovers") or 0)
 
-    def request(self, msg: dict[str, Any], fds: list[int], timeout: float) -> dict[str, Any]:
-        socket.send_fds(self.sock, [json.dumps(msg).encode()], fds)
+    def _drop_channel(self) -> None:
+        if self.chan is not None:
+            self.chan.close()
+            self.chan = None
+        self.harness_pid = self.cz_pid = self.pair_dir = None
+
+    def request(self, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
+        self.sock.sendall(json.dumps(msg).encode())
         return self._recv(timeout)
 
     def alive(self) -> bool:
@@ -283,13 +309,13 @@ class _ZygoteProc:
 
     def kill(self, graceful: bool = False) -> None:
         """Stop the zygote. ``graceful``: close its socket first and give it a moment, so it
-        removes its spare's run directory itself (SIGKILL takes the spare down too, by its
-        parent-death signal, but leaves that empty directory behind)."""
-        self.drop_spare()  # the spare sees EOF and exits
+        stops its pair and removes the pair's directory itself (SIGKILL takes the pair down too,
+        by their parent-death signal, but leaves that directory behind)."""
+        self._drop_channel()
         if graceful:
             self.sock.close()
             try:
-                self.proc.wait(timeout=1.0)
+                self.proc.wait(timeout=2.0)
             except subprocess.TimeoutExpired:
                 pass
         for kill in (os.killpg, os.kill):
@@ -312,7 +338,7 @@ def _bwrap_prefix(python: str) -> list[str]:
         )
     real = os.path.realpath(python)
     prefix = os.path.dirname(os.path.dirname(real))
-    binds = ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", prefix, os.path.dirname(_ZYGOTE_PATH)]
+    binds = ["/usr", "/lib", "/lib64", "/bin", "/etc/ld.so.cache", prefix, os.path.dirname(_BOX_DIR)]
     paths = sysconfig.get_paths()
     binds += [paths["stdlib"], paths["platstdlib"]]
     args = [bwrap, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL", "--new-session"]
@@ -360,7 +386,7 @@ class _Pool:
             all_z = [z for lst in self.idle.values() for z in lst]
             self.idle.clear()
         for z in all_z:
-            z.drop_spare()
+            z._drop_channel()
             z.sock.close()  # each zygote sees EOF and cleans up; all of them at once
         for z in all_z:
             z.kill(graceful=True)
@@ -462,86 +488,74 @@ class Sandbox:
         return {
             "isolation": tier,
             "limits": self.config.limits(),
-            "userns": tier != "none" and bool(feats.get("userns")),
+            "ipcns": tier == "namespaces",
             "landlock_abi": feats.get("landlock_abi", 0) if tier != "none" else 0,
             "seccomp": tier != "none" and bool(feats.get("seccomp")),
             "read_paths": _read_paths(self.config),
         }
 
-    def run(self, first: dict[str, Any], converse: Any, preload: tuple[dict[str, Any], ...] = ()) -> RunOutcome:
-        """One run: ``first`` and ``preload`` go to the harness, then ``converse(send, recv,
-        token, outcome)`` talks to it. Every process of the run is gone when this returns.
-
-        The harness is the zygote's *spare*, prepared before this call (isolation applied,
-        candidate forked); we talk to it directly over the socket the zygote handed us, so its
-        code, tests and token never pass through the zygote. Nothing waits on a round trip that
-        is not needed: the messages are queued in the socket at once (the harness reads them
-        one at a time, exactly)."""
+    def run(self, first: dict[str, Any], converse: Any) -> RunOutcome:
+        """One run: ``first`` (plus this run's token, for assert mode) goes to the pair's harness,
+        then ``converse(send, recv, token, outcome)`` talks to it. Every process the run started
+        is gone when this returns: the harness reports only after the candidate zygote has
+        killed and reaped them, and on any anomaly the pair itself is stopped here."""
         t0 = time.monotonic()
         z = self._checkout()
         outcome = RunOutcome(messages=[], isolation=self.tier)
         token = secrets.token_hex(16)
         run_deadline = t0 + self.config.total_timeout
-        healthy = True
-        requested = False
-        chan: _Channel | None = None
+        healthy = True  # the zygote itself
+        keep_pair = False
         try:
-            pending = b"".join(_zygote.pack(m) for m in (first, *[p(token) for p in preload]))
+            msg = {**first, "op": "run"}
+            if msg.get("mode") == "assert":
+                msg["token"] = token
+            raw = wire.pack(msg)
             for attempt in range(2):
-                if z.spare_sock is not None and select.select([z.spare_sock], [], [], 0)[0]:
-                    z.drop_spare()  # an idle spare never writes: readable means it is gone (EOF)
-                if z.spare_sock is None:
-                    z.prepare(self._request(z))
-                spare, z.spare_sock = z.spare_sock, None
-                assert spare is not None
-                fd = spare.detach()
-                chan = _Channel(fd, os.dup(fd), self.config.limits()["max_value_bytes"] + (1 << 20))
+                if z.chan is not None and not z.chan.idle_and_clean():
+                    z.stop()  # it retired or died while idle
+                if z.chan is None:
+                    z.start(self._request(z))
+                    outcome.fresh_pair = True
+                chan = z.chan
+                assert chan is not None
+                outcome.harness_pid = z.harness_pid
                 try:
-                    sent = os.write(chan.wfd, pending)
+                    chan.send_raw(raw, run_deadline)
                     break
-                except BlockingIOError:
-                    sent = 0
-                    break
-                except OSError as exc:  # a spare that died while idle (nothing was sent): use a new one
-                    chan.close()
-                    chan = None
+                except _Eof:
+                    z.stop()
                     if attempt:
-                        raise _Eof(f"the prepared harness is gone ({exc})") from None
-            z.sock.sendall(b'{"op": "run"}')  # the zygote marks it running and prepares the next
-            requested = True
+                        raise
             try:
-                chan.send_raw(pending[sent:], run_deadline)
                 converse(lambda m: chan.send(m, run_deadline), lambda d=None: chan.recv(
                     run_deadline if d is None else min(run_deadline, d)), token, outcome)
+                last = outcome.messages[-1] if outcome.messages else {}
+                keep_pair = not last.get("retire") and last.get("op") in ("results", "done") \
+                    and chan.idle_and_clean()
             except _Timeout:
                 outcome.timed_out = True
             except (_Eof, ValueError, OSError) as exc:
                 outcome.died = str(exc) or type(exc).__name__
-            bad = [m for m in outcome.messages if m.get("op") == "setup_error"]
+            for m in outcome.messages:
+                outcome.restored += [str(x) for x in m.get("restored") or []]
+                outcome.leftovers += int(m.get("leftovers") or 0)
+                if m.get("candidate") is not None:
+                    outcome.candidates.append(int(m["candidate"]))
+            bad = [m.get("setup_error") or m.get("msg") for m in outcome.messages
+                   if m.get("op") == "setup_error" or m.get("setup_error")]
             if bad:
-                outcome.setup_error = str(bad[0].get("msg"))[:1500]
+                outcome.setup_error = str(bad[0])[:1500]
+                keep_pair = False
             return outcome
         except (OSError, ValueError, _Eof, _Timeout) as exc:
             healthy = False
             outcome.setup_error = f"the sandbox process failed: {exc or type(exc).__name__}"
             return outcome
         finally:
-            if chan is not None:
-                chan.close()
             try:
-                if requested:
-                    # Short waits: the zygote answers in milliseconds; one that does not is
-                    # killed, and its harness (parent-death signal) and PID namespace go with it.
-                    started = z._recv(10.0)
-                    if started.get("op") != "started":
-                        outcome.setup_error = outcome.setup_error or str(started.get("msg", started))[:1500]
-                        healthy = started.get("op") == "error"
-                    else:
-                        fin = z.request({"op": "finish"}, [], 5.0)
-                        outcome.leftovers = int(fin.get("leftovers") or 0)
-                        outcome.harness_pid = started.get("pid")
-                        if fin.get("spare") is None:  # the new spare died idle; prepare another next time
-                            z.drop_spare()
+                if healthy and not keep_pair and z.chan is not None:
+                    outcome.leftovers += z.stop()
             except (_Eof, _Timeout, OSError, ValueError):
                 healthy = False
             if healthy and z.alive():
@@ -551,8 +565,9 @@ class Sandbox:
             outcome.elapsed_s = time.monotonic() - t0
 
     def run_tests(self, code: str, tests: str, entry_point: str | None) -> RunOutcome:
-        """Assert-style or ``check(candidate)`` tests. The candidate is forked before the tests
-        and the token reach the harness; the results carry the token back."""
+        """Assert-style or ``check(candidate)`` tests. The candidate was forked, by a process that
+        never saw any of it, before the code, tests and token reached the harness; the results
+        carry the token back."""
 
         def converse(send: Any, recv: Any, token: str, outcome: RunOutcome) -> None:
             msg = recv(time.monotonic() + self.config.timeout + 1.0)
@@ -560,12 +575,11 @@ class Sandbox:
             outcome.token_ok = msg.get("op") == "results" and secrets.compare_digest(
                 str(msg.get("token")), token)
 
-        second = lambda token: {"tests": tests, "entry_point": entry_point, "token": token}  # noqa: E731
-        return self.run({"mode": "assert", "code": code}, converse, (second,))
+        return self.run({"mode": "assert", "code": code, "tests": tests, "entry_point": entry_point}, converse)
 
     def run_stdio(self, code: str, inputs: list[str], keep_going: Any) -> RunOutcome:
-        """Run ``code`` once per stdin in ``inputs``; ``keep_going(case_msg) -> bool`` decides,
-        in the verifier, whether to run the next case."""
+        """Run ``code`` once per stdin in ``inputs``, a fresh candidate each time;
+        ``keep_going(case_msg) -> bool`` decides, in the verifier, whether to run the next case."""
 
         def converse(send: Any, recv: Any, token: str, outcome: RunOutcome) -> None:
             for _ in inputs:
@@ -574,10 +588,12 @@ class Sandbox:
                 if msg.get("op") != "case" or not keep_going(msg):
                     break
                 send({"op": "next"})
+            if outcome.messages and outcome.messages[-1].get("op") not in ("case",):
+                return  # the harness already ended the run (a setup error)
             send({"op": "stop", "token": token})
             done = recv()
+            outcome.messages.append(done)
             outcome.token_ok = done.get("op") == "done" and secrets.compare_digest(
                 str(done.get("token")), token)
 
         return self.run({"mode": "stdio", "code": code, "inputs": inputs}, converse)
-

@@ -2,9 +2,10 @@
 
 Two test protocols (DESIGN.md §3):
 
-* ``tests`` is Python test code: top-level ``assert`` statements (MBPP style; each is one test),
-  and/or a ``check(candidate)`` function called with the function named by ``entry_point``
-  (HumanEval style). The tests run in the sandbox's harness process; the model's code runs in a
+* ``tests`` is Python test code: top-level ``assert`` statements (MBPP style; each is one test,
+  and so is a top-level loop or call that asserts; with ``entry_point`` they call the function by
+  its name, or as ``candidate``), and/or a ``check(candidate)`` function called with the function
+  named by ``entry_point`` (HumanEval style). The tests run in the sandbox's harness process; the model's code runs in a
   separate candidate process and answers calls with plain data only (``rlvr.sandbox`` explains
   the threat model).
 * ``tests`` is a list of ``{"input": stdin, "output": expected stdout}`` cases. Each case runs
@@ -25,7 +26,7 @@ from typing import Any
 
 from rlvr.errors import ConfigError
 from rlvr.sandbox import Sandbox, SandboxConfig
-from rlvr.sandbox._zygote import decode_value, short_repr
+from rlvr.sandbox.box.wire import decode_value, short_repr
 from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.extract import extract_code
