@@ -38,6 +38,6 @@ def test_lab_with_a_plain_function_verifier(tmp_path, monkeypatch):
     )
     summary = run_lab(cfg, quiet=True)
     assert summary["verifier"] == f"{name}:verifier"
-    rows = [json.loads(x) for x in (tmp_path / "run" / "samples" / "base_in_distribution.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (tmp_path / "run" / f"seed{cfg.seed}" / "samples" / "base_in_distribution.jsonl").read_text().splitlines()]
     assert rows and {r["reason"] for r in rows} <= {f"{name}:verifier returned 1.0", f"{name}:verifier returned 0.0"}
     assert all(r["status"] in ("correct", "incorrect") for r in rows)
