@@ -241,8 +241,8 @@ class LabConfig:
         return ks
 
 
-# Profiles (targets: default <= 10 min and 2 GB on 2 CPU cores, quick <= 90 s). Measured cold-cache:
-# default 1 min 49 s and 484 MB, quick 60 s and 392 MB.
+# Profiles (budgets on 2 CPU cores, cold cache: default <= 5 min and 2 GB, quick <= 90 s). Measured on an
+# otherwise idle 2-core machine: default 4 min 49 s (3 seeds, 478 MB per process), quick 78 s (2 seeds).
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {},
     "quick": {
