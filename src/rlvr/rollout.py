@@ -20,7 +20,7 @@ from rlvr.policy.base import Rollout
 from rlvr.types import UNJUDGED, Sample, Verdict
 from rlvr.verifiers.base import Verifier
 
-__all__ = ["RolloutBatch", "collect", "make_samples", "step_seed"]
+__all__ = ["RolloutBatch", "collect", "generate_and_verify", "make_samples", "step_seed"]
 
 # Fields of a prompt record that are not verifier metadata.
 _NOT_METADATA = ("id", "answer", "output", "prompt")
@@ -152,3 +152,30 @@ def collect(
         time_rollout=t1 - t0,
         time_verify=t2 - t1,
     )
+
+
+def generate_and_verify(
+    policy: Any,
+    records: Sequence[Mapping[str, Any]],
+    n: int,
+    *,
+    verifier: Verifier,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    step: int = 0,
+    engine: EngineConfig | None = None,
+    prompt_field: str = "prompt",
+) -> tuple[list[str], list[Verdict]]:
+    """``n`` completion texts per record (text only: no token ids or log-probs) and their verdicts.
+
+    Rows are record-major: completion j of record b is row ``b * n + j`` in both lists. What
+    evaluation and the lab's probes use where ``collect`` would keep tensors nobody reads.
+    """
+    texts = policy.generate(
+        [str(r[prompt_field]) for r in records], n=n, temperature=temperature, max_new_tokens=max_new_tokens,
+        seed=seed,
+    )
+    flat = [t for group in texts for t in group]
+    samples = make_samples(records, flat, n, step, prompt_field)
+    return flat, list(verify_iter(samples, verifier, engine or EngineConfig(workers=0)))

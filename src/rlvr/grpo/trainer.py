@@ -136,9 +136,13 @@ class Trainer:
         self.quiet = quiet
         self.callbacks = list(callbacks)
         out = cfg.run.out_dir if run_dir is _FROM_CONFIG else run_dir
-        self.run_dir = Path(out) if out is not None else None
-        self.files = RunDir(self.run_dir) if self.run_dir is not None else None
+        self.files = RunDir(out) if out is not None else None
         self._console: Any = None
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The run's folder (None: nothing is written)."""
+        return self.files.path if self.files is not None else None
 
     # -- one step ---------------------------------------------------------------------------------
     def step(self) -> dict[str, Any]:

@@ -303,9 +303,8 @@ def _probe(
 ) -> dict[str, Any]:
     """pass@1 and pass@n (n = ``trajectory_samples``) of the policy as it is now, on the first
     ``trajectory_problems`` problems of each test set (a trajectory point without the entropy)."""
-    from rlvr.engine import EngineConfig, verify_iter
     from rlvr.evaluate.passk import pass_at_k_table
-    from rlvr.rollout import make_samples
+    from rlvr.rollout import generate_and_verify
 
     n = cfg.trajectory_samples
     point: dict[str, Any] = {"step": step}
@@ -314,12 +313,10 @@ def _probe(
         if not records:
             point[f"pass1_{name}"] = point[f"passk_{name}"] = None
             continue
-        texts = policy.generate(
-            [r["prompt"] for r in records], n=n, temperature=cfg.temperature, max_new_tokens=cfg.new_tokens(),
-            seed=cfg.seed * 104_729 + step,
+        _, verdicts = generate_and_verify(
+            policy, records, n, verifier=verifier, temperature=cfg.temperature, max_new_tokens=cfg.new_tokens(),
+            seed=cfg.seed * 104_729 + step, step=step,
         )
-        flat = [t for group in texts for t in group]
-        verdicts = list(verify_iter(make_samples(records, flat, n, step=step), verifier, EngineConfig(workers=0)))
         flags: dict[str, list[bool]] = {}
         for i, v in enumerate(verdicts):
             flags.setdefault(str(records[i // n]["id"]), []).append(v.status == "correct")
@@ -398,8 +395,7 @@ def _sample_set(
     cfg: LabConfig, arm: str, policy: Any, records: list[dict[str, Any]], verifier: Any, path: Path,
     advance: Callable[..., None], batch: int = 64,
 ) -> dict[str, list[bool]]:
-    from rlvr.engine import EngineConfig, verify_iter
-    from rlvr.rollout import make_samples
+    from rlvr.rollout import generate_and_verify
 
     outcomes: dict[str, list[bool]] = {}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -407,13 +403,10 @@ def _sample_set(
     with path.open("w", encoding="utf-8") as fh:
         for start in range(0, len(records), batch):
             chunk = records[start : start + batch]
-            texts = policy.generate(
-                [r["prompt"] for r in chunk], n=n, temperature=cfg.temperature,
+            flat, verdicts = generate_and_verify(
+                policy, chunk, n, verifier=verifier, temperature=cfg.temperature,
                 max_new_tokens=cfg.new_tokens(), seed=cfg.seed * 7919 + start + 1,
             )
-            flat = [t for group in texts for t in group]
-            samples = make_samples(chunk, flat, n, step=0)
-            verdicts = list(verify_iter(samples, verifier, EngineConfig(workers=0)))
             for i, (text, verdict) in enumerate(zip(flat, verdicts)):
                 rec = chunk[i // n]
                 outcomes.setdefault(str(rec["id"]), [])
