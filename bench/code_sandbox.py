@@ -78,9 +78,10 @@ def cpu_by_role() -> dict[str, float]:
             own, _ = _proc_cpu(z.proc.pid)
             out["zygote"] += own
             out["harness"] += sum(_proc_cpu(z.harness_pid))
-            cz_own, cz_children = _proc_cpu(z.cz_pid)
-            out["candidate zygote"] += cz_own
-            out["candidates"] += cz_children
+            for cz in z.cz_pids:
+                cz_own, cz_children = _proc_cpu(cz)
+                out["candidate zygote"] += cz_own
+                out["candidates"] += cz_children
     return out
 
 

@@ -21,7 +21,7 @@ def resident() -> tuple[set[int], set[int]]:
     """The idle zygotes' long-lived harnesses and candidate zygotes. Each exists between checks
     by design; so does each candidate zygote's one waiting candidate (holding nothing)."""
     pairs = _pairs()
-    return {z.harness_pid for z in pairs}, {z.cz_pid for z in pairs if z.cz_pid}
+    return {z.harness_pid for z in pairs}, {cz for z in pairs for cz in z.cz_pids}
 
 
 def _parent(pid: int) -> int:

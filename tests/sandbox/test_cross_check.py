@@ -43,20 +43,21 @@ def _assert_no_trace(v: CodeVerifier, shm_before: int) -> None:
     for lst in runner._POOL.idle.values():
         for z in lst:
             assert run_descendants(z.proc.pid) == []
-            if z.pair_dir:  # the harness's directory and the waiting candidate's, empty; nothing else
-                assert sorted(os.listdir(z.pair_dir)) == ["c", "h"]
+            if z.pair_dir:  # the harness's directory and the waiting candidates', empty; nothing else
+                assert sorted(os.listdir(z.pair_dir)) == ["c0", "c1", "h"]
                 assert os.listdir(os.path.join(z.pair_dir, "h")) == []
-                # The candidates' directories, as the candidate zygote sees them (its own tmpfs),
-                # once it has cleaned up after the last check (it does so after replying, before
-                # it forks the next candidate: so, once that candidate exists).
-                deadline = time.monotonic() + 5.0
-                while not children_of(z.cz_pid) and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                cdir = f"/proc/{z.cz_pid}/root{z.pair_dir}/c"
-                entries = os.listdir(cdir)
-                assert len(entries) <= 1, entries
-                for name in entries:
-                    assert os.listdir(os.path.join(cdir, name)) == [], name
+                # Each candidate zygote's candidates' directories, as it sees them (its own
+                # tmpfs), once it has cleaned up after its last check (it does so after replying,
+                # before it forks its next candidate: so, once that candidate exists).
+                for i, cz in enumerate(z.cz_pids):
+                    deadline = time.monotonic() + 5.0
+                    while not children_of(cz) and time.monotonic() < deadline:
+                        time.sleep(0.005)
+                    cdir = f"/proc/{cz}/root{z.pair_dir}/c{i}"
+                    entries = os.listdir(cdir)
+                    assert len(entries) <= 1, entries
+                    for name in entries:
+                        assert os.listdir(os.path.join(cdir, name)) == [], name
     assert sysv_shm_count() == shm_before
 
 
@@ -229,5 +230,5 @@ def test_threads_of_the_verifier_each_get_their_own_pair(v):
     assert sorted(results) == ["correct"] * 4 + ["incorrect"] * 4
     for lst in runner._POOL.idle.values():
         for z in lst:
-            if z.cz_pid:
-                assert len(children_of(z.cz_pid)) <= 1
+            for cz in z.cz_pids:
+                assert len(children_of(cz)) <= 1

