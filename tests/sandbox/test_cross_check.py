@@ -88,6 +88,48 @@ def test_grpo_siblings_cannot_reach_each_other(namespaces_ok):
         v.close()
 
 
+SIGNAL_SWEEP = r'''
+import os, signal, socket
+me, seen = os.getpid(), []
+os.kill(me, 0)  # the probe works: it sees itself (else this raises and the check fails)
+for pid in range(1, 4096):
+    if pid == me:
+        continue
+    try:
+        os.kill(pid, 0)
+        seen.append(pid)
+    except OSError:
+        continue
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+for name in (b"\0rlvr", b"\0candidate", b"\0harness"):
+    try:
+        socket.socket(socket.AF_UNIX).connect(name)
+        seen.append(name)
+    except OSError:
+        pass
+def add(a, b):
+    return a + b if not seen else -1
+'''
+
+
+def test_the_other_zygotes_waiting_candidate_is_out_of_reach(v):
+    """A pair keeps two candidate zygotes, so while one candidate runs, the other zygote's next
+    candidate already waits. The running one sweeps every pid with signal 0, SIGSTOP and SIGKILL
+    and tries abstract sockets: it can reach nothing (its add() says so), and the next checks,
+    on the waiting candidate it tried to kill, pass on the same harness."""
+    first = v.sandbox.run_tests(SIGNAL_SWEEP, ADD_CHECK, "add")
+    assert v.verify(_add(SIGNAL_SWEEP)).status == "correct"  # nothing visible, from either zygote
+    harness = first.harness_pid
+    for _ in range(4):
+        out = v.sandbox.run_tests(HONEST_ADD, ADD_CHECK, "add")
+        assert out.token_ok and not out.setup_error and out.harness_pid == harness, out
+    _assert_no_trace(v, sysv_shm_count())
+
+
 LOOK_FOR_PREVIOUS = r'''
 import gc, glob, json, os, re, struct, sys
 PAT = re.compile(r"answer\(\) == (\d+)|[0-9a-f]{32}")
