@@ -176,7 +176,10 @@ def _run_pool(
             # Hand chunks to idle, ready workers.
             for slot in slots:
                 if slot.ready and not slot.current and queue:
-                    chunk = [queue.popleft() for _ in range(min(cfg.chunk_size, len(queue)))]
+                    size = cfg.chunk_size
+                    if exhausted:  # the tail: smaller chunks, so no worker idles while one finishes a big one
+                        size = max(1, min(size, len(queue) // (2 * len(slots))))
+                    chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
                     slot.current.extend(chunk)
                     slot.deadline = time.monotonic() + cfg.timeout
                     try:
