@@ -36,6 +36,16 @@ class ExactMatch(BaseVerifier):
         )
 
 
+class ReportsCpus(BaseVerifier):
+    """Correct, with the CPUs this process may run on and its pid: where the engine put it."""
+
+    name = "cpus"
+
+    def check(self, sample: Sample) -> Verdict:
+        time.sleep(0.01)  # long enough that both workers of a pool get chunks
+        return Verdict.correct("ran", cpus=sorted(os.sched_getaffinity(0)), pid=os.getpid())
+
+
 class SleepsForever(ExactMatch):
     """Never returns on the trigger sample."""
 

@@ -65,6 +65,22 @@ def test_order_preserved_with_two_workers_and_small_chunks(no_leaked_children) -
         assert v.details["extracted"] == data[i].output.strip()[:40], i
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to pin two workers apart")
+def test_two_workers_are_pinned_to_a_cpu_each_unless_told_not_to(no_leaked_children) -> None:
+    data = [Sample(str(i), answer=str(i), id=str(i)) for i in range(64)]
+    cpus_of: dict[int, list[int]] = {}
+    for v in verify_iter(data, h.ReportsCpus(), EngineConfig(workers=2, chunk_size=4)):
+        cpus_of[v.details["pid"]] = v.details["cpus"]
+    assert len(cpus_of) == 2 and all(len(c) == 1 for c in cpus_of.values()), cpus_of
+    assert len({c[0] for c in cpus_of.values()}) == 2  # apart
+    free = list(verify_iter(data[:8], h.ReportsCpus(), EngineConfig(workers=2, chunk_size=4, pin=False)))
+    assert all(v.details["cpus"] == sorted(os.sched_getaffinity(0)) for v in free)
+    # More workers than CPUs: nobody is pinned (two on one CPU would wait for each other).
+    many = len(os.sched_getaffinity(0)) + 1
+    crowd = list(verify_iter(data[:many * 2], h.ReportsCpus(), EngineConfig(workers=many, chunk_size=1)))
+    assert all(v.details["cpus"] == sorted(os.sched_getaffinity(0)) for v in crowd)
+
+
 def test_results_identical_to_in_process(no_leaked_children) -> None:
     data = samples(120)
     in_process = list(verify_iter(data, h.ExactMatch(), EngineConfig(workers=0)))

@@ -46,7 +46,8 @@ def _src_root() -> str:
 class WorkerProcess:
     """One killable Python worker. Not shared between threads: check it out, use it, return it."""
 
-    def __init__(self, *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *, env: dict[str, str] | None = None, cpu: int | None = None) -> None:
+        """``cpu``: pin the worker to this CPU (what it starts later, a sandbox included, inherits it)."""
         child_env = dict(os.environ if env is None else env)
         # Make `-m rlvr._worker` importable even when rlvr runs from a source tree.
         root = _src_root()
@@ -63,6 +64,11 @@ class WorkerProcess:
             start_new_session=True,  # own process group: a kill takes every descendant
             close_fds=True,
         )
+        if cpu is not None:
+            try:  # before it has started anything of its own: its children inherit the mask
+                os.sched_setaffinity(self.proc.pid, {cpu})
+            except OSError:
+                pass  # a CPU that went offline, a container that forbids it: unpinned is fine
         self._buf = wire.FrameBuffer(_MAX_FRAME)
         self.fd = self.proc.stdout.fileno()  # type: ignore[union-attr]
 

@@ -51,6 +51,12 @@ class EngineConfig:
     """Where workers run: "local" (processes on this machine) or "ray" (Ray actors)."""
     address: str | None = None
     """Ray cluster to join ("auto", "ray://host:10001"); None starts a private local instance."""
+    pin: bool = True
+    """Local workers only: when there are at least as many CPUs as workers, pin each worker (and
+    the sandbox processes it starts) to a CPU of its own. A code check hands off between four
+    processes about ten times; on one CPU each handoff is a plain context switch with warm caches
+    instead of a cross-CPU wakeup (``bench/code_sandbox.py``: whole-process HumanEval ~10% faster
+    on 2 cores)."""
 
     def __post_init__(self) -> None:
         if self.executor not in ("local", "ray"):
@@ -65,6 +71,17 @@ class EngineConfig:
             raise ConfigError(f"chunk_size must be >= 1, got {self.chunk_size}")
 
 
+def _worker_cpus(n: int) -> list[int | None]:
+    """A CPU of its own for each of ``n`` workers, or no pinning when there are too few CPUs."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return [None] * n
+    if n > len(cpus):
+        return [None] * n
+    return list(cpus[:n])
+
+
 def default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -75,8 +92,9 @@ def default_workers() -> int:
 class _Slot:
     """A worker and the chunk it is working through."""
 
-    def __init__(self, payload: bytes, start_timeout: float) -> None:
-        self.worker = WorkerProcess()
+    def __init__(self, payload: bytes, start_timeout: float, cpu: int | None = None) -> None:
+        self.cpu = cpu
+        self.worker = WorkerProcess(cpu=cpu)
         self.worker.send(("init", _Raw(payload)))
         self.current: deque[tuple[int, Sample]] = deque()
         self.deadline = time.monotonic() + start_timeout
@@ -167,11 +185,13 @@ def _run_pool(
         results[idx] = verdict
         queue.extendleft(reversed(slot.current))
         slot.worker.kill()
-        slots[slots.index(slot)] = _Slot(payload, cfg.start_timeout)
+        slots[slots.index(slot)] = _Slot(payload, cfg.start_timeout, slot.cpu)
 
     try:
         fill_queue()
-        slots.extend(_Slot(payload, cfg.start_timeout) for _ in range(min(cfg.workers, max(1, len(queue)))))
+        n = min(cfg.workers, max(1, len(queue)))
+        cpus = _worker_cpus(n) if cfg.pin else [None] * n
+        slots.extend(_Slot(payload, cfg.start_timeout, cpu) for cpu in cpus)
         while True:
             # Hand chunks to idle, ready workers.
             for slot in slots:
