@@ -435,3 +435,41 @@ def test_compiled_tests_are_cached_by_source_and_bounded():
     for i in range(testrun._CACHE_SIZE + 5):
         testrun.compile_tests(f"assert f({i}) == {i}\n")
     assert len(testrun._COMPILED) == testrun._CACHE_SIZE and src not in testrun._COMPILED
+
+
+PIPELINED_TESTS = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 4\n"
+WAITING_TESTS = PIPELINED_TESTS + "    assert helper() == 1\n"  # reads another of the candidate's names
+LOADS = {
+    "honest": "def helper():\n    return 1\ndef add(a, b):\n    return a + b\n",
+    "wrong": "def helper():\n    return 1\ndef add(a, b):\n    return a - b\n",
+    "raises on import": "def helper():\n    return 1\ndef add(a, b):\n    return a + b\nraise ValueError('no')\n",
+    "exits on import": "import sys\ndef helper():\n    return 1\ndef add(a, b):\n    return a + b\nsys.exit(0)\n",
+    "dies on import": "import os\ndef helper():\n    return 1\ndef add(a, b):\n    return a + b\nos._exit(0)\n",
+    "no entry point": "def helper():\n    return 1\ndef plus(a, b):\n    return a + b\n",
+    "entry not callable": "def helper():\n    return 1\nadd = 3\n",
+    "entry is another's handle": "def helper():\n    return 1\nclass K:\n    def __call__(self, a, b):\n        return a + b\nadd = K()\n",
+}
+
+
+def test_tests_start_before_the_load_report_only_when_they_read_no_other_name():
+    assert testrun.pipelined(testrun.compile_tests(PIPELINED_TESTS), "add")
+    assert not testrun.pipelined(testrun.compile_tests(WAITING_TESTS), "add")
+    assert not testrun.pipelined(testrun.compile_tests(PIPELINED_TESTS), None)
+    assert testrun.free_names("import math\nX = 1\ndef check(c):\n    return c(X, math.pi, len([]))\n") == frozenset()
+    assert testrun.free_names("def check(c):\n    return c(poly([1]))\n") == {"poly"}
+    assert testrun.free_names("for i in range(3):\n    assert f(i) == g\n") == {"f", "g"}
+
+
+@pytest.mark.parametrize("kind", sorted(LOADS))
+def test_pipelined_and_waiting_tests_judge_every_load_alike(kind, namespaces_ok):
+    """The first call may go out before the candidate's load report (tests that read only the
+    entry point): every way a load can go wrong is reported exactly as when the tests wait."""
+    v = CodeVerifier(isolation="namespaces", timeout=3.0, total_timeout=6.0)
+    try:
+        early, waited = (_verify(v, LOADS[kind], tests, "add") for tests in (PIPELINED_TESTS, WAITING_TESTS))
+        assert early.status == waited.status, (early, waited)
+        assert early.status == ("correct" if kind in ("honest", "entry is another's handle") else "incorrect")
+        if kind != "wrong" and early.status != "correct":
+            assert early.reason == waited.reason, (early.reason, waited.reason)
+    finally:
+        v.close()

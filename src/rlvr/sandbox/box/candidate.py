@@ -110,9 +110,11 @@ def candidate_main(sock: socket.socket) -> int:
     for fd in fds:
         os.close(fd)
     if data == b"A":
-        body = _recv(sock, FrameBuffer(MAX_MESSAGE))
+        buf = FrameBuffer(MAX_MESSAGE)  # may already hold the first call, sent right behind the code
+        body = _recv(sock, buf)
         if isinstance(body, dict) and isinstance(body.get("code"), str):
-            serve(sock, body["code"])
+            entry = body.get("entry")
+            serve(sock, body["code"], entry if isinstance(entry, str) else None, buf)
     return 0
 
 
@@ -140,12 +142,17 @@ def _warm_up() -> None:
     decode_value(json.loads(_JSON.encode({"seq": 1, "value": encode_value(ns["f"](1, (2.0, "x")))}))["value"])
 
 
-def serve(sock: socket.socket, code: str) -> None:
-    """In C: run the model's code as a module, then answer calls from the harness."""
+def serve(sock: socket.socket, code: str, entry: str | None = None, buf: FrameBuffer | None = None) -> None:
+    """In C: run the model's code as a module, then answer calls from the harness. ``entry``: the
+    function the tests call, which gets handle 1 (the harness may have sent calls to it before
+    the code was loaded); handle 1 is nobody else's, even when ``entry`` is missing."""
     handles: dict[int, object] = {}
+    next_id = [2 if entry else 1]
 
-    def handle(obj: object) -> list:
-        hid = len(handles) + 1
+    def handle(obj: object, hid: int = 0) -> list:
+        if not hid:
+            hid = next_id[0]
+            next_id[0] += 1
         handles[hid] = obj
         return ["H", hid, type(obj).__name__, callable(obj)]
 
@@ -153,8 +160,10 @@ def serve(sock: socket.socket, code: str) -> None:
     try:
         exec(compile(code, "candidate.py", "exec"), ns)
         names = {}
+        if entry and callable(ns.get(entry)):
+            names[entry] = handle(ns[entry], 1)
         for k, v in list(ns.items()):
-            if not k.startswith("__") and callable(v):
+            if not k.startswith("__") and callable(v) and k not in names:
                 names[k] = handle(v)
         load = {"op": "loaded", "names": names}
     except BaseException as exc:  # SystemExit included: exiting early is a failure, not a pass
@@ -165,7 +174,7 @@ def serve(sock: socket.socket, code: str) -> None:
         sock.sendall(pack(load))
     except OSError:
         return
-    buf = FrameBuffer(MAX_MESSAGE)
+    buf = buf or FrameBuffer(MAX_MESSAGE)
     while True:
         req = _recv(sock, buf)
         if not isinstance(req, dict):

@@ -243,16 +243,16 @@ class Harness:
 
     # ---- the two modes ----
     def run_assert(self, msg: dict, imported: set[str]) -> dict:
-        code = msg.get("code")
+        code, tests, entry = msg.get("code"), msg.get("tests"), msg.get("entry_point")
+        entry = entry if isinstance(entry, str) else None
         pid, sock = self._candidate()
         rpc = Rpc(sock, self.limits["max_value_bytes"])
-        try:
-            sock.sendall(b"A" + pack({"code": code if isinstance(code, str) else ""}))
+        try:  # the entry point gets handle 1: the tests may call it before the load report is in
+            sock.sendall(b"A" + pack({"code": code if isinstance(code, str) else "", "entry": entry}))
         except OSError:
             pass  # it died; the tests report that
-        tests, entry = msg.get("tests"), msg.get("entry_point")
         program = compile_tests(tests if isinstance(tests, str) else "")  # while the candidate loads its code
-        report = run_tests(rpc, program, entry if isinstance(entry, str) else None, imported)
+        report = run_tests(rpc, program, entry, imported)
         sock.close()  # first: an honest candidate exits on EOF while the candidate zygote wakes
         self._finish_send(0.0)  # the caller waits for "finished" before it sends anything
         report["op"] = "results"

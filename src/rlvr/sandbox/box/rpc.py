@@ -23,6 +23,12 @@ class CandidateRaised(Exception):
     """The candidate raised an exception that is not a standard builtin error."""
 
 
+class LoadFailed(BaseException):
+    """A call sent before the candidate's code had loaded found that it did not load (or lacks
+    the entry point). A BaseException, so ``except Exception`` in test code does not hide it;
+    ``run_tests`` reports the load either way."""
+
+
 _MIRRORED = {
     cls.__name__: cls
     for cls in (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError, AttributeError,
@@ -37,6 +43,10 @@ class Rpc:
     def __init__(self, sock: socket.socket, limit: int) -> None:
         self.sock, self.limit, self.seq = sock, limit, 0
         self.buf = FrameBuffer(limit)
+        self.entry: str | None = None
+        """Set while the candidate's load report is still to come (calls were pipelined behind
+        the code, to ``entry``'s handle 1): the first message read is then that report."""
+        self.load: object = None
 
     def send(self, obj: object) -> None:
         try:
@@ -66,9 +76,19 @@ class Rpc:
         kw["op"], kw["seq"] = op, self.seq
         self.send(kw)
         reply = self.recv()
+        if self.entry is not None:
+            self.take_load(reply)
+            reply = self.recv()
         if not isinstance(reply, dict) or reply.get("seq") != self.seq:
             raise CandidateDied("the candidate sent an out-of-order reply")
         return reply
+
+    def take_load(self, msg: object) -> None:
+        """The candidate's load report, read first when calls were pipelined behind the code."""
+        entry, self.entry, self.load = self.entry, None, msg
+        names = msg.get("names") if isinstance(msg, dict) and msg.get("op") == "loaded" else None
+        if not isinstance(names, dict) or not isinstance(names.get(entry), list) or names[entry][:2] != ["H", 1]:
+            raise LoadFailed()
 
     def value(self, reply: dict) -> object:
         if "exc" in reply:

@@ -5,6 +5,13 @@ recorder keeps both sides of every equality as plain data, so the verifier re-ch
 itself. Top-level asserts (MBPP style) are one test each, and so is a top-level statement that
 asserted (a loop, a helper call); a ``check(candidate)`` function (HumanEval style) is called
 with the handle of ``entry_point`` and is one more test. Each check gets a fresh namespace.
+
+When the tests read no name from the candidate's module but ``entry_point`` (``candidate``), they
+start at once: their first call goes to the candidate right behind its code (handle 1 is the entry
+point's), and the candidate's load report is read ahead of that call's reply; a load that failed
+or lacks the entry point is reported as such, whatever the tests did meanwhile. One round trip
+fewer per check. Tests that read other names of the candidate's (a HumanEval prompt's helper,
+MBPP's functions) wait for the load report and get a handle for each name, as before.
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import symtable
 import types
 
-from .rpc import CandidateDied, CandidateRaised, Handle, Rpc
+from .rpc import CandidateDied, CandidateRaised, Handle, LoadFailed, Rpc
 from .wire import Unserialisable, decode_value, encode_value, short_repr
 
 
@@ -142,8 +150,27 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-Program = list[tuple[object, bool, int]]
-"""Compiled test code: one (code object, is a top-level assert, line) per top-level statement."""
+class Program(list):
+    """Compiled test code: one (code object, is a top-level assert, line) per top-level statement;
+    ``free``: the names the tests read that they never bind (builtins aside)."""
+
+    free: frozenset = frozenset()
+
+
+def free_names(tests: str) -> frozenset:
+    """Names the test code reads from its module namespace without binding them there: those it
+    expects the candidate (or the harness) to provide. Conservative: any doubt adds a name."""
+    top = symtable.symtable(tests, "tests.py", "exec")
+    bound = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    wanted: set[str] = set()
+    todo = [top]
+    while todo:
+        table = todo.pop()
+        for sym in table.get_symbols():
+            if sym.is_referenced() and (table is top or sym.is_global()) and sym.get_name() not in bound:
+                wanted.add(sym.get_name())
+        todo.extend(table.get_children())
+    return frozenset(n for n in wanted if not hasattr(builtins, n))
 
 _COMPILED: dict[str, Program | str] = {}
 _CACHE_SIZE = 256
@@ -158,7 +185,8 @@ def compile_tests(tests: str) -> Program | str:
     if hit is None:
         try:
             tree = AssertRewriter(tests).visit(ast.parse(tests, "tests.py"))
-            hit = []
+            hit = Program()
+            hit.free = free_names(tests)
             for stmt in tree.body:
                 is_test = isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(
                     stmt.value.func, ast.Attribute) and isinstance(stmt.value.func.value, ast.Name) and \
@@ -177,24 +205,34 @@ def compile_tests(tests: str) -> Program | str:
 def run_tests(rpc: Rpc, program: Program | str, entry_point: str | None, imported: set[str] | None = None) -> dict:
     """Load the candidate's names, then run the compiled test code with proxies for them."""
     report: dict[str, object] = {"tests": [], "records": []}
+    if pipelined(program, entry_point):
+        rpc.entry = entry_point
+        cand: object = Handle(rpc, 1, "function", True)
+        proxies: dict[str, object] = {str(entry_point): cand}
+        done = _run(rpc, program, cand, proxies, imported)  # type: ignore[arg-type]
+        if rpc.entry is not None:  # the tests never called the candidate: its report is still to come
+            try:
+                rpc.take_load(rpc.recv())
+            except CandidateDied as exc:
+                report["load_error"] = f"{exc} before the tests ran"
+                return report
+            except LoadFailed:
+                pass
+        problem = _load_problem(rpc.load, entry_point)
+        if problem:
+            return {**report, **problem}
+        report["names"] = sorted(rpc.load["names"])[:50]  # type: ignore[index]
+        return {**report, **done}
     try:
         load = rpc.recv()
     except CandidateDied as exc:
         report["load_error"] = f"{exc} before the tests ran"
         return report
-    if isinstance(load, dict) and load.get("op") == "setup_error":  # the sandbox's failure, not the model's
-        report["setup_error"] = str(load.get("msg"))[-1500:]
-        return report
-    if not isinstance(load, dict) or load.get("op") not in ("loaded", "load_error"):
-        report["load_error"] = "the candidate sent a malformed first message"
-        return report
-    if load["op"] == "load_error":
-        report["load_error"] = (f"the candidate code raised {str(load.get('exc'))[:80]}: "
-                                f"{str(load.get('msg'))[:300]}")
-        report["traceback"] = str(load.get("traceback", ""))[-1500:]
-        return report
-    names = load.get("names") if isinstance(load.get("names"), dict) else {}
-    proxies: dict[str, object] = {}
+    problem = _load_problem(load, None)
+    if problem:
+        return {**report, **problem}
+    names = load.get("names") if isinstance(load.get("names"), dict) else {}  # type: ignore[union-attr]
+    proxies = {}
     for name, ref in names.items():  # type: ignore[union-attr]
         try:
             proxies[str(name)] = decode_value(ref, lambda h, t, c: Handle(rpc, h, t, c))
@@ -209,6 +247,32 @@ def run_tests(rpc: Rpc, program: Program | str, entry_point: str | None, importe
     if isinstance(program, str):
         report["test_error"] = program
         return report
+    return {**report, **_run(rpc, program, cand, proxies, imported)}
+
+
+def pipelined(program: Program | str, entry_point: str | None) -> bool:
+    """Whether the tests may start before the candidate's load report (see the module docstring)."""
+    return bool(entry_point) and isinstance(program, Program) and program.free <= {entry_point, "candidate"}
+
+
+def _load_problem(load: object, entry_point: str | None) -> dict | None:
+    """What is wrong with the candidate's load report, as report fields; None when nothing is."""
+    if isinstance(load, dict) and load.get("op") == "setup_error":  # the sandbox's failure, not the model's
+        return {"setup_error": str(load.get("msg"))[-1500:]}
+    if not isinstance(load, dict) or load.get("op") not in ("loaded", "load_error"):
+        return {"load_error": "the candidate sent a malformed first message"}
+    if load["op"] == "load_error":
+        return {"load_error": f"the candidate code raised {str(load.get('exc'))[:80]}: {str(load.get('msg'))[:300]}",
+                "traceback": str(load.get("traceback", ""))[-1500:]}
+    names = load.get("names")
+    if entry_point and not (isinstance(names, dict) and isinstance(names.get(entry_point), list)):
+        return {"tests": [{"test": 1, "status": "error", "check": True,
+                           "message": f"the candidate defines no function named {entry_point!r}"}]}
+    return None
+
+
+def _run(rpc: Rpc, program: Program, cand: object, proxies: dict[str, object], imported: set[str] | None) -> dict:
+    """Run the compiled tests with ``proxies`` for the candidate's names; the report's test fields."""
     rec = Recorder()
     glb: dict[str, object] = {"__name__": "__tests__", "__builtins__": private_builtins(imported), **proxies,
                               "__rlvr_rec": rec}
@@ -233,6 +297,8 @@ def run_tests(rpc: Rpc, program: Program | str, entry_point: str | None, importe
                 tests_out.append(entry)
                 if isinstance(exc, CandidateDied):
                     break
+            if isinstance(exc, LoadFailed):
+                break  # the load report replaces whatever the tests did
     check = glb.get("check")
     if cand is not None and callable(check):
         rec.current_test = len(tests_out) + 1
@@ -247,8 +313,5 @@ def run_tests(rpc: Rpc, program: Program | str, entry_point: str | None, importe
         tests_out.append({"test": len(tests_out) + 1, "status": "error", "check": True, "data_error": True,
                           "message": "the test code defines no check(candidate) function and no "
                                      "top-level assert"})
-    report["tests"] = tests_out
-    report["records"] = rec.records
-    report["assertions"] = rec.count
-    return report
+    return {"tests": tests_out, "records": rec.records, "assertions": rec.count}
 
