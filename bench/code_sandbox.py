@@ -8,8 +8,8 @@ Peers, all run here, in the same run, on the same machine:
 * a fresh ``python3`` subprocess per check (the open-r1 style harness), exit code 0 = passed.
 
 Ours runs each check with full isolation (tier ``--isolation``): a long-lived sandboxed harness
-runs the tests, a clean candidate zygote forks one fresh candidate per check, correctness is
-decided in the verifier.
+runs the tests, two clean candidate zygotes (taken in turn) fork one fresh candidate per check,
+correctness is decided in the verifier.
 
     python bench/code_sandbox.py [--n 200] [--workers 2] [--rounds 2] [--isolation namespaces]
 
@@ -69,7 +69,7 @@ def _proc_cpu(pid: int | None) -> tuple[float, float]:
 def cpu_by_role() -> dict[str, float]:
     """CPU seconds so far: this process (the verifier), and each zygote's parts."""
     r = resource.getrusage(resource.RUSAGE_SELF)
-    out = {"verifier": r.ru_utime + r.ru_stime, "zygote": 0.0, "harness": 0.0, "candidate zygote": 0.0,
+    out = {"verifier": r.ru_utime + r.ru_stime, "zygote": 0.0, "harness": 0.0, "candidate zygotes": 0.0,
            "candidates": 0.0}
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     out["peers (reaped children)"] = children.ru_utime + children.ru_stime
@@ -80,7 +80,7 @@ def cpu_by_role() -> dict[str, float]:
             out["harness"] += sum(_proc_cpu(z.harness_pid))
             for cz in z.cz_pids:
                 cz_own, cz_children = _proc_cpu(cz)
-                out["candidate zygote"] += cz_own
+                out["candidate zygotes"] += cz_own
                 out["candidates"] += cz_children
     return out
 
