@@ -87,7 +87,8 @@ bwrap tier all checks run inside bwrap's namespaces (nested namespaces are refus
 chroot): no PID namespace for CZ, no per-check uid or IPC namespace; candidates are swept by
 process group and CZ's subreaper sweep. (9) CZ keeps the privileges it needs to make candidates
 (set uids, chown run directories, kill, remove SysV objects), under its own seccomp filter and
-Landlock domain: it runs no untrusted code and reads nothing but "finish" requests from H.
+Landlock domain: it runs no untrusted code and reads nothing but "finish" requests from H and
+its candidates' exits (SIGCHLD).
 
 Cost. A check is one fork of a CZ (~11 MB resident: this package and a few preloaded modules),
 the little setup a candidate still applies itself (uid, rlimits, a scope-only Landlock layer),

@@ -48,6 +48,9 @@ def become_candidate(sock: socket.socket, rundir: str, uid: int | None, req: dic
     seccomp filter, shared rlimits, default signal handlers and IPC namespace are inherited), in
     this order: each step needs the privileges the next drops. Every step costs page faults in a
     fresh fork, so nothing here is done that is already true."""
+    # First: the candidate zygote's SIGCHLD handler writes a pipe we are about to close.
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     pidns = bool(req.get("pidns"))
     if not pidns:
         os.setsid()  # its own process group: the sweep kills it whole (in a PID namespace, kill(-1) does)
@@ -85,7 +88,6 @@ def become_candidate(sock: socket.socket, rundir: str, uid: int | None, req: dic
             except kernel.SetupError:
                 pass
         kernel.prctl(kernel.PR_SET_DUMPABLE, 0, what="prctl(DUMPABLE)")
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())  # the candidate zygote blocks SIGCHLD; we do not
     sys.path[:] = [p for p in sys.path if p != _BOX_PARENT]  # the sandbox's own sources are not its business
 
 

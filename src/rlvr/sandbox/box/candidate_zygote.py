@@ -6,11 +6,15 @@ a socket the candidate zygote creates, hands over and closes). Its whole protoco
 harness, over a SOCK_SEQPACKET socket, is:
 
     CZ -> H   {"op": "candidate", "pid": P, "uid": U}  + the harness's end of P's socket
-    H  -> CZ  {"op": "finish", "wait_s": S}     (wait up to S seconds for P to exit, then kill)
-    CZ -> H   {"op": "finished", "status": exit code or null, "leftovers": N}
+    H  -> CZ  {"op": "finish", "pid": P, "wait_s": S}  (wait up to S s for P to exit, then kill)
+    CZ -> H   {"op": "finished", "pid": P, "status": exit code or null, "leftovers": N}
 
-then the next "candidate". With ``isolation="namespaces"`` it is pid 1 of a PID namespace of
-its own, so ``kill(-1)`` reaches exactly what the last candidate started and the kernel kills
+then the next "candidate". "finished" also comes unasked as soon as P exits by itself (an honest
+candidate exits when the harness closes its socket): then everything P started is killed and
+reaped at once and the harness need not ask, which saves the candidate zygote a wakeup on every
+check; a "finish" for a P already finished is ignored.
+
+With ``isolation="namespaces"`` it is pid 1 of a PID namespace of its own, so ``kill(-1)`` reaches exactly what the last candidate started and the kernel kills
 everything in it if this process dies; without one (tiers none and bwrap) it is a child
 subreaper and kills the candidate's process group and everything that was reparented to it.
 Each candidate gets a fresh random uid (when we are root) and a fresh run directory, removed
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import time
@@ -45,28 +50,65 @@ class CandidateZygote:
         self.read_rules = [] if req.get("cz_landlock") else \
             [(int(fd), False, bool(d)) for fd, _, d in req.get("read_rules", [])]
         self.switch_uid = bool(req.get("switch_uid"))
+        # SIGCHLD wakes select() through this pipe (a candidate's exit), alongside the harness.
+        self.wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the pipe is written
 
     def serve(self) -> None:
         while True:
             self._spawn()
-            try:
-                data = self.hsock.recv(1 << 12)
-            except OSError:
-                data = b""
-            if not data:  # the harness is gone: so is every candidate
-                self._finish(0.0)
-                self._clean()
-                return
-            try:
-                msg = json.loads(data)
-                wait_s = min(max(float(msg.get("wait_s") or 0.0), 0.0), 60.0) if msg.get("op") == "finish" else 0.0
-            except (ValueError, TypeError, AttributeError):
-                self._finish(0.0)
-                return
-            status, leftovers = self._finish(wait_s)
-            reply = {"op": "finished", "status": status, "leftovers": leftovers}
-            self.hsock.sendall(json.dumps(reply).encode())
+            pid = self.current[0] if self.current else 0
+            while self.current is not None:
+                ready, _, _ = select.select([self.hsock, self.wake], [], [])
+                if self.wake in ready:
+                    self._drain()
+                    if self._exited(pid):  # by itself: no need to wait to be asked
+                        self._reply(pid, *self._finish(0.0))
+                        break
+                if self.hsock not in ready:
+                    continue
+                try:
+                    data = self.hsock.recv(1 << 12)
+                except OSError:
+                    data = b""
+                if not data:  # the harness is gone: so is every candidate
+                    self._finish(0.0)
+                    self._clean()
+                    return
+                try:
+                    msg = json.loads(data)
+                    wait_s = min(max(float(msg.get("wait_s") or 0.0), 0.0), 60.0)
+                    asked = msg.get("op") == "finish" and msg.get("pid") == pid
+                except (ValueError, TypeError, AttributeError):
+                    self._finish(0.0)
+                    return
+                if asked:
+                    self._reply(pid, *self._finish(wait_s))
+                # else: a "finish" for a candidate already finished unasked
             self._clean()  # after the reply (no process is left), before the next candidate exists
+
+    def _reply(self, pid: int, status: int | None, leftovers: int) -> None:
+        reply = {"op": "finished", "pid": pid, "status": status, "leftovers": leftovers}
+        try:
+            self.hsock.sendall(json.dumps(reply).encode())
+        except OSError:
+            pass  # the harness is gone; the next recv says so
+
+    def _drain(self) -> None:
+        try:
+            while os.read(self.wake, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _exited(self, pid: int) -> bool:
+        """Whether the current candidate has exited (it stays a zombie for ``_finish`` to reap)."""
+        try:
+            return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
 
     def _spawn(self) -> None:
         """Fork the next candidate (it sets itself up and waits) and hand its socket over."""
@@ -124,7 +166,8 @@ class CandidateZygote:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            signal.sigtimedwait([signal.SIGCHLD], left)  # blocked here, so it waits for a child's exit
+            select.select([self.wake], [], [], left)  # a child's exit (SIGCHLD) writes the pipe
+            self._drain()
         leftovers = 0
         if self.use_pidns:  # pid 1 of the namespace: -1 is exactly the candidate's processes
             try:
@@ -225,7 +268,6 @@ def candidate_zygote_main(hsock: socket.socket, pairdir: str, req: dict) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])  # for sigtimedwait in _finish
     # What every candidate would otherwise apply to itself, applied once here and inherited: the
     # rlimits that are not per check, and (when there is one) the seccomp filter, which also holds
     # this process to the same small set of system calls.

@@ -6,8 +6,9 @@ and kept none) and gets one fresh candidate per check from its two candidate zyg
 parent of a candidate: it holds every check's tests and token, so it must not be. Per check::
 
     verifier -> H   {"op": "run", "mode": "assert", "code", "tests", "entry_point", "token"}
-    H -> C          "A" + {"code"}, then RPC calls while the tests run (``testrun``)
-    H -> CZ         finish (the candidate zygote kills and reaps the candidate and all it started)
+    H -> C          "A" + {"code", "entry"}, then RPC calls while the tests run (``testrun``)
+    H -> C          EOF (an honest candidate exits; the candidate zygote then kills and reaps all
+                    it started and says "finished" unasked; otherwise H asks it to, at once)
     H -> verifier   {"op": "results", ..., "token"}        (the token only after the last test)
 
 or, for stdin/stdout programs, per case: a fresh candidate gets "S" with stdin (a memfd), a
@@ -42,6 +43,10 @@ from .importer import DirFdFinder
 from .rpc import Rpc
 from .testrun import compile_tests, run_tests
 from .wire import FrameError, pack, read_msg, write_msg
+
+# How long an assert-mode candidate may take to exit after its socket is closed before the harness
+# asks for the kill (an honest one takes about a millisecond; only a stuck one pays this).
+_GRACE_S = 0.05
 
 
 class CandidateZygoteGone(Exception):
@@ -165,6 +170,7 @@ class Harness:
         self.vfd, self.czs, self.rundir, self.req = vfd, czs, rundir, req
         self.turn = 0  # the candidate zygote whose waiting candidate goes next
         self.cz = czs[0]  # the candidate zygote of the current candidate
+        self.pid = 0  # the current candidate (as its candidate zygote numbers it)
         self.limits = req["limits"]
         self.max_msg = int(self.limits["max_value_bytes"]) + (1 << 20)
         self.guard = StateGuard(rundir)
@@ -183,12 +189,12 @@ class Harness:
                     imported = None  # nothing of the harness's ran: a full check costs nothing extra here
                     final = self.run_stdio(msg)
                 else:
-                    final = self.run_assert(msg, imported)  # asks CZ to end the candidate, does not wait
+                    final = self.run_assert(msg, imported)  # closes the candidate's socket: it exits
                 final["restored"] = self.guard.restore(imported)  # meanwhile
                 if final.get("op") == "results":
                     # Only now, with every process of the check killed and reaped, do the results
                     # (and the token) leave.
-                    final["leftovers"] = self._finish_recv().get("leftovers", 0)
+                    final["leftovers"] = self._end(_GRACE_S).get("leftovers", 0)
             except CandidateZygoteGone:
                 final = {"op": "setup_error", "msg": "the candidate zygote is gone", "retire": True}
             if len(sys._current_frames()) > 1:  # a test left a thread running: start afresh
@@ -213,26 +219,23 @@ class Harness:
                     os.close(fd)
                 raise CandidateZygoteGone()
             msg = json.loads(data)
+            self.pid = int(msg.get("pid") or 0)
             sock = socket.socket(fileno=fds[0])
             if select.select([sock], [], [], 0)[0]:  # a waiting candidate never writes: it died idle
                 sock.close()
-                self._finish(0.0)
+                self._end(_GRACE_S)
                 continue
-            return int(msg.get("pid") or 0), sock
+            return self.pid, sock
         raise CandidateZygoteGone()
 
-    def _finish(self, wait_s: float) -> dict:
-        """Have the candidate zygote end the current candidate and everything it started."""
-        self._finish_send(wait_s)
-        return self._finish_recv()
-
-    def _finish_send(self, wait_s: float) -> None:
-        try:
-            self.cz.sendall(json.dumps({"op": "finish", "wait_s": wait_s}).encode())
-        except OSError:
-            raise CandidateZygoteGone() from None
-
-    def _finish_recv(self) -> dict:
+    def _end(self, wait_s: float) -> dict:
+        """The current candidate's end: the candidate zygote's "finished", which comes unasked
+        once the candidate exits by itself; after ``wait_s`` without it, ask for the kill."""
+        if not select.select([self.cz], [], [], max(0.0, wait_s))[0]:
+            try:
+                self.cz.sendall(json.dumps({"op": "finish", "pid": self.pid, "wait_s": 0.0}).encode())
+            except OSError:
+                raise CandidateZygoteGone() from None
         try:
             data = self.cz.recv(1 << 12)
         except OSError:
@@ -253,8 +256,7 @@ class Harness:
             pass  # it died; the tests report that
         program = compile_tests(tests if isinstance(tests, str) else "")  # while the candidate loads its code
         report = run_tests(rpc, program, entry, imported)
-        sock.close()  # first: an honest candidate exits on EOF while the candidate zygote wakes
-        self._finish_send(0.0)  # the caller waits for "finished" before it sends anything
+        sock.close()  # an honest candidate exits on EOF; serve() waits for the end (``_end``)
         report["op"] = "results"
         report["candidate"] = pid
         report["token"] = msg.get("token")  # only after the last test
@@ -318,7 +320,7 @@ class Harness:
                 break
             chunks.append(chunk)
         wait = 0.0 if (timed_out or truncated) else max(0.0, deadline - time.monotonic())
-        fin = self._finish(wait)
+        fin = self._end(wait)
         status = fin.get("status")
         if status is None and not truncated:
             timed_out = True  # it closed stdout but did not exit in time
