@@ -274,3 +274,17 @@ def test_threads_of_the_verifier_each_get_their_own_pair(v):
         for z in lst:
             for cz in z.cz_pids:
                 assert len(children_of(cz)) <= 1
+
+
+def test_a_candidate_that_will_not_exit_is_killed_after_its_check(v):
+    """An honest candidate exits when the harness closes its socket, and its candidate zygote
+    says so unasked; one that disables its own exit (and keeps a child running) is killed when the
+    harness asks, after a short grace. Either way nothing outlives the check."""
+    stubborn = ("import os, sys, threading, time\n"
+                "if os.fork() == 0:\n    time.sleep(60)\n"
+                "threading.Thread(target=time.sleep, args=(60,)).start()  # a normal exit waits for it\n"
+                "os._exit = lambda *a: None\nsys.exit = lambda *a: None\n" + HONEST_ADD)
+    shm = sysv_shm_count()
+    for code in (stubborn, HONEST_ADD, stubborn):
+        assert v.verify(_add(code)).status == "correct"
+        _assert_no_trace(v, shm)
