@@ -386,12 +386,17 @@ def remove_sysv_objects() -> int:
     for kind, rm in (("shm", lambda i: _libc.shmctl(i, IPC_RMID, None)),
                      ("sem", lambda i: _libc.semctl(i, 0, IPC_RMID)),
                      ("msg", lambda i: _libc.msgctl(i, IPC_RMID, None))):
-        try:
-            with open(f"/proc/sysvipc/{kind}") as f:
-                rows = f.read().splitlines()[1:]
+        try:  # raw reads: this runs after every check, and the io stack costs page faults
+            fd = os.open(f"/proc/sysvipc/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                chunks = [os.read(fd, 1 << 16)]
+                while chunks[-1]:
+                    chunks.append(os.read(fd, 1 << 16))
+            finally:
+                os.close(fd)
         except OSError:
             continue
-        for row in rows:
+        for row in b"".join(chunks).splitlines()[1:]:  # the first line is the header
             fields = row.split()
             if len(fields) > 1 and fields[1].isdigit():
                 rm(int(fields[1]))
