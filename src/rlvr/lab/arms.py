@@ -92,13 +92,10 @@ def seed_arms(cfg: LabConfig) -> list[str]:
 
 
 def real_verifier(cfg: LabConfig) -> Any:
-    """The task's verifier; for a built-in task (math, countdown: pure functions of the output and
-    the problem) behind a verdict cache, since sampling repeats outputs (``rlvr.verifiers.memo``)."""
+    """The task's verifier (the user's, or the built-in task's)."""
     from rlvr.verifiers.base import get_verifier
-    from rlvr.verifiers.memo import Memoized
 
-    verifier = get_verifier(cfg.verifier_name())
-    return verifier if cfg.custom else Memoized(verifier)
+    return get_verifier(cfg.verifier_name())
 
 
 def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[str, Any]:
