@@ -43,3 +43,59 @@ def test_parallel_jobs_give_the_numbers_of_one_process(tmp_path, monkeypatch):
                                   sort_keys=True, default=str)
     assert got[1] == got[2]
     assert (tmp_path / "w2" / "seed1" / "train_format" / "metrics.jsonl").is_file()
+
+
+class _Scripted:
+    """A policy whose n samples of a prompt are fixed texts (the prompt's script, in order)."""
+
+    def __init__(self, script):
+        self.script = script
+
+    def generate(self, prompts, *, n=1, **_):
+        return [self.script[p][:n] for p in prompts]
+
+
+class _Judge:
+    """Correct on 'ok', incorrect on 'no', the verifier's own failure (error) on 'err'."""
+
+    name = "judge"
+
+    def verify(self, sample):
+        from rlvr.types import Verdict
+
+        if sample.output == "err":
+            return Verdict.error("the judge failed")
+        return Verdict(1.0, "correct", "ok") if sample.output == "ok" else Verdict(0.0, "incorrect", "no")
+
+
+def test_judged_flags_leave_unjudged_samples_out_of_n():
+    from rlvr.lab.arms import judged_flags
+    from rlvr.types import Verdict
+
+    ok, no, err = Verdict(1.0, "correct", "r"), Verdict(0.0, "incorrect", "r"), Verdict.error("r")
+    skip = Verdict(0.0, "skipped", "r")
+    # a: 3 judged of 3; b loses one to an error, c one to a skip: fewer than n = 3, dropped.
+    assert judged_flags(["a", "b", "c"], [ok, no, ok, ok, err, no, skip, ok, ok], 3) == {"a": [True, False, True]}
+    assert judged_flags(["a", "b"], [ok, no, no, no], 2) == {"a": [True, False], "b": [False, False]}
+    assert judged_flags(["a"], [err, skip], 2) == {}
+
+
+def test_trajectory_probes_read_outcomes_as_test_sampling_does(tmp_path):
+    """An error verdict is the verifier's fault: the probe leaves it out of n (was: a failure), the
+    same rule as the test samples, so pass@1 of the same outputs agrees between the two."""
+    from rlvr.lab.arms import _probe, _sample_set
+
+    cfg = lab_config("quick", n_samples=2, trajectory_samples=2)
+    records = [{"id": "p1", "prompt": "1+1=", "answer": "2"}, {"id": "p2", "prompt": "2+2=", "answer": "4"},
+               {"id": "p3", "prompt": "3+3=", "answer": "6"}]
+    # p1: ok, err and p3: err, no have 1 judged sample of 2 (dropped); p2: no, ok. Counting the errors as
+    # failures instead would give pass@1 (1/2 + 1/2 + 0) / 3.
+    policy = _Scripted({"1+1=": ["ok", "err"], "2+2=": ["no", "ok"], "3+3=": ["err", "no"]})
+    point = _probe(cfg, policy, {"in_distribution": records, "shifted": []}, _Judge(), step=5)
+    flags = _sample_set(cfg, "x", policy, records, _Judge(), tmp_path / "s.jsonl", lambda *a: None)
+    assert flags == {"p2": [False, True]}  # p1 and p3 lost a sample to an error: fewer than n = 2
+    assert point["pass1_in_distribution"] == pytest.approx(0.5) and point["passk_in_distribution"] == 1.0
+    assert point["pass1_shifted"] is None and point["step"] == 5
+    none_judged = _probe(cfg, _Scripted({p["prompt"]: ["err", "err"] for p in records}),
+                         {"in_distribution": records}, _Judge(), step=1)
+    assert none_judged["pass1_in_distribution"] is None and none_judged["passk_in_distribution"] is None

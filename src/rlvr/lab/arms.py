@@ -383,9 +383,10 @@ def _probe(
             policy, records, n, verifier=verifier, temperature=cfg.temperature, max_new_tokens=cfg.new_tokens(),
             seed=cfg.seed * 104_729 + step, step=step,
         )
-        flags: dict[str, list[bool]] = {}
-        for i, v in enumerate(verdicts):
-            flags.setdefault(str(records[i // n]["id"]), []).append(v.status == "correct")
+        flags = judged_flags([str(r["id"]) for r in records], verdicts, n)
+        if not flags:  # every problem lost a sample to an error/skipped verdict: no reading
+            point[f"pass1_{name}"] = point[f"passk_{name}"] = None
+            continue
         table = pass_at_k_table(flags, [1, n])
         point[f"pass1_{name}"] = round(table[1], 6)
         point[f"passk_{name}"] = round(table[n], 6)
@@ -473,16 +474,26 @@ def _sample_set(
                 policy, chunk, n, verifier=verifier, temperature=cfg.temperature,
                 max_new_tokens=cfg.new_tokens(), seed=cfg.seed * 7919 + start + 1,
             )
+            outcomes.update(judged_flags([str(r["id"]) for r in chunk], verdicts, n))
             for i, (text, verdict) in enumerate(zip(flat, verdicts)):
                 rec = chunk[i // n]
-                outcomes.setdefault(str(rec["id"]), [])
                 if verdict.status in UNJUDGED:
                     continue  # excluded from n, like rlvr eval does
-                outcomes[str(rec["id"])].append(verdict.status == "correct")
                 fh.write(json.dumps({
                     "problem_id": rec["id"], "prompt": rec["prompt"], "answer": rec.get("answer"), "model": arm,
                     "output": text, "reward": verdict.score, "status": verdict.status, "reason": verdict.reason,
                 }) + "\n")
             advance(len(chunk))
-    # Problems whose every sample was excluded cannot be scored; pass@k needs n >= k.
-    return {pid: flags for pid, flags in outcomes.items() if len(flags) >= n}
+    return outcomes
+
+
+def judged_flags(record_ids: Sequence[str], verdicts: Sequence[Any], n: int) -> dict[str, list[bool]]:
+    """Correctness flags per problem from record-major verdicts (``n`` per record: verdict ``b * n + j``
+    is sample j of record b). Unjudged verdicts (error/skipped: not the model's fault) are left out
+    of n, as ``rlvr eval`` does; a problem left with fewer than ``n`` judged samples is dropped (its
+    pass@n cannot be computed). Test sampling and trajectory probes read outcomes this one way."""
+    flags: dict[str, list[bool]] = {pid: [] for pid in record_ids}
+    for i, v in enumerate(verdicts):
+        if v.status not in UNJUDGED:
+            flags[record_ids[i // n]].append(v.status == "correct")
+    return {pid: f for pid, f in flags.items() if len(f) >= n}
