@@ -86,9 +86,11 @@ def recovered(scenario: Scenario, observed: Mapping[str, Any]) -> bool:
 
 
 def _observe(scenario: Scenario, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    from rlvr.lab.record import LabSummary
+
     return [
         {"seed": p["seed"], "verdict": p["verdict"], "spurious": (p.get("spurious") or {}).get(scenario.control)}
-        for p in summary["per_seed"]
+        for p in LabSummary.from_dict(summary).per_seed
     ]
 
 
