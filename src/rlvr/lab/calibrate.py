@@ -55,11 +55,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "collapse",
-        "countdown has many valid expressions per target; 200 steps at LR 2e-4 without a KL anchor (the setting "
-        "measured to collapse) trade their diversity for pass@1; judged on 400 test problems, since the "
-        "profile's 100 cannot tell its ~+5-point pass@1 gain from noise on one seed",
+        "countdown has many valid expressions per target; RL without a KL anchor at a high learning rate (4e-4 for "
+        "100 steps, planted harder than the 2e-4 x 200 measured to collapse, at half the cost) trades their "
+        "diversity for pass@1 (measured on seeds 0-2: pass@1 +3.2/+4.3/+6.6, pass@8 -17.9/-16.9/-16.9 points); "
+        "judged on 800 test problems, since the profile's 100 cannot tell a +3 to +7-point pass@1 gain from "
+        "noise on one seed",
         "mode_collapse", None,
-        overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 2e-4, "steps": 200, "n_test": 400},
+        overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 4e-4, "steps": 100, "n_test": 800},
     ),
     Scenario(
         "spurious",
