@@ -69,7 +69,7 @@ class _Judge:
 
 
 def test_judged_flags_leave_unjudged_samples_out_of_n():
-    from rlvr.lab.arms import judged_flags
+    from rlvr.lab.sampling import judged_flags
     from rlvr.types import Verdict
 
     ok, no, err = Verdict(1.0, "correct", "r"), Verdict(0.0, "incorrect", "r"), Verdict.error("r")
@@ -83,7 +83,7 @@ def test_judged_flags_leave_unjudged_samples_out_of_n():
 def test_trajectory_probes_read_outcomes_as_test_sampling_does(tmp_path):
     """An error verdict is the verifier's fault: the probe leaves it out of n (was: a failure), the
     same rule as the test samples, so pass@1 of the same outputs agrees between the two."""
-    from rlvr.lab.arms import _probe, _sample_set
+    from rlvr.lab.sampling import probe, sample_set
 
     cfg = lab_config("quick", n_samples=2, trajectory_samples=2)
     records = [{"id": "p1", "prompt": "1+1=", "answer": "2"}, {"id": "p2", "prompt": "2+2=", "answer": "4"},
@@ -91,11 +91,11 @@ def test_trajectory_probes_read_outcomes_as_test_sampling_does(tmp_path):
     # p1: ok, err and p3: err, no have 1 judged sample of 2 (dropped); p2: no, ok. Counting the errors as
     # failures instead would give pass@1 (1/2 + 1/2 + 0) / 3.
     policy = _Scripted({"1+1=": ["ok", "err"], "2+2=": ["no", "ok"], "3+3=": ["err", "no"]})
-    point = _probe(cfg, policy, {"in_distribution": records, "shifted": []}, _Judge(), step=5)
-    flags = _sample_set(cfg, "x", policy, records, _Judge(), tmp_path / "s.jsonl", lambda *a: None)
+    point = probe(cfg, policy, {"in_distribution": records, "shifted": []}, _Judge(), step=5)
+    flags = sample_set(cfg, "x", policy, records, _Judge(), tmp_path / "s.jsonl", lambda *a: None)
     assert flags == {"p2": [False, True]}  # p1 and p3 lost a sample to an error: fewer than n = 2
     assert point["pass1_in_distribution"] == pytest.approx(0.5) and point["passk_in_distribution"] == 1.0
     assert point["pass1_shifted"] is None and point["step"] == 5
-    none_judged = _probe(cfg, _Scripted({p["prompt"]: ["err", "err"] for p in records}),
+    none_judged = probe(cfg, _Scripted({p["prompt"]: ["err", "err"] for p in records}),
                          {"in_distribution": records}, _Judge(), step=1)
     assert none_judged["pass1_in_distribution"] is None and none_judged["passk_in_distribution"] is None

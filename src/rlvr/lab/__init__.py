@@ -2,7 +2,7 @@
 
 A package in layers, top to bottom: ``study`` (orchestration over seeds), ``jobs`` (a seed's prep
 and RL-arm jobs on worker processes), ``arms`` (one seed: data, base, curation, RL arms, samples),
-``summary`` (pooled estimates, control calls, verdict; ``record``: summary.json as a typed
+``sampling`` (test samples and trajectory probes, one reading of verdicts), ``summary`` (pooled estimates, control calls, verdict; ``record``: summary.json as a typed
 ``LabSummary``) and ``config`` (the run config, task specs, profiles).
 """
 

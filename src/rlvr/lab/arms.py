@@ -22,7 +22,7 @@ from rlvr.data.prompts import write_records
 from rlvr.diagnostics import keys
 from rlvr.errors import ConfigError
 from rlvr.lab.config import TASK_SPECS, LabConfig
-from rlvr.types import UNJUDGED
+from rlvr.lab.sampling import probe, sample_arm
 
 ARMS = ("base", "trained", "random_control", "format_control")
 """Every arm of a seed: the base, the real-reward run and its two controls."""
@@ -133,7 +133,7 @@ def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dic
         write_records(out / "data" / "curated.jsonl", cur.kept)
 
         test_sets = {"in_distribution": splits["test"], "shifted": splits.get("shifted") or []}
-        base_outcomes = _sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
+        base_outcomes = sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
     phases.timings["total"] = round(time.perf_counter() - t_start, 3)
     return {
         "seed": cfg.seed,
@@ -185,7 +185,7 @@ def run_arm(cfg: LabConfig, out: Path, arm: str, prep: Mapping[str, Any], phases
                 eval_verifier=verifier,
             ),
         )
-        outcomes = _sample_arm(phases, cfg, arm, policy, test_sets, verifier, out)
+        outcomes = sample_arm(phases, cfg, arm, policy, test_sets, verifier, out)
     return {"arm": arm, "outcomes": outcomes, "run": run, "timings": dict(phases.timings),
             "seconds": round(time.perf_counter() - t_start, 3)}
 
@@ -364,35 +364,6 @@ def _train_config(cfg: LabConfig, run_dir: Path) -> Any:
     })
 
 
-def _probe(
-    cfg: LabConfig, policy: Any, probe_sets: Mapping[str, list[dict[str, Any]]], verifier: Any, step: int
-) -> dict[str, Any]:
-    """pass@1 and pass@n (n = ``trajectory_samples``) of the policy as it is now, on the first
-    ``trajectory_problems`` problems of each test set (a trajectory point without the entropy)."""
-    from rlvr.evaluate.passk import pass_at_k_table
-    from rlvr.rollout import generate_and_verify
-
-    n = cfg.trajectory_samples
-    point: dict[str, Any] = {"step": step}
-    for name in ("in_distribution", "shifted"):
-        records = probe_sets.get(name) or []
-        if not records:
-            point[f"pass1_{name}"] = point[f"passk_{name}"] = None
-            continue
-        _, verdicts = generate_and_verify(
-            policy, records, n, verifier=verifier, temperature=cfg.temperature, max_new_tokens=cfg.new_tokens(),
-            seed=cfg.seed * 104_729 + step, step=step,
-        )
-        flags = judged_flags([str(r["id"]) for r in records], verdicts, n)
-        if not flags:  # every problem lost a sample to an error/skipped verdict: no reading
-            point[f"pass1_{name}"] = point[f"passk_{name}"] = None
-            continue
-        table = pass_at_k_table(flags, [1, n])
-        point[f"pass1_{name}"] = round(table[1], 6)
-        point[f"passk_{name}"] = round(table[n], 6)
-    return point
-
-
 def _train(
     cfg: LabConfig, policy: Any, verifier: Any, prompts: list[dict[str, Any]], run_dir: Path,
     advance: Callable[..., None], probe_sets: Mapping[str, list[dict[str, Any]]] | None = None,
@@ -407,7 +378,7 @@ def _train(
     every = cfg.trajectory_every if probe_sets else 0
     trajectory: list[dict[str, Any]] = []
     if every:
-        trajectory.append({**_probe(cfg, policy, probe_sets, eval_verifier, 0), "entropy": None})
+        trajectory.append({**probe(cfg, policy, probe_sets, eval_verifier, 0), "entropy": None})
     window: list[float] = []
 
     def on_step(step: int, m: dict[str, Any]) -> None:
@@ -418,7 +389,7 @@ def _train(
         if isinstance(ent, (int, float)) and math.isfinite(ent):
             window.append(float(ent))
         if step % every == 0 or step == cfg.steps:
-            point = _probe(cfg, policy, probe_sets, eval_verifier, step)
+            point = probe(cfg, policy, probe_sets, eval_verifier, step)
             point["entropy"] = round(statistics.fmean(window), 6) if window else None
             window.clear()
             trajectory.append(point)
@@ -441,59 +412,3 @@ def _train(
             if line.strip():
                 warnings.append(json.loads(line))
     return {"summary": summary, "curves": curves, "warnings": warnings, "trajectory": trajectory}
-
-
-def _sample_arm(
-    phases: Phases, cfg: LabConfig, arm: str, policy: Any, test_sets: Mapping[str, list[dict[str, Any]]],
-    verifier: Any, out: Path,
-) -> dict[str, dict[str, list[bool]]]:
-    """n samples per test problem, verified, written to ``samples/<arm>_<set>.jsonl``."""
-    total = sum(len(v) for v in test_sets.values())
-    return phases.run(
-        f"sample_{arm}", f"sample {arm.replace('_', ' ')}", total,
-        lambda adv: {
-            name: _sample_set(cfg, arm, policy, records, verifier, out / "samples" / f"{arm}_{name}.jsonl", adv)
-            for name, records in test_sets.items() if records
-        },
-    )
-
-
-def _sample_set(
-    cfg: LabConfig, arm: str, policy: Any, records: list[dict[str, Any]], verifier: Any, path: Path,
-    advance: Callable[..., None], batch: int = 64,
-) -> dict[str, list[bool]]:
-    from rlvr.rollout import generate_and_verify
-
-    outcomes: dict[str, list[bool]] = {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = cfg.n_samples
-    with path.open("w", encoding="utf-8") as fh:
-        for start in range(0, len(records), batch):
-            chunk = records[start : start + batch]
-            flat, verdicts = generate_and_verify(
-                policy, chunk, n, verifier=verifier, temperature=cfg.temperature,
-                max_new_tokens=cfg.new_tokens(), seed=cfg.seed * 7919 + start + 1,
-            )
-            outcomes.update(judged_flags([str(r["id"]) for r in chunk], verdicts, n))
-            for i, (text, verdict) in enumerate(zip(flat, verdicts)):
-                rec = chunk[i // n]
-                if verdict.status in UNJUDGED:
-                    continue  # excluded from n, like rlvr eval does
-                fh.write(json.dumps({
-                    "problem_id": rec["id"], "prompt": rec["prompt"], "answer": rec.get("answer"), "model": arm,
-                    "output": text, "reward": verdict.score, "status": verdict.status, "reason": verdict.reason,
-                }) + "\n")
-            advance(len(chunk))
-    return outcomes
-
-
-def judged_flags(record_ids: Sequence[str], verdicts: Sequence[Any], n: int) -> dict[str, list[bool]]:
-    """Correctness flags per problem from record-major verdicts (``n`` per record: verdict ``b * n + j``
-    is sample j of record b). Unjudged verdicts (error/skipped: not the model's fault) are left out
-    of n, as ``rlvr eval`` does; a problem left with fewer than ``n`` judged samples is dropped (its
-    pass@n cannot be computed). Test sampling and trajectory probes read outcomes this one way."""
-    flags: dict[str, list[bool]] = {pid: [] for pid in record_ids}
-    for i, v in enumerate(verdicts):
-        if v.status not in UNJUDGED:
-            flags[record_ids[i // n]].append(v.status == "correct")
-    return {pid: f for pid, f in flags.items() if len(f) >= n}
