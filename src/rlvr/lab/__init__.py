@@ -1,9 +1,10 @@
 """``rlvr lab``: does RLVR make the model smarter, or faster at search? And did the reward matter?
 
 A package in layers, top to bottom: ``study`` (orchestration over seeds), ``jobs`` (a seed's prep
-and RL-arm jobs on worker processes), ``arms`` (one seed: data, base, curation, RL arms, samples),
-``sampling`` (test samples and trajectory probes, one reading of verdicts), ``summary`` (pooled estimates, control calls, verdict; ``record``: summary.json as a typed
-``LabSummary``) and ``config`` (the run config, task specs, profiles).
+and RL-arm jobs on worker processes), ``arms`` (one seed: data, base, curation, RL arms),
+``sampling`` (test samples and trajectory probes, one reading of verdicts), ``summary`` (pooled
+estimates, control calls, verdict; ``record``: summary.json as a typed ``LabSummary``) and
+``config`` (the run config, task specs, profiles).
 """
 
 from rlvr.lab.config import PROFILES, TASK_SPECS, LabConfig, TaskSpec, lab_config
