@@ -347,3 +347,23 @@ def test_lab_summary_pools_seeds_and_calls_the_control():
     assert s["spurious"]["label"] == "control_unstable" and s["spurious"]["flag"] is False
     assert s["spurious"]["controls"]["random_control"]["kl_end_per_seed"] == [0.01, 0.02]
     assert s["verdict"]["label"] == s["comparison"]["verdict"]
+
+
+def test_typed_summary_round_trips_with_the_contract_keys():
+    from rlvr.lab.record import LabSummary
+    from rlvr.lab.summary import lab_summary
+
+    cfg = lab_config("quick", n_samples=8, n_boot=50, format_control=False)
+    base = [2] * 10 + [0] * 4
+    s = lab_summary(cfg, [_fake_seed(0, base, [6] * 10 + [0] * 4, base, [3] * 14)])
+    s["timings"] = {"total": 1.0}
+    rec = LabSummary.from_dict(s)
+    assert rec.to_dict() == s and list(rec.to_dict()) == list(s)  # same keys, same order
+    assert rec.seeds == [0] and rec.label == s["verdict"]["label"] and rec.files is None
+    assert set(s) >= SUMMARY_KEYS | CONTRACT_KEYS
+    newer = {**s, "added_later": 1}
+    assert LabSummary.from_dict(newer).to_dict() == newer
+    with pytest.raises(ConfigError, match="lacks per_seed"):
+        LabSummary.from_dict({k: v for k, v in s.items() if k != "per_seed"})
+    with pytest.raises(ConfigError, match="not a lab summary"):
+        LabSummary.from_dict({"kind": "compare"})

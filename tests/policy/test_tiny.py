@@ -97,6 +97,34 @@ def test_pretrain_learns_and_save_load_round_trip(tmp_path):
     assert q.generate(["1+2="], temperature=0.0, max_new_tokens=3) == p.generate(["1+2="], temperature=0.0, max_new_tokens=3)
 
 
+def test_pretrain_batches_cover_completions_only_at_each_batchs_own_width():
+    """The first step's loss is the cross-entropy of the batch built by hand: the drawn pairs, padded
+    to the widest of them (not of all pairs), the loss on completion + EOS positions only."""
+    import torch.nn.functional as F
+
+    from rlvr.policy.base import make_generator
+
+    torch.set_num_threads(1)
+    pairs = [("1+1=", "2"), ("12+30=", "42"), ("7=", "7"), ("99+99=", "198"), ("3+4=", "7")]
+    p = TinyPolicy(TinyConfig(n_layer=1, n_head=2, n_embd=16, block_size=12), seed=0)
+    ref = TinyPolicy(TinyConfig(n_layer=1, n_head=2, n_embd=16, block_size=12), seed=0)
+    (loss,) = pretrain(p, pairs, steps=1, batch_size=3, seed=5)
+    tok = ref.tokenizer
+    idx = torch.randint(len(pairs), (3,), generator=make_generator(5, "cpu")).tolist()
+    rows = [([tok.bos_id, *tok.encode(q)], [*tok.encode(a), tok.eos_id]) for q, a in (pairs[i] for i in idx)]
+    width = max(len(q) + len(a) for q, a in rows)
+    ids = torch.full((3, width), tok.pad_id)
+    mask, target = torch.zeros_like(ids), torch.full_like(ids, -100)
+    for r, (q, a) in enumerate(rows):
+        ids[r, : len(q) + len(a)] = torch.tensor(q + a)
+        mask[r, : len(q) + len(a)] = 1
+        target[r, len(q) - 1 : len(q) + len(a) - 1] = torch.tensor(a)
+    ref.model.train()
+    logits = ref.model(ids, mask)
+    expected = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100)
+    assert loss == float(expected.detach())
+
+
 def test_load_policy_errors(tmp_path):
     with pytest.raises(ConfigError, match="no such model folder"):
         load_policy(tmp_path / "missing")

@@ -37,7 +37,7 @@ def lab(
     task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
     seed: int = typer.Option(0, "--seed", help="First seed: seed+i drives replicate i (data, warm-up, RL, sampling)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Independent replicates (default 3; --quick 2; --model 1)."),
-    workers: int | None = typer.Option(None, "--workers", help="Seeds run at once (default: one per CPU core)."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes running the seeds' jobs (default: one per CPU core)."),
     quick: bool = typer.Option(False, "--quick", help="Smoke profile: smaller data, 100 RL steps, n=8, 2 seeds."),
     model: str | None = typer.Option(
         None, "--model", help="A transformers model (folder, GGUF file or alias such as smollm2) instead of the tiny one."
@@ -116,7 +116,7 @@ def calibrate(
     quick: bool = typer.Option(False, "--quick", help="Quick profile (3 seeds per scenario); default: full (5 seeds)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per scenario."),
     only: str | None = typer.Option(None, "--only", help="Comma-separated scenarios (default: all)."),
-    workers: int | None = typer.Option(None, "--workers", help="Seeds run at once (default: one per CPU core)."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes running the jobs (default: one per CPU core)."),
     as_json: bool = typer.Option(False, "--json", help="Print calibration.json's content."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -146,4 +146,7 @@ def calibrate(
             f"{sc['seconds']:.0f} s)",
             highlight=False,
         )
-    err_console.print(f"calibration: {out / 'calibration.json'}", highlight=False)
+    err_console.print(
+        f"calibration: {out / 'calibration.json'} ({result.get('seconds', 0):.0f} s wall on "
+        f"{result.get('workers', 1)} processes; a scenario's seconds are its share)", highlight=False,
+    )

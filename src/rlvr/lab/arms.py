@@ -12,7 +12,8 @@ import random
 import shutil
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from rlvr.data.prompts import write_records
 from rlvr.diagnostics import keys
 from rlvr.errors import ConfigError
 from rlvr.lab.config import TASK_SPECS, LabConfig
-from rlvr.types import UNJUDGED
+from rlvr.lab.sampling import probe, sample_arm
 
 ARMS = ("base", "trained", "random_control", "format_control")
 """Every arm of a seed: the base, the real-reward run and its two controls."""
@@ -70,26 +71,45 @@ class Phases:
             self.progress.stop()
 
 
-def run_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[str, Any]:
-    """One full replicate of the study with ``cfg.seed`` in ``out`` (data/, base/, samples/, run
-    folders): returns ``{"seed", "outcomes", "runs", "curation", "hit_rate", "data", "timings"}``."""
+@contextmanager
+def _torch_threads(cfg: LabConfig) -> Iterator[None]:
+    """Torch CPU threads for one job (1 for the tiny model: its ops are too small to gain from more)."""
     import torch
 
-    from rlvr.data.curate import curate
-    from rlvr.verifiers.base import get_verifier
-
-    phases = phases or Phases(False)
     threads = cfg.threads if cfg.threads is not None else (0 if cfg.custom else 1)
-    threads_before = torch.get_num_threads()
+    before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
-    t_start = time.perf_counter()
     try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def seed_arms(cfg: LabConfig) -> list[str]:
+    """The RL arms of one seed, in the order they are trained and reported."""
+    return ["trained", "random_control", *(["format_control"] if cfg.format_control else [])]
+
+
+def real_verifier(cfg: LabConfig) -> Any:
+    """The task's verifier (the user's, or the built-in task's)."""
+    from rlvr.verifiers.base import get_verifier
+
+    return get_verifier(cfg.verifier_name())
+
+
+def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[str, Any]:
+    """The first part of a replicate, before any RL arm: data splits, the base, curation and the
+    base's test samples. Returns plain data (picklable) that ``run_arm`` starts from."""
+    from rlvr.data.curate import curate
+
+    phases = phases or Phases(False)
+    t_start = time.perf_counter()
+    with _torch_threads(cfg):
         splits, shifted_description = phases.run("data", "data", 1, lambda adv: _splits(cfg))
         for name, records in splits.items():
             write_records(out / "data" / f"{name}.jsonl", records)
-        verifier_name = cfg.verifier_name()
-        verifier = get_verifier(verifier_name)
+        verifier = real_verifier(cfg)
 
         base_dir = out / "base"
         total_pre = cfg.pretrain_steps if not cfg.custom else 1
@@ -113,50 +133,96 @@ def run_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[st
         write_records(out / "data" / "curated.jsonl", cur.kept)
 
         test_sets = {"in_distribution": splits["test"], "shifted": splits.get("shifted") or []}
-        outcomes: dict[str, dict[str, dict[str, list[bool]]]] = {}
-        outcomes["base"] = _sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
-        base = None  # each arm loads its own copy; a large base need not stay in memory meanwhile
-
-        arm_verifiers = {
-            "trained": verifier,
-            "random_control": get_verifier("random", p=round(hit_rate, 6), seed=cfg.seed),
-        }
-        if cfg.format_control:
-            arm_verifiers["format_control"] = answer_format_verifier(cfg)
-        probe_sets = {name: records[: cfg.trajectory_problems] for name, records in test_sets.items()}
-        runs: dict[str, Any] = {}
-        for arm, arm_verifier in arm_verifiers.items():
-            policy = _fresh_copy(cfg, base_dir)
-            run_name = RUN_DIRS[arm]
-            runs[arm] = phases.run(
-                run_name, f"GRPO ({arm.replace('_', ' ')})", cfg.steps,
-                lambda adv, p=policy, v=arm_verifier, r=run_name: _train(
-                    cfg, p, v, cur.kept, out / r, adv, probe_sets=probe_sets, eval_verifier=verifier
-                ),
-            )
-            outcomes[arm] = _sample_arm(phases, cfg, arm, policy, test_sets, verifier, out)
-            del policy
-        phases.timings["total"] = round(time.perf_counter() - t_start, 3)
-        return {
-            "seed": cfg.seed,
-            "outcomes": outcomes,
-            "runs": runs,
-            "curation": cur.summary(),
+        base_outcomes = sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
+    phases.timings["total"] = round(time.perf_counter() - t_start, 3)
+    return {
+        "seed": cfg.seed,
+        "base_outcomes": base_outcomes,
+        "kept": cur.kept,
+        "curation": cur.summary(),
+        "hit_rate": round(hit_rate, 6),
+        "verifier": cfg.verifier_name(),
+        "test_sets": test_sets,
+        "data": {
+            "pretrain": len(splits.get("pretrain") or []),
+            "train": len(pool),
             "curated": len(cur.kept),
-            "hit_rate": round(hit_rate, 6),
-            "verifier": verifier_name,
-            "data": {
-                "pretrain": len(splits.get("pretrain") or []),
-                "train": len(pool),
-                "curated": len(cur.kept),
-                "test_in_distribution": len(outcomes["base"].get("in_distribution") or {}),
-                "test_shifted": len(outcomes["base"].get("shifted") or {}),
-                "shifted_description": shifted_description,
-            },
-            "timings": dict(phases.timings),
-        }
-    finally:
-        torch.set_num_threads(threads_before)
+            "test_in_distribution": len(base_outcomes.get("in_distribution") or {}),
+            "test_shifted": len(base_outcomes.get("shifted") or {}),
+            "shifted_description": shifted_description,
+        },
+        "timings": dict(phases.timings),
+    }
+
+
+def run_arm(cfg: LabConfig, out: Path, arm: str, prep: Mapping[str, Any], phases: Phases | None = None) -> dict[str, Any]:
+    """One RL arm of a replicate from ``prepare_seed``'s output: a fresh copy of the base trained
+    with the arm's reward (the real verifier, a random reward at the base's hit rate, or the
+    format-only reward), then sampled on both test sets. Independent of the other arms (every
+    arm seeds its own trainer and sampling), so arms may run in any order or process."""
+    from rlvr.verifiers.base import get_verifier
+
+    phases = phases or Phases(False)
+    t_start = time.perf_counter()
+    with _torch_threads(cfg):
+        verifier = real_verifier(cfg)
+        if arm == "trained":
+            arm_verifier = verifier
+        elif arm == "random_control":
+            arm_verifier = get_verifier("random", p=prep["hit_rate"], seed=cfg.seed)
+        elif arm == "format_control":
+            arm_verifier = answer_format_verifier(cfg)
+        else:
+            raise ConfigError(f"unknown lab arm {arm!r}; arms: {', '.join(ARMS[1:])}")
+        test_sets = prep["test_sets"]
+        probe_sets = {name: records[: cfg.trajectory_problems] for name, records in test_sets.items()}
+        policy = _fresh_copy(cfg, out / "base")
+        run_name = RUN_DIRS[arm]
+        run = phases.run(
+            run_name, f"GRPO ({arm.replace('_', ' ')})", cfg.steps,
+            lambda adv: _train(
+                cfg, policy, arm_verifier, prep["kept"], out / run_name, adv, probe_sets=probe_sets,
+                eval_verifier=verifier,
+            ),
+        )
+        outcomes = sample_arm(phases, cfg, arm, policy, test_sets, verifier, out)
+    return {"arm": arm, "outcomes": outcomes, "run": run, "timings": dict(phases.timings),
+            "seconds": round(time.perf_counter() - t_start, 3)}
+
+
+def assemble_seed(prep: Mapping[str, Any], arm_results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One replicate's result (what ``rlvr.lab.summary`` reads) from its parts: ``{"seed",
+    "outcomes", "runs", "curation", "curated", "hit_rate", "verifier", "data", "timings"}``; the
+    timings add up every part's phases (``total``: the seconds the parts took, wherever they ran)."""
+    timings = {k: v for k, v in prep["timings"].items() if k != "total"}
+    total = prep["timings"].get("total", 0.0)
+    outcomes = {"base": prep["base_outcomes"]}
+    runs = {}
+    for res in arm_results:
+        outcomes[res["arm"]] = res["outcomes"]
+        runs[res["arm"]] = res["run"]
+        timings.update(res["timings"])
+        total += res["seconds"]
+    timings["total"] = round(total, 3)
+    return {
+        "seed": prep["seed"],
+        "outcomes": outcomes,
+        "runs": runs,
+        "curation": prep["curation"],
+        "curated": len(prep["kept"]),
+        "hit_rate": prep["hit_rate"],
+        "verifier": prep["verifier"],
+        "data": prep["data"],
+        "timings": timings,
+    }
+
+
+def run_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[str, Any]:
+    """One full replicate of the study with ``cfg.seed`` in ``out`` (data/, base/, samples/, run
+    folders), in this process: ``prepare_seed``, then each arm of ``seed_arms``."""
+    phases = phases or Phases(False)
+    prep = prepare_seed(cfg, out, phases)
+    return assemble_seed(prep, [run_arm(cfg, out, arm, prep, phases) for arm in seed_arms(cfg)])
 
 
 def answer_format_verifier(cfg: LabConfig) -> Any:
@@ -298,34 +364,6 @@ def _train_config(cfg: LabConfig, run_dir: Path) -> Any:
     })
 
 
-def _probe(
-    cfg: LabConfig, policy: Any, probe_sets: Mapping[str, list[dict[str, Any]]], verifier: Any, step: int
-) -> dict[str, Any]:
-    """pass@1 and pass@n (n = ``trajectory_samples``) of the policy as it is now, on the first
-    ``trajectory_problems`` problems of each test set (a trajectory point without the entropy)."""
-    from rlvr.evaluate.passk import pass_at_k_table
-    from rlvr.rollout import generate_and_verify
-
-    n = cfg.trajectory_samples
-    point: dict[str, Any] = {"step": step}
-    for name in ("in_distribution", "shifted"):
-        records = probe_sets.get(name) or []
-        if not records:
-            point[f"pass1_{name}"] = point[f"passk_{name}"] = None
-            continue
-        _, verdicts = generate_and_verify(
-            policy, records, n, verifier=verifier, temperature=cfg.temperature, max_new_tokens=cfg.new_tokens(),
-            seed=cfg.seed * 104_729 + step, step=step,
-        )
-        flags: dict[str, list[bool]] = {}
-        for i, v in enumerate(verdicts):
-            flags.setdefault(str(records[i // n]["id"]), []).append(v.status == "correct")
-        table = pass_at_k_table(flags, [1, n])
-        point[f"pass1_{name}"] = round(table[1], 6)
-        point[f"passk_{name}"] = round(table[n], 6)
-    return point
-
-
 def _train(
     cfg: LabConfig, policy: Any, verifier: Any, prompts: list[dict[str, Any]], run_dir: Path,
     advance: Callable[..., None], probe_sets: Mapping[str, list[dict[str, Any]]] | None = None,
@@ -340,7 +378,7 @@ def _train(
     every = cfg.trajectory_every if probe_sets else 0
     trajectory: list[dict[str, Any]] = []
     if every:
-        trajectory.append({**_probe(cfg, policy, probe_sets, eval_verifier, 0), "entropy": None})
+        trajectory.append({**probe(cfg, policy, probe_sets, eval_verifier, 0), "entropy": None})
     window: list[float] = []
 
     def on_step(step: int, m: dict[str, Any]) -> None:
@@ -351,7 +389,7 @@ def _train(
         if isinstance(ent, (int, float)) and math.isfinite(ent):
             window.append(float(ent))
         if step % every == 0 or step == cfg.steps:
-            point = _probe(cfg, policy, probe_sets, eval_verifier, step)
+            point = probe(cfg, policy, probe_sets, eval_verifier, step)
             point["entropy"] = round(statistics.fmean(window), 6) if window else None
             window.clear()
             trajectory.append(point)
@@ -374,49 +412,3 @@ def _train(
             if line.strip():
                 warnings.append(json.loads(line))
     return {"summary": summary, "curves": curves, "warnings": warnings, "trajectory": trajectory}
-
-
-def _sample_arm(
-    phases: Phases, cfg: LabConfig, arm: str, policy: Any, test_sets: Mapping[str, list[dict[str, Any]]],
-    verifier: Any, out: Path,
-) -> dict[str, dict[str, list[bool]]]:
-    """n samples per test problem, verified, written to ``samples/<arm>_<set>.jsonl``."""
-    total = sum(len(v) for v in test_sets.values())
-    return phases.run(
-        f"sample_{arm}", f"sample {arm.replace('_', ' ')}", total,
-        lambda adv: {
-            name: _sample_set(cfg, arm, policy, records, verifier, out / "samples" / f"{arm}_{name}.jsonl", adv)
-            for name, records in test_sets.items() if records
-        },
-    )
-
-
-def _sample_set(
-    cfg: LabConfig, arm: str, policy: Any, records: list[dict[str, Any]], verifier: Any, path: Path,
-    advance: Callable[..., None], batch: int = 64,
-) -> dict[str, list[bool]]:
-    from rlvr.rollout import generate_and_verify
-
-    outcomes: dict[str, list[bool]] = {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = cfg.n_samples
-    with path.open("w", encoding="utf-8") as fh:
-        for start in range(0, len(records), batch):
-            chunk = records[start : start + batch]
-            flat, verdicts = generate_and_verify(
-                policy, chunk, n, verifier=verifier, temperature=cfg.temperature,
-                max_new_tokens=cfg.new_tokens(), seed=cfg.seed * 7919 + start + 1,
-            )
-            for i, (text, verdict) in enumerate(zip(flat, verdicts)):
-                rec = chunk[i // n]
-                outcomes.setdefault(str(rec["id"]), [])
-                if verdict.status in UNJUDGED:
-                    continue  # excluded from n, like rlvr eval does
-                outcomes[str(rec["id"])].append(verdict.status == "correct")
-                fh.write(json.dumps({
-                    "problem_id": rec["id"], "prompt": rec["prompt"], "answer": rec.get("answer"), "model": arm,
-                    "output": text, "reward": verdict.score, "status": verdict.status, "reason": verdict.reason,
-                }) + "\n")
-            advance(len(chunk))
-    # Problems whose every sample was excluded cannot be scored; pass@k needs n >= k.
-    return {pid: flags for pid, flags in outcomes.items() if len(flags) >= n}

@@ -55,9 +55,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "collapse",
-        "countdown has many valid expressions per target; 200 steps at LR 2e-4 without a KL anchor (the setting "
-        "measured to collapse) trade their diversity for pass@1",
-        "mode_collapse", None, overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 2e-4, "steps": 200},
+        "countdown has many valid expressions per target; RL without a KL anchor at a high learning rate (4e-4 for "
+        "100 steps, planted harder than the 2e-4 x 200 measured to collapse, at half the cost) trades their "
+        "diversity for pass@1 (measured on seeds 0-2: pass@1 +3.2/+4.3/+6.6, pass@8 -17.9/-16.9/-16.9 points); "
+        "judged on 800 test problems, since the profile's 100 cannot tell a +3 to +7-point pass@1 gain from "
+        "noise on one seed",
+        "mode_collapse", None,
+        overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 4e-4, "steps": 100, "n_test": 800},
     ),
     Scenario(
         "spurious",
@@ -84,9 +88,11 @@ def recovered(scenario: Scenario, observed: Mapping[str, Any]) -> bool:
 
 
 def _observe(scenario: Scenario, summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    from rlvr.lab.record import LabSummary
+
     return [
         {"seed": p["seed"], "verdict": p["verdict"], "spurious": (p.get("spurious") or {}).get(scenario.control)}
-        for p in summary["per_seed"]
+        for p in LabSummary.from_dict(summary).per_seed
     ]
 
 
@@ -102,7 +108,9 @@ def run_calibration(
     """Run the scenarios (all, or ``names``) on ``seeds`` seeds each (default 3 quick, 5 full) and
     write ``<out_dir>/calibration.json``; returns its content. ``base``: LabConfig overrides for
     every scenario (workers, cache_dir, ...)."""
-    from rlvr.lab.study import run_lab
+    from rlvr.lab.arms import seed_arms
+    from rlvr.lab.jobs import StudyRun, run_studies
+    from rlvr.lab.study import finish_lab, start_lab, workers_for
     from rlvr.report.calibration import write_calibration_report
 
     if profile not in ("quick", "full"):
@@ -116,30 +124,50 @@ def run_calibration(
     if (out / "calibration.json").exists():
         raise ConfigError(f"{out} already holds a calibration; choose another --out or delete it")
     out.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"profile": profile, "scenarios": []}
+    studies: list[StudyRun] = []
     for sc in chosen:
         cfg: LabConfig = lab_config(
             "quick" if profile == "quick" else "default",
             **{**dict(base or {}), **dict(sc.overrides), "seeds": n_seeds, "out_dir": str(out / sc.name)},
         )
-        if sc.control == "format_control" and not cfg.format_control:
-            cfg = replace(cfg, format_control=True)
-        t0 = time.perf_counter()
-        summary = run_lab(cfg, quiet=quiet)
+        # The format-only control decides no planted field but its own: train it only where it is
+        # the planted control (elsewhere it would cost a third of the RL time for nothing judged).
+        cfg = replace(cfg, format_control=sc.control == "format_control")
+        studies.append(start_lab(cfg))
+    # Every scenario × seed goes to one pool of jobs (rlvr.lab.jobs), longest first, so no core
+    # idles while a scenario's last seed runs alone; each scenario is summarised as it completes.
+    workers = max(workers_for(st.cfg, sum(st.cfg.seeds * (1 + len(seed_arms(st.cfg))) for st in studies))
+                  for st in studies)
+    t_start = time.perf_counter()
+    result: dict[str, Any] = {"profile": profile, "scenarios": [], "workers": workers}
+    done: dict[str, dict[str, Any]] = {}
+
+    def finished(st: StudyRun) -> None:
+        sc = chosen[studies.index(st)]
+        summary = finish_lab(st, workers, quiet=True)
         observed = _observe(sc, summary)
-        result["scenarios"].append({
+        done[sc.name] = {
             "name": sc.name,
             "why": sc.why,
             "planted": {"verdict": sc.verdict, "spurious": sc.spurious},
             "observed": observed,
             "recovered": sum(recovered(sc, o) for o in observed),
             "seeds": len(observed),
-            "seconds": round(time.perf_counter() - t0, 1),
+            # Scenarios share the pool: a scenario's seconds are its share of the wall time (its
+            # jobs' seconds over the processes), so the column adds up to the whole calibration.
+            "seconds": round(st.job_seconds / workers, 1),
+            "job_seconds": round(st.job_seconds, 1),
             "pooled": {"verdict": summary["verdict"]["label"], "spurious": summary["spurious"]["controls"].get(
                 sc.control, {}).get("label")},
             "pass_at_k": {arm: a["pass_at_k"] for arm, a in summary["arms"].items()},
             "summary": f"{sc.name}/summary.json",
-        })
+        }
+        result["scenarios"] = [done[c.name] for c in chosen if c.name in done]
+        result["seconds"] = round(time.perf_counter() - t_start, 1)
         write_json(out / "calibration.json", result)  # after each scenario: a partial table survives
         write_calibration_report(out / "calibration.html", result)
+
+    run_studies(studies, workers, show=not quiet and any(st.cfg.progress for st in studies), on_done=finished)
+    result["seconds"] = round(time.perf_counter() - t_start, 1)
+    write_json(out / "calibration.json", result)
     return result

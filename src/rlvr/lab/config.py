@@ -82,8 +82,8 @@ class LabConfig:
     seeds: int = 3
     """Independent replicates of the whole study; pooled intervals include their spread."""
     workers: int | None = None
-    """Seeds run at once, each in its own process on one thread (None: one per CPU core for the
-    tiny model, 1 for a transformers model)."""
+    """Worker processes running the seeds' jobs (a prep job per seed, then one per RL arm; each
+    process on one thread), None: one per CPU core for the tiny model, 1 for a transformers model."""
     out_dir: str = "runs/lab"
     """Run folder: summary.json, report.html, samples/, data/, train_real/, train_random/."""
     profile: str = "default"

@@ -1,7 +1,8 @@
 """The study behind ``rlvr lab``: orchestration only (the pieces live below it).
 
-For each seed (``cfg.seeds`` independent replicates, in parallel processes where cores allow),
-``rlvr.lab.arms.run_seed`` runs, in ``<out>/seed<s>/``:
+For each seed (``cfg.seeds`` independent replicates; ``rlvr.lab.jobs`` runs them as jobs on
+parallel processes where cores allow: a prep job per seed, then one job per RL arm), in
+``<out>/seed<s>/``:
 
 1. **data**: disjoint splits of a generated task (worked solutions for warm-up, an RL prompt pool,
    an in-distribution test set with a hard stratum, a *shifted* set of the same length);
@@ -26,82 +27,71 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rlvr.errors import ConfigError
 from rlvr.io import write_json
-from rlvr.lab.arms import RUN_DIRS, Phases, run_seed
+from rlvr.lab.arms import RUN_DIRS, Phases, seed_arms
 from rlvr.lab.config import LabConfig
+from rlvr.lab.jobs import StudyRun, run_studies
 from rlvr.lab.summary import lab_summary
 
-__all__ = ["run_lab", "workers_for"]
+__all__ = ["finish_lab", "run_lab", "start_lab", "workers_for"]
 
 
-def workers_for(cfg: LabConfig) -> int:
-    """Seeds run at once: the config's, else one per core for the tiny model (each process on one
-    thread: its ops are too small to gain from more) and 1 for a transformers model."""
+def workers_for(cfg: LabConfig, jobs: int | None = None) -> int:
+    """Processes running the study's jobs: the config's, else one per core for the tiny model
+    (each process on one thread: its ops are too small to gain from more) and 1 for a transformers
+    model; never more than there are jobs (``jobs``; default: the prep and arm jobs of every seed)."""
+    if jobs is None:
+        jobs = cfg.seeds * (1 + len(seed_arms(cfg)))
     if cfg.workers is not None:
-        return min(cfg.workers, cfg.seeds)
+        return max(1, min(cfg.workers, jobs))
     if cfg.custom:
         return 1
-    return max(1, min(cfg.seeds, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
-
-
-def _seed_job(cfg: LabConfig, out: str) -> dict[str, Any]:
-    """A worker's job: one seed, quiet, on one thread (top-level so it pickles)."""
-    return run_seed(cfg, Path(out))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(jobs, cores))
 
 
 def run_lab(config: LabConfig, *, quiet: bool = False) -> dict[str, Any]:
     """Run the whole study; returns the summary (also written to ``<out_dir>/summary.json``)."""
     cfg = config
+    study = start_lab(cfg)
+    workers = workers_for(cfg)
+    run_studies([study], workers, show=cfg.progress and not quiet)
+    return finish_lab(study, workers, quiet=quiet)
+
+
+def start_lab(cfg: LabConfig) -> StudyRun:
+    """Claim the study's folder (refusing one that holds a run); its seeds are then run by
+    ``rlvr.lab.jobs.run_studies`` and summarised by ``finish_lab``."""
     out = Path(cfg.out_dir)
     _claim_out_dir(out, cfg.seed_list())
-    t_start = time.perf_counter()
-    seed_cfgs = [replace(cfg, seed=s, seeds=1) for s in cfg.seed_list()]
-    workers = workers_for(cfg)
-    show = cfg.progress and not quiet
-    results: list[dict[str, Any]] = []
-    phases = Phases(show)
+    return StudyRun(cfg, out)
+
+
+def finish_lab(study: StudyRun, workers: int, *, quiet: bool = False) -> dict[str, Any]:
+    """Pool a finished study's seeds into ``summary.json`` and ``report.html``; returns the summary."""
+    from rlvr.report.lab import write_lab_report
+
+    cfg, out = study.cfg, study.out
+    results = study.ordered()
+    phases = Phases(cfg.progress and not quiet)
     try:
-        if workers > 1:
-            # Fork is cheap (no second torch import, seconds on a busy machine) and safe while this
-            # process has not loaded torch: each child imports it after the fork. Once torch is
-            # loaded (its thread pool may have run), forking can deadlock, so spawn instead.
-            import multiprocessing
-            import sys
-
-            safe_fork = "torch" not in sys.modules and "fork" in multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("fork" if safe_fork else "spawn")
-
-            def run_all(advance: Any) -> list[dict[str, Any]]:
-                with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                    futures = [pool.submit(_seed_job, c, str(out / f"seed{c.seed}")) for c in seed_cfgs]
-                    got = []
-                    for f in futures:
-                        got.append(f.result())
-                        advance(1, info=f"seed {got[-1]['seed']} done")
-                    return got
-
-            results = phases.run("seeds", f"{len(seed_cfgs)} seeds on {workers} processes", len(seed_cfgs), run_all)
-        else:
-            for c in seed_cfgs:
-                seed_phases = Phases(show)
-                try:
-                    results.append(run_seed(c, out / f"seed{c.seed}", seed_phases))
-                finally:
-                    seed_phases.stop()
-                for name, sec in seed_phases.timings.items():
-                    if name != "total":
-                        phases.timings[name] = round(phases.timings.get(name, 0.0) + sec, 3)
         summary = phases.run("evaluate", "evaluate", 1, lambda adv: lab_summary(cfg, results))
     finally:
         phases.stop()
-    timings = dict(phases.timings)
+    timings: dict[str, Any] = {"seeds": study.seconds}
+    if workers <= 1:  # seeds ran one after the other here: their phases add up to the wall time
+        timings = {}
+        for r in results:
+            for name, sec in r["timings"].items():
+                if name != "total":
+                    timings[name] = round(timings.get(name, 0.0) + sec, 3)
+    timings.update(phases.timings)
     timings["workers"] = workers
+    timings["job_seconds"] = study.job_seconds
     timings["per_seed"] = {str(r["seed"]): r["timings"] for r in results}
     summary["timings"] = timings
     first = f"seed{cfg.seed}/"
@@ -113,13 +103,12 @@ def run_lab(config: LabConfig, *, quiet: bool = False) -> dict[str, Any]:
     }
     if cfg.format_control:
         summary["files"]["format_control_run"] = first + "train_format/"
-    from rlvr.report.lab import write_lab_report
-
     t0 = time.perf_counter()
     write_json(out / "summary.json", summary)
     write_lab_report(out / "report.html", summary)
     summary["timings"]["report"] = round(time.perf_counter() - t0, 3)
-    summary["timings"]["total"] = round(time.perf_counter() - t_start, 3)
+    summary["timings"]["total"] = round(study.seconds + sum(
+        v for k, v in summary["timings"].items() if k in ("evaluate", "report")), 3)
     write_json(out / "summary.json", summary)
     write_lab_report(out / "report.html", summary)
     return summary

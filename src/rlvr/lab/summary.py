@@ -18,6 +18,7 @@ from typing import Any
 from rlvr.diagnostics import keys
 from rlvr.errors import ConfigError
 from rlvr.lab.config import LabConfig
+from rlvr.lab.record import LabSummary
 
 __all__ = ["lab_summary", "lab_verdict"]
 
@@ -144,30 +145,33 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
     rl_arms = [a for a in arm_names if a != "base"]
     warnings = [{"seed": s["seed"], "arm": arm, **w} for s in seeds for arm in rl_arms for w in s["runs"][arm]["warnings"]]
     entropy = {arm: _start_end(first["runs"][arm]["curves"].get(keys.POLICY_ENTROPY, [])) for arm in rl_arms}
-    summary: dict[str, Any] = {
-        "kind": "lab",
-        "version": 2,
-        "task": "custom" if cfg.custom else cfg.task,
-        "model": cfg.model or "tiny",
-        "verifier": first["verifier"],
-        "seed": cfg.seed,
-        "seeds": [s["seed"] for s in seeds],
-        "profile": cfg.profile,
-        "device": cfg.device,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "config": json.loads(json.dumps(asdict(cfg), default=str)),
-        "data": {**first["data"], "curated_per_seed": [s["curated"] for s in seeds]},
-        "curation": first["curation"],
-        "hit_rate": round(statistics.fmean(s["hit_rate"] for s in seeds), 6),
-        "ks": ks,
-        "arms": arms,
-        "informative": inform,
-        "compression_ratio": comp["compression_ratio"],
-        "capability_gain": comp["capability_gain"],
-        "crossover_k": comp["crossover_k"],
-        "comparison": comp,
-        "comparison_shifted": comp_shift,
-        "spurious": {
+    trajectory, trajectory_stats, trajectory_warnings = _trajectories(seeds, rl_arms)
+    for entry, s in zip(per_seed, seeds):
+        entry["trajectory"] = {arm: s["runs"][arm].get("trajectory") or [] for arm in rl_arms}
+    record = LabSummary(
+        kind="lab",
+        version=2,
+        task="custom" if cfg.custom else cfg.task,
+        model=cfg.model or "tiny",
+        verifier=first["verifier"],
+        seed=cfg.seed,
+        seeds=[s["seed"] for s in seeds],
+        profile=cfg.profile,
+        device=cfg.device,
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        config=json.loads(json.dumps(asdict(cfg), default=str)),
+        data={**first["data"], "curated_per_seed": [s["curated"] for s in seeds]},
+        curation=first["curation"],
+        hit_rate=round(statistics.fmean(s["hit_rate"] for s in seeds), 6),
+        ks=ks,
+        arms=arms,
+        informative=inform,
+        compression_ratio=comp["compression_ratio"],
+        capability_gain=comp["capability_gain"],
+        crossover_k=comp["crossover_k"],
+        comparison=comp,
+        comparison_shifted=comp_shift,
+        spurious={
             "real_improvement": real_gain,
             "random_improvement": rand["pass_at_1"],
             "flag": overall == "spurious_gain",
@@ -192,19 +196,20 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
                 "explanation": list(EXPLANATION) if overall == "spurious_gain" else [],
             },
         },
-        "per_seed": per_seed,
-        "health": {
+        per_seed=per_seed,
+        health={
             "warnings": warnings,
             **{arm: first["runs"][arm]["summary"].get("health") for arm in rl_arms},
         },
-        "training": {arm: first["runs"][arm]["curves"] for arm in rl_arms},
-        "entropy": entropy,
-    }
-    summary["trajectory"], summary["trajectory_stats"], summary["trajectory_warnings"] = _trajectories(seeds, rl_arms)
-    for entry, s in zip(per_seed, seeds):
-        entry["trajectory"] = {arm: s["runs"][arm].get("trajectory") or [] for arm in rl_arms}
-    summary["verdict"] = lab_verdict(summary)
-    return summary
+        training={arm: first["runs"][arm]["curves"] for arm in rl_arms},
+        entropy=entropy,
+        trajectory=trajectory,
+        trajectory_stats=trajectory_stats,
+        trajectory_warnings=trajectory_warnings,
+        verdict={},
+    )
+    record.verdict = lab_verdict(record.to_dict())
+    return record.to_dict()
 
 
 def _trajectories(seeds: Sequence[Mapping[str, Any]], arms: list[str]) -> tuple[dict, dict, list]:

@@ -614,7 +614,12 @@ def _data_and_timings(s: Mapping[str, Any]) -> str:
     total = t.get("total")
     rows = []
     for phase, sec in t.items():
-        if phase == "total":
+        if phase in ("total", "per_seed") or not _is_num(sec):
+            continue
+        if phase in ("workers", "job_seconds"):  # not phases of the wall time: no share
+            label = "processes" if phase == "workers" else "job seconds (summed over processes)"
+            value = str(sec) if phase == "workers" else _duration(sec)
+            rows.append(f'<tr><td class="l">{label}</td><td>{value}</td><td></td></tr>')
             continue
         share = f"{100 * sec / total:.0f}%" if _is_num(sec) and _is_num(total) and total > 0 else DASH
         rows.append(f'<tr><td class="l">{escape(str(phase))}</td><td>{_duration(sec)}</td><td>{share}</td></tr>')
