@@ -83,7 +83,10 @@ class SandboxConfig:
 
     def limits(self) -> dict[str, Any]:
         return {
-            "cpu_s": self.timeout + 1,
+            # A backstop behind the wall-clock deadlines (the harness's `timeout`, the verifier's
+            # `timeout + 1`): it must fire after them, or an endless loop reads as a crash, not a
+            # timeout (a pre-forked candidate starts the tests within a millisecond of the send).
+            "cpu_s": self.timeout + 2,
             "timeout_s": self.timeout,
             "memory_bytes": self.memory_mb << 20,
             "file_bytes": max(self.max_file_mb << 20, self.max_output_bytes + 4096),
