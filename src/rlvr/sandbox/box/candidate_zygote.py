@@ -51,8 +51,7 @@ class CandidateZygote:
             [(int(fd), False, bool(d)) for fd, _, d in req.get("read_rules", [])]
         self.switch_uid = bool(req.get("switch_uid"))
         # SIGCHLD wakes select() through this pipe (a candidate's exit), alongside the harness.
-        self.wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        os.set_blocking(wake_w, False)
+        self.wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)  # both ends non-blocking
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the pipe is written
 

@@ -204,9 +204,9 @@ class Harness:
                 return
 
     # ---- candidates ----
-    def _candidate(self) -> tuple[int, socket.socket]:
-        """The next fresh candidate, from the candidate zygotes in turn (usually forked and
-        waiting already)."""
+    def _candidate(self) -> socket.socket:
+        """The next fresh candidate's socket, from the candidate zygotes in turn (usually forked
+        and waiting already); ``self.cz`` and ``self.pid`` say which one it is."""
         for _ in range(3):
             self.cz = self.czs[self.turn]
             self.turn = (self.turn + 1) % len(self.czs)
@@ -225,7 +225,7 @@ class Harness:
                 sock.close()
                 self._end(_GRACE_S)
                 continue
-            return self.pid, sock
+            return sock
         raise CandidateZygoteGone()
 
     def _end(self, wait_s: float) -> dict:
@@ -248,7 +248,7 @@ class Harness:
     def run_assert(self, msg: dict, imported: set[str]) -> dict:
         code, tests, entry = msg.get("code"), msg.get("tests"), msg.get("entry_point")
         entry = entry if isinstance(entry, str) else None
-        pid, sock = self._candidate()
+        sock = self._candidate()
         rpc = Rpc(sock, self.limits["max_value_bytes"])
         try:  # the entry point gets handle 1: the tests may call it before the load report is in
             sock.sendall(b"A" + pack({"code": code if isinstance(code, str) else "", "entry": entry}))
@@ -258,7 +258,7 @@ class Harness:
         report = run_tests(rpc, program, entry, imported)
         sock.close()  # an honest candidate exits on EOF; serve() waits for the end (``_end``)
         report["op"] = "results"
-        report["candidate"] = pid
+        report["candidate"] = self.pid
         report["token"] = msg.get("token")  # only after the last test
         return report
 
@@ -289,7 +289,7 @@ class Harness:
         err = os.memfd_create("stderr", 0)
         out_r, out_w = os.pipe()
         start = time.monotonic()
-        pid, sock = self._candidate()
+        sock = self._candidate()
         try:
             socket.send_fds(sock, [b"S"], [inp, out_w, err])
             sock.sendall(pack({"code": code}))
@@ -337,7 +337,7 @@ class Harness:
             "truncated": truncated,
             "elapsed_s": round(elapsed, 4),
             "leftovers": fin.get("leftovers", 0),
-            "candidate": pid,
+            "candidate": self.pid,
         }
 
 

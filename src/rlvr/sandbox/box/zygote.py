@@ -192,8 +192,7 @@ class Zygote:
             if cz == 0:  # pragma: no cover - a candidate zygote
                 code = 70
                 try:
-                    for s in (self.sock, vsock, hsock, *[end for j, pair in enumerate(links) for end in pair
-                                                        if j != i or end is pair[0]]):
+                    for s in (self.sock, vsock, hsock, *[end for pair in links for end in pair if end is not links[i][1]]):
                         s.detach()
                     code = candidate_zygote_main(links[i][1], cdir, req)
                 except BaseException:
