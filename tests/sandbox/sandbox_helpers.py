@@ -34,23 +34,38 @@ def _parent(pid: int) -> int:
     return 0
 
 
+def killed(pid: int) -> bool:
+    """``pid`` can run no instruction of its own again: gone, a zombie, exiting (PF_EXITING), or
+    with SIGKILL pending. A check's processes are all at least this when its verdict returns; the
+    candidate zygote reaps them a moment later (before it forks its next candidate)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    if stat[0] in ("Z", "X") or int(stat[6]) & 0x4:  # PF_EXITING
+        return True
+    return any(line.startswith(("SigPnd:", "ShdPnd:")) and int(line.split()[1], 16) & (1 << 8)
+               for line in status.splitlines())
+
+
 def _is_resident(pid: int) -> bool:
     """``pid`` is a harness, a candidate zygote, or a candidate zygote's single waiting candidate
-    (which has no children of its own)."""
+    (which has no children of its own). Killed processes of the last check are not resident."""
     harnesses, czs = resident()
     if pid in harnesses or pid in czs:
         return True
     parent = _parent(pid)
-    if parent in czs:
-        assert len(children_of(parent)) == 1, f"candidate zygote {parent} has more than one candidate"
-        assert descendants(pid) == [], f"a waiting candidate {pid} has children"
+    if parent in czs and not killed(pid):
+        live = [k for k in children_of(parent) if not killed(k)]
+        assert live == [pid], f"candidate zygote {parent} has more than one live candidate: {live}"
+        assert [d for d in descendants(pid) if not killed(d)] == [], f"a waiting candidate {pid} has children"
         return True
     return False
 
 
-def run_uid_processes() -> list[int]:
-    """Pids of live processes owned by a sandbox run uid, other than the resident harnesses and
-    waiting candidates (there must be none between checks)."""
+def uid_processes() -> list[int]:
+    """Pids of this checkout's processes owned by a sandbox run uid, zombies left out."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -64,14 +79,38 @@ def run_uid_processes() -> list[int]:
                 if int(line.split()[1]) >= RUN_UID_MIN and "State:\tZ" not in status:
                     found.append(int(entry))
                 break
-    left = [p for p in found if not _is_resident(p) and not _another_checkouts_sandbox(p)]
+    return [p for p in found if not _another_checkouts_sandbox(p)]
+
+
+def run_uid_processes() -> list[int]:
+    """Pids of live processes owned by a sandbox run uid, other than the resident harnesses and
+    waiting candidates (there must be none between checks): any that is not killed yet, and any
+    killed one still there a few seconds later."""
+    others = uid_processes()
+    dying = [p for p in others if killed(p)]
+    left = [p for p in others if p not in dying and not _is_resident(p)]
     # A zygote closed by an earlier test takes its pair down by parent-death signal, a moment
     # after the close returns; a process that escaped a check is still there a second later.
     deadline = time.monotonic() + 1.0
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
         left = [p for p in left if _alive(p)]
-    return left
+    deadline = time.monotonic() + 5.0  # the kernel tears a killed process down in about a millisecond
+    while dying and time.monotonic() < deadline:
+        time.sleep(0.005)
+        dying = [p for p in dying if _alive(p)]
+    return left + dying
+
+
+def settled(cz: int, timeout: float = 10.0) -> list[int]:
+    """Wait until candidate zygote ``cz`` has reaped its last check's (killed) processes and
+    forked its next candidate; returns its children then (one, when all is well)."""
+    deadline = time.monotonic() + timeout
+    kids = children_of(cz)
+    while (len(kids) != 1 or any(killed(k) for k in kids)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+        kids = children_of(cz)
+    return kids
 
 
 def _alive(pid: int) -> bool:
@@ -111,7 +150,10 @@ def descendants(pid: int) -> list[int]:
 
 def run_descendants(zygote_pid: int) -> list[int]:
     """A zygote's descendants other than its pair and the waiting candidate (there must be none
-    between checks)."""
+    between checks, once the candidate zygotes have reaped what they killed)."""
+    deadline = time.monotonic() + 5.0
+    while any(killed(p) for p in descendants(zygote_pid)) and time.monotonic() < deadline:
+        time.sleep(0.005)
     return [p for p in descendants(zygote_pid) if not _is_resident(p)]
 
 

@@ -11,10 +11,20 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-import time
 
 import pytest
-from sandbox_helpers import children_of, run_descendants, run_uid_processes, sysv_shm_count
+from sandbox_helpers import (
+    _is_resident,
+    _pairs,
+    children_of,
+    descendants,
+    killed,
+    run_descendants,
+    run_uid_processes,
+    settled,
+    sysv_shm_count,
+    uid_processes,
+)
 
 from rlvr.audit.suites.code import FORGE_FOR_NEXT, POISON_CACHES, STASHER
 from rlvr.engine import verify
@@ -47,12 +57,10 @@ def _assert_no_trace(v: CodeVerifier, shm_before: int) -> None:
                 assert sorted(os.listdir(z.pair_dir)) == ["c0", "c1", "h"]
                 assert os.listdir(os.path.join(z.pair_dir, "h")) == []
                 # Each candidate zygote's candidates' directories, as it sees them (its own
-                # tmpfs), once it has cleaned up after its last check (it does so after replying,
-                # before it forks its next candidate: so, once that candidate exists).
+                # tmpfs), once it has cleaned up after its last check (it does so after replying
+                # and reaping, before it forks its next candidate: so, once that candidate exists).
                 for i, cz in enumerate(z.cz_pids):
-                    deadline = time.monotonic() + 5.0
-                    while not children_of(cz) and time.monotonic() < deadline:
-                        time.sleep(0.005)
+                    assert len(settled(cz)) == 1
                     cdir = f"/proc/{cz}/root{z.pair_dir}/c{i}"
                     entries = os.listdir(cdir)
                     assert len(entries) <= 1, entries
@@ -288,3 +296,23 @@ def test_a_candidate_that_will_not_exit_is_killed_after_its_check(v):
     for code in (stubborn, HONEST_ADD, stubborn):
         assert v.verify(_add(code)).status == "correct"
         _assert_no_trace(v, shm)
+
+
+def test_every_process_of_a_check_is_killed_before_its_verdict_returns(v):
+    """The verdict leaves only once every process the check started has been killed: at the
+    moment ``verify`` returns, each one (the candidate, a forked child, a thread-holding process
+    that disabled its exit) is gone, a zombie, exiting, or has SIGKILL pending; none runs again.
+    The candidate zygote reaps them a moment later, before it forks its next candidate."""
+    spawner = ("import os, threading, time\n"
+               "for _ in range(3):\n    if os.fork() == 0:\n        time.sleep(60)\n"
+               "threading.Thread(target=time.sleep, args=(60,)).start()\n"
+               "os._exit = lambda *a: None\n" + HONEST_ADD)
+    for i in range(12):
+        code = spawner if i % 2 else HONEST_ADD
+        assert v.verify(_add(code)).status == "correct"
+        # At once (a scan of /proc takes milliseconds): what each candidate zygote's namespace holds.
+        procs = [p for z in _pairs() for cz in z.cz_pids for p in descendants(cz)]
+        alive = [p for p in procs if not killed(p)]
+        assert len(alive) <= 2 and all(_is_resident(p) for p in alive), f"check {i}: running after the verdict"
+        assert not [p for p in uid_processes() if not killed(p) and not _is_resident(p)]
+    _assert_no_trace(v, sysv_shm_count())

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import children_of, run_descendants, run_uid_processes
+from sandbox_helpers import killed, run_descendants, run_uid_processes, settled
 
 from rlvr.errors import ConfigError, IsolationUnavailableError
 from rlvr.sandbox import Sandbox, SandboxConfig, runner
@@ -257,10 +257,7 @@ def _waiting_candidates(z: runner._ZygoteProc) -> list[int]:
     assert len(z.cz_pids) == 2
     out = []
     for cz in z.cz_pids:
-        deadline = time.monotonic() + 10.0  # it may still be being forked (a loaded machine)
-        while not children_of(cz) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        kids = children_of(cz)
+        kids = settled(cz)  # it may still be reaping its last check and forking (a loaded machine)
         assert len(kids) == 1, f"the candidate zygote has {len(kids)} children between checks"
         out.append(kids[0])
     return out
@@ -293,7 +290,12 @@ def test_no_parent_of_a_candidate_ever_holds_a_check_secret(namespaces_ok):
         second = v.sandbox.run_tests(code, tests, None)
         assert second.token_ok and second.harness_pid == first.harness_pid  # the harness lives on
         assert len(second.candidates) == 1  # (pids are per candidate zygote's namespace: not compared)
-        # One of the two waiting candidates ran the second check and was killed and reaped with it.
+        # One of the two waiting candidates ran the second check: killed before the verdict
+        # returned (it runs no instruction of its own again), reaped a moment later.
+        assert sorted(killed(w) for w in waiting) == [False, True]
+        deadline = time.monotonic() + 5.0
+        while sum(os.path.exists(f"/proc/{w}") for w in waiting) > 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
         assert sorted(os.path.exists(f"/proc/{w}") for w in waiting) == [False, True]
     finally:
         v.close()

@@ -12,7 +12,8 @@ long-lived sandboxed *harness* that runs the checks' tests, and a small clean *c
 zygote* (pid 1 of its own PID namespace) that forks one fresh *candidate* per check, which runs
 the model's code. The verifier sends the code, tests and token straight to the harness; the
 harness sends the code to the candidate and calls into it over RPC; the candidate zygote kills
-and reaps the candidate and everything it started before the results go back. The invariant
+the candidate and everything it started before the results go back (and reaps them, and removes
+their files, before it forks its next candidate). The invariant
 that makes this safe: no process that has ever held a check's tests, token, expected outputs or
 another candidate's code is the parent of a candidate. The process tree, the threat model, the
 limits and the costs are in ``rlvr.sandbox.box`` (the package docstring), whose files a reviewer

@@ -507,8 +507,9 @@ class Sandbox:
     def run(self, first: dict[str, Any], converse: Any) -> RunOutcome:
         """One run: ``first`` (plus this run's token, for assert mode) goes to the pair's harness,
         then ``converse(send, recv, token, outcome)`` talks to it. Every process the run started
-        is gone when this returns: the harness reports only after the candidate zygote has
-        killed and reaped them, and on any anomaly the pair itself is stopped here."""
+        is killed when this returns (none runs another instruction; the kernel may still be
+        tearing one down): the harness reports only after the candidate zygote has killed them,
+        and on any anomaly the pair itself is stopped here."""
         t0 = time.monotonic()
         z = self._checkout()
         outcome = RunOutcome(messages=[], isolation=self.tier)

