@@ -183,18 +183,12 @@ class Harness:
                 return
             if not isinstance(msg, dict) or msg.get("op") != "run":
                 return  # the verifier closed the socket (or spoke nonsense): this harness is done
-            imported: set[str] | None = set()
             try:
                 if msg.get("mode") == "stdio":
-                    imported = None  # nothing of the harness's ran: a full check costs nothing extra here
                     final = self.run_stdio(msg)
+                    final["restored"] = self.guard.restore(None)  # nothing of the harness's ran: a full check is cheap
                 else:
-                    final = self.run_assert(msg, imported)  # has asked for the candidate's kill
-                final["restored"] = self.guard.restore(imported)  # meanwhile
-                if final.get("op") == "results":
-                    # Only now, with every process of the check killed, do the results (and the
-                    # token) leave.
-                    final["leftovers"] = self._end(asked=True).get("leftovers", 0)
+                    final = self.run_assert(msg)  # returns with every process of the check killed
             except CandidateZygoteGone:
                 final = {"op": "setup_error", "msg": "the candidate zygote is gone", "retire": True}
             if len(sys._current_frames()) > 1:  # a test left a thread running: start afresh
@@ -250,24 +244,30 @@ class Harness:
         return json.loads(data)
 
     # ---- the two modes ----
-    def run_assert(self, msg: dict, imported: set[str]) -> dict:
+    def run_assert(self, msg: dict) -> dict:
         code, tests, entry = msg.get("code"), msg.get("tests"), msg.get("entry_point")
         entry = entry if isinstance(entry, str) else None
+        imported: set[str] = set()  # what the tests import (``StateGuard.restore``)
         sock = self._candidate()
-        rpc = Rpc(sock, self.limits["max_value_bytes"])
-        try:  # the entry point gets handle 1: the tests may call it before the load report is in
-            sock.sendall(b"A" + pack({"code": code if isinstance(code, str) else "", "entry": entry}))
-        except OSError:
-            pass  # it died; the tests report that
-        program = compile_tests(tests if isinstance(tests, str) else "")  # while the candidate loads its code
-        report = run_tests(rpc, program, entry, imported)
-        # The kill at once, rather than a wait for the candidate to exit by itself: it takes the
-        # candidate's exit (the teardown of its memory, ~1 ms) off the check's critical path.
-        self._ask_kill()
-        sock.close()
-        report["op"] = "results"
-        report["candidate"] = self.pid
-        report["token"] = msg.get("token")  # only after the last test
+        try:
+            rpc = Rpc(sock, self.limits["max_value_bytes"])
+            try:  # the entry point gets handle 1: the tests may call it before the load report is in
+                sock.sendall(b"A" + pack({"code": code if isinstance(code, str) else "", "entry": entry}))
+            except OSError:
+                pass  # it died; the tests report that
+            program = compile_tests(tests if isinstance(tests, str) else "")  # while the candidate loads its code
+            report = run_tests(rpc, program, entry, imported)
+            # The kill at once, not a wait for the candidate to exit by itself: the teardown of its
+            # memory (~1 ms) then runs after the check instead of on its critical path.
+            self._ask_kill()
+            report["restored"] = self.guard.restore(imported)  # meanwhile
+            report["leftovers"] = self._end(asked=True).get("leftovers", 0)
+        finally:
+            # Closed only after the kill: a candidate woken by EOF would start its own exit and
+            # compete for the CPU with the kill the check waits for.
+            sock.close()
+        # Only now, with every process of the check killed, do the results (and the token) leave.
+        report.update(op="results", candidate=self.pid, token=msg.get("token"))
         return report
 
     def run_stdio(self, msg: dict) -> dict:
