@@ -160,6 +160,7 @@ sys.path.insert(0, sys.argv[1])
 from box import candidate, kernel, zygote
 for name in zygote.PRELOAD:
     __import__(name)
+import box.harness  # the candidate zygote is forked from a zygote that has the harness loaded
 kernel.prepare_seccomp()
 stdlib = os.path.dirname(os.__file__)
 dyn = next(p for p in sys.path if p.endswith("lib-dynload"))

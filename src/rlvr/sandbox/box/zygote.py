@@ -1,7 +1,7 @@
 """The zygote: the warm root of the sandbox, which starts a harness and a candidate zygote.
 
 The verifier starts it as ``python -I -S .../box FD CONFIG`` (isolated mode, no site-packages,
-standard library only), so it stays small (~14 MB) and forks stay cheap. It never holds a
+standard library only), so it stays small (~17 MB) and forks stay cheap. It never holds a
 check's code, tests, token or data: the verifier talks to the harness directly, over a socket
 whose other end this process passes on (SCM_RIGHTS) and closes. Protocol with the verifier
 (SOCK_SEQPACKET, one JSON object per packet)::
@@ -36,6 +36,7 @@ import sys
 
 from . import kernel
 from .candidate_zygote import candidate_zygote_main, sweep
+from .harness import harness_main
 
 # A few modules nearly every candidate imports. Kept short on purpose: fork and exit cost grows
 # with the zygote's resident size; everything else is imported lazily by the candidate, through
@@ -207,10 +208,6 @@ class Zygote:
             try:
                 for s in (self.sock, vsock, *[pair[1] for pair in links]):
                     s.detach()
-                # Imported here, in the harness only: what the zygote holds, every candidate
-                # zygote and candidate inherits, and pays for in forks, page faults and exits.
-                from .harness import harness_main
-
                 code = harness_main(hsock.detach(), [pair[0].detach() for pair in links], hdir, req)
             except BaseException:
                 code = 70
