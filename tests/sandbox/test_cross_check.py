@@ -316,3 +316,15 @@ def test_every_process_of_a_check_is_killed_before_its_verdict_returns(v):
         assert len(alive) <= 2 and all(_is_resident(p) for p in alive), f"check {i}: running after the verdict"
         assert not [p for p in uid_processes() if not killed(p) and not _is_resident(p)]
     _assert_no_trace(v, sysv_shm_count())
+
+
+def test_a_slow_teardown_delays_no_later_check_into_a_wrong_verdict(v):
+    """A candidate that dirtied ~300 MB takes its kernel teardown well past the verdict (the
+    candidate zygote reaps it before its next fork): the checks right behind it, on both candidate
+    zygotes, still get their own verdicts, and nothing of it is left afterwards."""
+    hog = "buf = bytearray(300 << 20)\nfor i in range(0, len(buf), 4096):\n    buf[i] = 1\n" + HONEST_ADD
+    shm = sysv_shm_count()
+    for code in (hog, HONEST_ADD, WRONG_ADD, HONEST_ADD, hog, hog, HONEST_ADD):
+        want = "incorrect" if code is WRONG_ADD else "correct"
+        assert v.verify(_add(code)).status == want
+    _assert_no_trace(v, shm)
