@@ -34,6 +34,14 @@ def _parent(pid: int) -> int:
     return 0
 
 
+def wait_until(cond, timeout: float, step: float = 0.005) -> bool:  # noqa: ANN001
+    """Poll ``cond()`` until it holds or ``timeout`` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(step)
+    return bool(cond())
+
+
 def killed(pid: int) -> bool:
     """``pid`` can run no instruction of its own again: gone, a zombie, exiting (PF_EXITING), or
     with SIGKILL pending. A check's processes are all at least this when its verdict returns; the
@@ -95,22 +103,19 @@ def run_uid_processes() -> list[int]:
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
         left = [p for p in left if _alive(p)]
-    deadline = time.monotonic() + 5.0  # the kernel tears a killed process down in about a millisecond
-    while dying and time.monotonic() < deadline:
-        time.sleep(0.005)
-        dying = [p for p in dying if _alive(p)]
-    return left + dying
+    wait_until(lambda: not any(_alive(p) for p in dying), 5.0)  # a teardown takes about a millisecond
+    return left + [p for p in dying if _alive(p)]
 
 
 def settled(cz: int, timeout: float = 10.0) -> list[int]:
     """Wait until candidate zygote ``cz`` has reaped its last check's (killed) processes and
     forked its next candidate; returns its children then (one, when all is well)."""
-    deadline = time.monotonic() + timeout
-    kids = children_of(cz)
-    while (len(kids) != 1 or any(killed(k) for k in kids)) and time.monotonic() < deadline:
-        time.sleep(0.005)
+    def one_live_child() -> bool:
         kids = children_of(cz)
-    return kids
+        return len(kids) == 1 and not killed(kids[0])
+
+    wait_until(one_live_child, timeout)
+    return children_of(cz)
 
 
 def _alive(pid: int) -> bool:
@@ -151,9 +156,7 @@ def descendants(pid: int) -> list[int]:
 def run_descendants(zygote_pid: int) -> list[int]:
     """A zygote's descendants other than its pair and the waiting candidate (there must be none
     between checks, once the candidate zygotes have reaped what they killed)."""
-    deadline = time.monotonic() + 5.0
-    while any(killed(p) for p in descendants(zygote_pid)) and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: not any(killed(p) for p in descendants(zygote_pid)), 5.0)
     return [p for p in descendants(zygote_pid) if not _is_resident(p)]
 
 

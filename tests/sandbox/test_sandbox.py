@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import killed, run_descendants, run_uid_processes, settled
+from sandbox_helpers import killed, run_descendants, run_uid_processes, settled, wait_until
 
 from rlvr.errors import ConfigError, IsolationUnavailableError
 from rlvr.sandbox import Sandbox, SandboxConfig, runner
@@ -293,9 +293,7 @@ def test_no_parent_of_a_candidate_ever_holds_a_check_secret(namespaces_ok):
         # One of the two waiting candidates ran the second check: killed before the verdict
         # returned (it runs no instruction of its own again), reaped a moment later.
         assert sorted(killed(w) for w in waiting) == [False, True]
-        deadline = time.monotonic() + 5.0
-        while sum(os.path.exists(f"/proc/{w}") for w in waiting) > 1 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_until(lambda: sum(os.path.exists(f"/proc/{w}") for w in waiting) <= 1, 5.0)
         assert sorted(os.path.exists(f"/proc/{w}") for w in waiting) == [False, True]
     finally:
         v.close()

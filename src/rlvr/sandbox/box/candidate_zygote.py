@@ -71,7 +71,6 @@ class CandidateZygote:
                     self._drain()
                     if self._exited(pid):  # by itself: no need to wait to be asked
                         self._reply(pid, *self._finish(0.0))
-                        self._reap()
                         break
                 if self.hsock not in ready:
                     continue
@@ -81,7 +80,6 @@ class CandidateZygote:
                     data = b""
                 if not data:  # the harness is gone: so is every candidate
                     self._finish(0.0)
-                    self._reap()
                     self._clean()
                     return
                 try:
@@ -90,13 +88,12 @@ class CandidateZygote:
                     asked = msg.get("op") == "finish" and msg.get("pid") == pid
                 except (ValueError, TypeError, AttributeError):
                     self._finish(0.0)
-                    self._reap()
+                    self._clean()
                     return
                 if asked:
                     self._reply(pid, *self._finish(wait_s))
-                    self._reap()
                 # else: a "finish" for a candidate already finished unasked
-            self._clean()  # after the reply and the reap (no process is left), before the next candidate exists
+            self._clean()  # after the reply, before the next candidate exists
 
     def _reply(self, pid: int, status: int | None, leftovers: int) -> None:
         reply = {"op": "finished", "pid": pid, "status": status, "leftovers": leftovers}
@@ -157,7 +154,7 @@ class CandidateZygote:
 
     def _finish(self, wait_s: float) -> tuple[int | None, int]:
         """Wait up to ``wait_s`` for the candidate to exit, then kill everything it started
-        (outside a PID namespace, reap it all too; in one, ``_reap`` follows). Returns (exit code
+        (outside a PID namespace, reap it all too; in one, ``_clean`` reaps). Returns (exit code
         or None, processes swept outside a PID namespace)."""
         if self.current is None:
             return None, 0
@@ -189,17 +186,15 @@ class CandidateZygote:
         self.dirty = rundir
         return status, leftovers
 
-    def _reap(self) -> None:
-        """Wait for every killed process of the check to be gone (in a PID namespace, each one
-        is ours once its parent dies: we are its pid 1)."""
+    def _clean(self) -> None:
+        """Remove what the last candidate left: first its processes, killed already (wait for the
+        kernel to tear each down: in a PID namespace each is ours once its parent dies, we are its
+        pid 1), then its SysV objects and its files."""
         while True:
             try:
                 os.waitpid(-1, 0)
             except ChildProcessError:
-                return
-
-    def _clean(self) -> None:
-        """Remove what the last candidate left: its SysV objects and its files."""
+                break
         if self.req.get("ipcns"):  # this namespace is ours alone: nothing in it survives a check
             kernel.remove_sysv_objects()
         if self.dirty:
