@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.evaluate.trajectory import correlations, generalisation_warnings, mean_trajectory
+from rlvr.evaluate.trajectory import SeedShift, correlations, entropy_ood_warning, mean_trajectory
 
 
 def _pt(step, ent, i1, s1, ik=None, sk=None):
@@ -31,13 +31,31 @@ def test_correlations_by_hand():
     assert c["passk_in_distribution"] is None  # no readings
 
 
-def test_warns_when_in_distribution_rises_and_shifted_falls():
-    traj = [_pt(0, None, 0.30, 0.40, 0.6, 0.5), _pt(50, 0.3, 0.45, 0.38, 0.6, 0.5), _pt(100, 0.2, 0.50, 0.30, 0.5, 0.5)]
-    codes = [w["code"] for w in generalisation_warnings(traj)]
-    assert codes == ["pass1_shifted_falls", "passk_in_distribution_falls"]
-    # Both rising, or a fall within the tolerance: no warning.
-    assert generalisation_warnings([_pt(0, None, 0.3, 0.4), _pt(9, 0.2, 0.5, 0.5)]) == []
-    assert generalisation_warnings([_pt(0, None, 0.3, 0.40), _pt(9, 0.2, 0.5, 0.38)]) == []
-    # In-distribution flat: whatever the shifted set does, this is not the trade-off warned about.
-    assert generalisation_warnings([_pt(0, None, 0.3, 0.4), _pt(9, 0.2, 0.31, 0.1)]) == []
-    assert generalisation_warnings([_pt(0, None, 0.3, 0.4)]) == []
+def _seeds(gains, ents=((1.0, 0.5),) * 3, half=0.03):
+    return [SeedShift(i, g, (g - half, g + half), a, b) for i, (g, (a, b)) in enumerate(zip(gains, ents))]
+
+
+def test_ood_warning_fires_on_a_consistent_shifted_decline_with_entropy_collapse():
+    w = entropy_ood_warning("trained", _seeds([-0.08, -0.10, -0.06]), -0.08, (-0.12, -0.04))
+    assert w is not None and w["code"] == "entropy_ood_decline" and w["arm"] == "trained"
+    assert "entropy fell 50-50%" in w["message"] and "-8.0 points" in w["message"]
+    assert [p["entropy_drop"] for p in w["evidence"]["per_seed"]] == [0.5, 0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("gains", "ents", "pooled_ci", "why"),
+    [
+        ([-0.08, -0.10, -0.06], ((1.0, 0.5),) * 3, (-0.12, 0.01), "pooled interval reaches 0"),
+        ([-0.08, 0.02, -0.06], ((1.0, 0.5),) * 3, (-0.12, -0.01), "one seed went the other way"),
+        ([-0.08, -0.10, -0.06], ((1.0, 0.5), (1.0, 0.95), (1.0, 0.5)), (-0.12, -0.04), "entropy held on one seed"),
+        ([-0.08, -0.10, -0.06], ((1.0, 0.5), (None, 0.5), (1.0, 0.5)), (-0.12, -0.04), "no entropy reading"),
+    ],
+)
+def test_ood_warning_needs_every_piece_of_evidence(gains, ents, pooled_ci, why):
+    assert entropy_ood_warning("trained", _seeds(gains, ents), -0.06, pooled_ci) is None, why
+
+
+def test_ood_warning_ignores_a_seed_whose_interval_lies_above_zero():
+    seeds = _seeds([-0.08, -0.10, -0.06])
+    seeds[1] = SeedShift(1, -0.001, (0.001, 0.05), 1.0, 0.5)  # inconsistent: its interval says "up"
+    assert entropy_ood_warning("trained", seeds, -0.06, (-0.1, -0.02)) is None

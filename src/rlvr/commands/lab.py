@@ -115,20 +115,25 @@ def calibrate(
     out: Path = typer.Option(Path("runs/calibration"), "--out", "-o", help="Folder for calibration.json and the runs."),
     quick: bool = typer.Option(False, "--quick", help="Quick profile (3 seeds per scenario); default: full (5 seeds)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per scenario."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="First seed (default 1000: the scenarios were tuned on seeds 0-9 only, never reported)."
+    ),
     only: str | None = typer.Option(None, "--only", help="Comma-separated scenarios (default: all)."),
     workers: int | None = typer.Option(None, "--workers", help="Processes running the jobs (default: one per CPU core)."),
     as_json: bool = typer.Option(False, "--json", help="Print calibration.json's content."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Planted-truth calibration: run scenarios whose answer is known by construction (compression,
-    capability, collapse, spurious, null) on several seeds each and report, per scenario, on how many
-    seeds the lab recovered the planted verdict and control label (DIR/calibration.json)."""
-    from rlvr.lab.calibrate import run_calibration
+    """Planted-truth calibration: run scenarios whose answer is known by construction on several
+    seeds each, judge the pooled call the user is shown and each seed's, and check that every
+    deliberately broken lab (constant verdict, dead control, ...) fails the bar. Exits 1 when the bar
+    is not met (DIR/calibration.json: "passed")."""
+    from rlvr.lab.calibrate import DEFAULT_SEED, run_calibration
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     try:
         result = run_calibration(
             out, profile="quick" if quick else "full", seeds=seeds, names=names,
+            seed=DEFAULT_SEED if seed is None else seed,
             base={"workers": workers, "progress": not (quiet or as_json)} if workers else
             {"progress": not (quiet or as_json)},
             quiet=quiet or as_json,
@@ -137,16 +142,32 @@ def calibrate(
         raise fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(result, default=str))
-        return
+    else:
+        _print_calibration(result, out)
+    if not result["passed"]:
+        raise typer.Exit(1)
+
+
+def _print_calibration(result: dict, out: Path) -> None:
+    def fields(o: dict) -> str:
+        return " / ".join(str(v) for k, v in o.items() if k != "seed")
+
     for sc in result["scenarios"]:
         planted = ", ".join(f"{k}={v}" for k, v in sc["planted"].items() if v is not None)
-        seen = "; ".join(f"seed {o['seed']}: {o['verdict']} / {o['spurious']}" for o in sc["observed"])
+        seen = "; ".join(f"seed {o['seed']}: {fields(o)}" for o in sc["observed"])
+        mark = "[green]ok[/]" if sc["met"] else "[bold red]MISSED[/]"
         err_console.print(
-            f"{sc['name']:<12} recovered {sc['recovered']}/{sc['seeds']}  (planted {planted}; {seen}; "
-            f"{sc['seconds']:.0f} s)",
+            f"{mark} {sc['name']:<13} pooled: {fields(sc['pooled'])} "
+            f"({'recovered' if sc['pooled_recovered'] else 'NOT recovered'}); seeds recovered "
+            f"{sc['recovered']}/{sc['seeds']} (need {sc['needed']})  [planted {planted}; {seen}; {sc['seconds']:.0f} s]",
             highlight=False,
         )
+    for m in result["mutants"]:
+        mark = "[green]caught[/]" if m["caught"] else "[bold red]NOT CAUGHT[/]"
+        by = ", ".join(m["caught_by"]) or "no scenario"
+        err_console.print(f"{mark} broken lab {m['name']} ({m['why']}): fails {by}", highlight=False)
+    verdict = "[bold green]PASSED[/]" if result["passed"] else "[bold red]FAILED[/]"
     err_console.print(
-        f"calibration: {out / 'calibration.json'} ({result.get('seconds', 0):.0f} s wall on "
-        f"{result.get('workers', 1)} processes; a scenario's seconds are its share)", highlight=False,
+        f"calibration {verdict} on seeds {result['seed']}+: {out / 'calibration.json'} ({result.get('seconds', 0):.0f} s "
+        f"wall on {result.get('workers', 1)} processes; a scenario's seconds are its share)", highlight=False,
     )

@@ -18,11 +18,91 @@ from rlvr.errors import ConfigError
 from rlvr.evaluate.compare import ComparisonResult, compare
 from rlvr.evaluate.samples import SampleSet
 
-__all__ = ["EXPLANATION", "SPURIOUS_LABELS", "SpuriousResult", "spurious_analysis", "spurious_label"]
+__all__ = [
+    "EXPLANATION", "LABEL_ORDER", "SPURIOUS_LABELS", "ControlEvidence", "SpuriousResult", "control_calls",
+    "spurious_analysis", "spurious_label",
+]
 
-SPURIOUS_LABELS = ("spurious_gain", "no_spurious_gain", "control_unstable")
-"""What a control arm says: its reward (which ignores correctness) raised pass@1; it did not; or
-the control itself broke (it lost pass@1 or drifted far from the base), so it is no null at all."""
+SPURIOUS_LABELS = (
+    "spurious_gain",
+    "no_spurious_gain",
+    "control_unstable",
+    "control_uninformative",
+    "control_inconclusive",
+)
+"""What a control arm can say. ``spurious_gain``: its reward (which ignores correctness) raised pass@1
+beyond the threshold, the interval above 0. ``no_spurious_gain``: the whole interval lies below the
+threshold (absence *shown*). ``control_unstable``: the control broke (it lost pass@1 on a test set,
+its interval below 0 and the loss beyond the threshold, or it drifted far from the base), so it is no
+null. ``control_uninformative``: its reward carried no signal to learn from (mostly zero-variance
+groups, or a constant reward), so it could not have moved: not a finding. ``control_inconclusive``:
+none of these is shown (the interval straddles the threshold): more seeds or problems would tell."""
+
+LABEL_ORDER = ("spurious_gain", "control_unstable", "control_uninformative", "no_spurious_gain", "control_inconclusive")
+"""Which held call a control shows first: a spurious gain is never hidden behind another call."""
+
+UNINFORMATIVE_ZERO_STD = 0.8
+"""A control whose groups were zero-variance (every completion scored alike) on this share of its
+training steps, on average, had no learning signal: its call is ``control_uninformative``."""
+
+
+@dataclass(frozen=True)
+class ControlEvidence:
+    """What a control arm's call rests on (pass@1 changes are fractions; intervals paired)."""
+
+    gain: float
+    """In-distribution pass@1 of the control minus the base's."""
+    ci: tuple[float, float]
+    """Its interval."""
+    shifted_gain: float | None = None
+    """The same on the shifted test set (None: no shifted set)."""
+    shifted_ci: tuple[float, float] | None = None
+    kl: float | None = None
+    """KL to the base at the end of training (nats per token; the largest over seeds)."""
+    zero_std: float | None = None
+    """Mean share of zero-variance groups over the control's training steps (None: not logged)."""
+
+
+def control_calls(
+    ev: ControlEvidence, threshold: float = 0.05, *, kl_limit: float | None = None,
+    uninformative_zero_std: float = UNINFORMATIVE_ZERO_STD,
+) -> tuple[list[str], str, str]:
+    """Every call that holds for a control arm, the one shown first, and a reason sentence.
+
+    Returns ``(labels, label, reason)``: ``labels`` in ``LABEL_ORDER``; ``label = labels[0]``, so
+    ``spurious_gain`` is shown whenever it holds. ``no_spurious_gain`` is claimed only when the
+    interval's upper end is at or below the threshold and the control was neither broken nor
+    signal-free (a control that could not fire proves nothing)."""
+    lo, hi = float(ev.ci[0]), float(ev.ci[1])
+    thr = f"{100 * threshold:.0f}-point threshold"
+    held: dict[str, str] = {}
+    if ev.gain > threshold and lo > 0:
+        held["spurious_gain"] = f"pass@1 {_pts(ev.gain, ev.ci)}: above the {thr}, its interval above 0"
+    unstable = []
+    if ev.kl is not None and kl_limit is not None and ev.kl > kl_limit:
+        unstable.append(f"it drifted from the base (KL {ev.kl:.3f} > {kl_limit:g} nats/token)")
+    for name, gain, ci in (("in-distribution", ev.gain, ev.ci), ("shifted", ev.shifted_gain, ev.shifted_ci)):
+        if gain is not None and ci is not None and ci[1] < 0 and gain < -threshold:
+            unstable.append(f"it lost {name} pass@1 ({_pts(gain, ci)}, beyond −{100 * threshold:.0f} and below 0)")
+    if unstable:
+        held["control_unstable"] = (
+            "; ".join(unstable) + ": a broken control is no null; lower the learning rate or add a KL term (kl_beta)"
+        )
+    if ev.zero_std is not None and ev.zero_std >= uninformative_zero_std:
+        held["control_uninformative"] = (
+            f"{100 * ev.zero_std:.0f}% of its groups scored every completion alike, so its reward had nothing to "
+            "teach and it could not move: not a finding (make its reward vary, e.g. a base whose answers are "
+            "often malformed for a format-only reward)"
+        )
+    if hi <= threshold and not unstable and "control_uninformative" not in held:
+        held["no_spurious_gain"] = f"pass@1 {_pts(ev.gain, ev.ci)}: the whole interval below the {thr}"
+    if not held:
+        held["control_inconclusive"] = (
+            f"pass@1 {_pts(ev.gain, ev.ci)} straddles the {thr}: neither a gain nor its absence is shown; "
+            "more seeds or test problems would narrow it"
+        )
+    labels = [name for name in LABEL_ORDER if name in held]
+    return labels, labels[0], held[labels[0]]
 
 
 def spurious_label(
@@ -33,30 +113,16 @@ def spurious_label(
     kl: float | None = None,
     kl_limit: float | None = None,
 ) -> tuple[str, str]:
-    """The three-way call on a control arm from its pass@1 gain over the base and the gain's interval.
+    """The call shown for a control from its in-distribution pass@1 gain and interval alone
+    (``control_calls`` with no shifted set and no zero-variance reading)."""
+    _, label, reason = control_calls(
+        ControlEvidence(gain, (float(ci[0]), float(ci[1])), kl=kl), threshold, kl_limit=kl_limit
+    )
+    return label, reason
 
-    - ``control_unstable``: the control lost more than ``threshold`` (point estimate below
-      −threshold), or its KL to the base ended above ``kl_limit``: it is no null result;
-    - ``spurious_gain``: the gain is above ``threshold`` and its interval excludes zero;
-    - ``no_spurious_gain``: otherwise.
 
-    Returns ``(label, reason)``; the reason says what to change when the control is unstable.
-    """
-    lo, hi = float(ci[0]), float(ci[1])
-    pts = f"{100 * gain:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-    if kl is not None and kl_limit is not None and kl > kl_limit:
-        return "control_unstable", (
-            f"the control drifted from the base (KL {kl:.3f} > {kl_limit:g} nats/token; pass@1 {pts}): "
-            "lower the learning rate or add a KL term (kl_beta) so it stays a valid null"
-        )
-    if gain < -threshold:
-        return "control_unstable", (
-            f"the control lost pass@1 ({pts}, beyond −{100 * threshold:.0f}): a collapsing control is not a "
-            "null result; lower the learning rate or add a KL term (kl_beta)"
-        )
-    if gain > threshold and lo > 0:
-        return "spurious_gain", f"pass@1 {pts}, above the {100 * threshold:.0f}-point threshold and its interval above 0"
-    return "no_spurious_gain", f"pass@1 {pts}, within the {100 * threshold:.0f}-point threshold or not significant"
+def _pts(gain: float, ci: Sequence[float]) -> str:
+    return f"{100 * gain:+.1f} points [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
 
 EXPLANATION = (
     "A random reward is independent of the answer, so it cannot teach the task. When the model still "
@@ -87,10 +153,12 @@ class SpuriousResult:
     real: ComparisonResult
     random: ComparisonResult
     flagged: bool
-    """True when the random arm's pass@1 gain exceeds ``threshold``."""
+    """True when the random arm's call is ``spurious_gain`` (gain above ``threshold``, interval above 0)."""
     message: str
     unparsable_rate: dict[str, float | None]
     """Share of unparsable samples per arm (a falling rate under random reward hints at format learning)."""
+    labels: tuple[str, ...] = ()
+    """Every call that holds for the random arm (``control_calls``)."""
 
     def gains(self) -> dict[str, dict[str, Any]]:
         """Per arm: pass@1 and pass@K gains over the base with their paired intervals."""
@@ -115,6 +183,8 @@ class SpuriousResult:
             "improvement": g,
             "real_minus_random_pass_at_1": g["real"]["pass_at_1"] - g["random"]["pass_at_1"],
             "flagged": self.flagged,
+            "labels": list(self.labels),
+            "label": self.labels[0] if self.labels else None,
             "message": self.message,
             "explanation": list(EXPLANATION) if self.flagged else [],
             "unparsable_rate": self.unparsable_rate,
@@ -148,7 +218,8 @@ def spurious_analysis(
     k = real_res.ks[-1]
     g_real = real_res.capability_gain[1]
     g_rand = random_res.capability_gain[1]
-    flagged = g_rand > threshold
+    labels, label, reason = control_calls(ControlEvidence(g_rand, random_res.capability_gain_ci[1]), threshold)
+    flagged = label == "spurious_gain"
     if flagged:
         message = (
             f"spurious-reward sensitivity: the random-reward arm gained {100 * g_rand:+.1f} points at "
@@ -157,8 +228,8 @@ def spurious_analysis(
         )
     else:
         message = (
-            f"no spurious-reward sensitivity: the random-reward arm gained {100 * g_rand:+.1f} points at "
-            f"pass@1 (threshold {100 * threshold:.0f}) against {100 * g_real:+.1f} for the real reward."
+            f"{label.replace('_', ' ')}: the random-reward arm's {reason}; the real-reward arm gained "
+            f"{100 * g_real:+.1f} points."
         )
 
     def rate(x: Any) -> float | None:
@@ -170,6 +241,7 @@ def spurious_analysis(
         real=real_res,
         random=random_res,
         flagged=flagged,
+        labels=tuple(labels),
         message=message,
         unparsable_rate={"base": rate(base), "real": rate(real), "random": rate(random)},
     )

@@ -1,5 +1,7 @@
 """Checkpoint trajectories: pass@1 / pass@k on both test sets next to the policy entropy, and the
-warning that generalisation is being traded for in-distribution pass@1 (Cui et al., 2505.22617).
+warning that transfer is being traded for entropy collapse (Cui et al., 2505.22617): a shifted-set
+decline shown by intervals and consistent across seeds, together with an entropy decline on every
+seed (not two noisy probe endpoints).
 
 A trajectory is a list of points ``{"step", "entropy", "pass1_in_distribution", "pass1_shifted",
 "passk_in_distribution", "passk_shifted"}`` (a value may be None: no shifted set, or no entropy
@@ -11,9 +13,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["POINT_KEYS", "correlations", "generalisation_warnings", "mean_trajectory"]
+__all__ = ["ENTROPY_DROP", "POINT_KEYS", "SeedShift", "correlations", "entropy_ood_warning", "mean_trajectory"]
 
 POINT_KEYS = ("entropy", "pass1_in_distribution", "pass1_shifted", "passk_in_distribution", "passk_shifted")
 
@@ -60,36 +63,64 @@ def correlations(trajectory: Sequence[Mapping[str, Any]]) -> dict[str, float | N
     return out
 
 
-def generalisation_warnings(trajectory: Sequence[Mapping[str, Any]], tol: float = 0.03) -> list[dict[str, Any]]:
-    """Warnings when in-distribution pass@1 rises (by more than ``tol`` from the first point to the
-    last) while shifted pass@1, shifted pass@k or in-distribution pass@k falls by more than ``tol``
-    over the same span: the policy is sharpening at the cost of breadth or transfer."""
-    if len(trajectory) < 2:
-        return []
-    first, last = trajectory[0], trajectory[-1]
+@dataclass(frozen=True)
+class SeedShift:
+    """One seed of one RL arm: its shifted-set pass@1 change from the base (paired over that seed's
+    shifted problems) and its policy entropy at the start and end of training."""
 
-    def delta(key: str) -> float | None:
-        a, b = first.get(key), last.get(key)
-        return b - a if _num(a) and _num(b) else None
+    seed: int
+    gain: float
+    """Shifted pass@1 of the arm minus the base's (a fraction)."""
+    ci: tuple[float, float]
+    """Paired interval of ``gain`` over the seed's shifted problems."""
+    entropy_start: float | None
+    entropy_end: float | None
 
-    rise = delta("pass1_in_distribution")
-    if rise is None or rise <= tol:
-        return []
-    out = []
-    names = {
-        "pass1_shifted": "shifted pass@1",
-        "passk_shifted": "shifted pass@k",
-        "passk_in_distribution": "in-distribution pass@k",
+
+ENTROPY_DROP = 0.10
+"""Relative entropy fall (start to end of training) that counts as an entropy decline."""
+
+
+def entropy_ood_warning(
+    arm: str,
+    seeds: Sequence[SeedShift],
+    pooled_gain: float,
+    pooled_ci: tuple[float, float] | Sequence[float],
+    *,
+    min_drop: float = ENTROPY_DROP,
+) -> dict[str, Any] | None:
+    """The warning of Cui et al. (2505.22617): an arm's entropy collapsed *and* it lost transfer.
+
+    Fires only when all of these hold, so that noise alone almost never fires it:
+    - the pooled shifted pass@1 change (intervals over seeds and problems) lies below 0;
+    - the seeds agree: every seed's change is below 0 and no seed's paired interval lies above 0;
+    - the entropy fell on every seed, by ``min_drop`` (relative) or more, start to end of training.
+    Returns ``{"code", "arm", "message", "evidence"}`` or None."""
+    if not seeds or pooled_ci[1] >= 0:
+        return None
+    if any(s.gain >= 0 or s.ci[0] > 0 for s in seeds):
+        return None
+    drops = []
+    for s in seeds:
+        if not (_num(s.entropy_start) and _num(s.entropy_end)) or s.entropy_start <= 0:  # type: ignore[operator]
+            return None
+        drops.append(1 - s.entropy_end / s.entropy_start)  # type: ignore[operator]
+    if min(drops) < min_drop:
+        return None
+    lo, hi = float(pooled_ci[0]), float(pooled_ci[1])
+    per_seed = ", ".join(f"seed {s.seed}: {100 * s.gain:+.1f}" for s in seeds)
+    return {
+        "code": "entropy_ood_decline",
+        "arm": arm,
+        "message": (
+            f"entropy fell {100 * min(drops):.0f}-{100 * max(drops):.0f}% on every seed while shifted pass@1 fell "
+            f"{100 * pooled_gain:+.1f} points [{100 * lo:+.1f}, {100 * hi:+.1f}] (per seed: {per_seed}): "
+            "the policy is trading transfer for in-distribution sharpness (entropy collapse; keep entropy up, "
+            "e.g. a KL term or clip-higher, and read the shifted set before trusting the gain)"
+        ),
+        "evidence": {
+            "pooled_gain": pooled_gain, "pooled_ci": [lo, hi],
+            "per_seed": [{"seed": s.seed, "gain": s.gain, "ci": list(s.ci), "entropy_drop": round(d, 6)}
+                         for s, d in zip(seeds, drops)],
+        },
     }
-    for key, name in names.items():
-        d = delta(key)
-        if d is not None and d < -tol:
-            out.append({
-                "code": f"{key}_falls",
-                "step": last["step"],
-                "message": (
-                    f"in-distribution pass@1 rose {100 * rise:+.1f} points (steps {first['step']}→{last['step']}) "
-                    f"while {name} fell {100 * d:+.1f}: breadth or transfer is being traded for pass@1"
-                ),
-            })
-    return out

@@ -169,7 +169,8 @@ def run_arm(cfg: LabConfig, out: Path, arm: str, prep: Mapping[str, Any], phases
         if arm == "trained":
             arm_verifier = verifier
         elif arm == "random_control":
-            arm_verifier = get_verifier("random", p=prep["hit_rate"], seed=cfg.seed)
+            p = cfg.random_p if cfg.random_p is not None else prep["hit_rate"]
+            arm_verifier = get_verifier("random", p=p, seed=cfg.seed)
         elif arm == "format_control":
             arm_verifier = answer_format_verifier(cfg)
         else:
@@ -360,7 +361,8 @@ def _train_config(cfg: LabConfig, run_dir: Path) -> Any:
         "rollout": {"prompts_per_step": cfg.prompts_per_step, "group_size": cfg.group_size,
                     "temperature": cfg.temperature, "max_new_tokens": cfg.new_tokens()},
         "optim": {"learning_rate": cfg.learning_rate, "epochs": cfg.epochs, "minibatches": cfg.minibatches},
-        "loss": {"beta": cfg.kl_beta},
+        "loss": {"beta": cfg.kl_beta, **{k: v for k, v in (("eps_low", cfg.eps_low), ("eps_high", cfg.eps_high))
+                                         if v is not None}},
     })
 
 

@@ -132,6 +132,13 @@ class LabConfig:
     """Passes over each rollout batch (PPO epochs; > 1 makes later updates off-policy, so the clip acts)."""
     minibatches: int = 1
     """Optimizer steps per epoch."""
+    eps_low: float | None = None
+    """Lower clip of the policy ratio (None: the algorithm preset's, 0.2)."""
+    eps_high: float | None = None
+    """Upper clip (None: the preset's; above ``eps_low``: DAPO's asymmetric clip-higher)."""
+    random_p: float | None = None
+    """Probability that the random-reward control pays 1 (None: the base's pass rate on the curated
+    prompts; arXiv 2506.10947 used 0.5)."""
     kl_beta: float = 0.1
     """KL-to-base coefficient of every RL arm (0: no KL term). Without it the random control
     random-walks away from the base at this learning rate (AdamW turns zero-mean gradient noise into
@@ -142,6 +149,9 @@ class LabConfig:
     """Samples per test problem; pass@k is reported for k = 1, 2, 4, ... up to it."""
     max_new_tokens: int | None = None
     """Completion length limit (default: the task's, or 256 for a transformers model)."""
+    margin: float = 0.02
+    """Equivalence margin of the verdict (fraction): a change is ``flat`` only when its whole
+    interval lies inside [-margin, +margin]."""
     spurious_threshold: float = 0.05
     """A control's pass@1 change (fraction) beyond which it is a spurious gain (above) or unstable
     (below minus it)."""
@@ -195,6 +205,14 @@ class LabConfig:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.epochs < 1 or self.minibatches < 1:
             raise ConfigError("epochs and minibatches must be >= 1")
+        for name in ("eps_low", "eps_high"):
+            v = getattr(self, name)
+            if v is not None and not 0.0 <= v < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {v}")
+        if self.random_p is not None and not 0.0 < self.random_p < 1.0:
+            raise ConfigError(f"random_p must be in (0, 1) (0 or 1 pays every completion alike: nothing to learn), got {self.random_p}")
+        if not 0.0 <= self.margin < 0.5:
+            raise ConfigError(f"margin is a fraction of problems (0.02 = 2 points), got {self.margin}")
         if self.kl_beta < 0:
             raise ConfigError("kl_beta must be >= 0 (0: no KL term)")
         if self.n_shifted < 0 or self.pretrain_steps < 0:

@@ -17,13 +17,15 @@ from typing import Any
 
 from rlvr.diagnostics import keys
 from rlvr.errors import ConfigError
+from rlvr.evaluate.spurious import EXPLANATION
 from rlvr.lab.config import LabConfig
+from rlvr.lab.controls import CONTROL_NAMES, CONTROLS, study_controls
 from rlvr.lab.record import LabSummary
+from rlvr.lab.verdict import lab_verdict
 
-__all__ = ["lab_summary", "lab_verdict"]
+__all__ = ["Comparisons", "lab_summary", "lab_verdict"]
 
 SETS = ("in_distribution", "shifted")
-CONTROLS = ("random_control", "format_control")
 
 
 def _arms(seeds: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -43,114 +45,64 @@ def _pooled_passk(per_seed: list[Mapping[str, Any]], ks: list[int], n_boot: int,
     )
 
 
-def _kl_end(run: Mapping[str, Any]) -> float | None:
-    vals = [v for v in run["curves"].get(keys.POLICY_KL, []) if isinstance(v, (int, float)) and math.isfinite(v)]
-    if not vals:
-        return None
-    tail = vals[-max(1, min(5, len(vals) // 4 or 1)) :]
-    return round(statistics.fmean(tail), 6)
-
-
 def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The summary dict (without timings and files) of a lab run on ``seeds``."""
     from rlvr.evaluate.compare import informative
-    from rlvr.evaluate.pooled import pooled_compare
-    from rlvr.evaluate.spurious import EXPLANATION, spurious_label
 
     ks = cfg.ks()
-    kw = {"n_boot": cfg.n_boot, "seed": cfg.seed}
-    arm_names = _arms(seeds)
     k_max = str(ks[-1])
-
-    def sets_of(arm: str, name: str) -> list[Mapping[str, Any]] | None:
-        got = [s["outcomes"][arm].get(name) for s in seeds]
-        return got if all(got) else None
+    arm_names = _arms(seeds)
+    compare = Comparisons(cfg, ks)
 
     arms: dict[str, Any] = {}
     for arm in arm_names:
         entry: dict[str, Any] = {"pass_at_k": {}, "pass_at_k_ci": {}}
         for name in SETS:
-            per = sets_of(arm, name)
+            per = compare.sets_of(arm, name, seeds)
             if per is None:
                 entry["pass_at_k"][name] = entry["pass_at_k_ci"][name] = None
                 continue
-            entry["pass_at_k"][name], entry["pass_at_k_ci"][name] = _pooled_passk(per, ks, **kw)
+            entry["pass_at_k"][name], entry["pass_at_k_ci"][name] = _pooled_passk(per, ks, cfg.n_boot, cfg.seed)
         arms[arm] = entry
 
-    ind = {arm: sets_of(arm, "in_distribution") for arm in arm_names}
-    if not all(ind.values()):
+    main = compare("base", "trained", "in_distribution", seeds)
+    if main is None:
         raise ConfigError("no in-distribution test problem could be scored on some seed (every verdict was error/skipped)")
-    comp = pooled_compare(ind["base"], ind["trained"], ks, **kw).to_dict()
-    comp_shift = None
-    if all(sets_of(arm, "shifted") for arm in ("base", "trained")):
-        comp_shift = pooled_compare(sets_of("base", "shifted"), sets_of("trained", "shifted"), ks, **kw).to_dict()
+    comp = main.to_dict()
+    shifted_res = compare("base", "trained", "shifted", seeds)
+    comp_shift = shifted_res.to_dict() if shifted_res is not None else None
     inform = {name: informative((arms["base"]["pass_at_k"].get(name) or {}).get(k_max)) for name in SETS}
 
-    # Controls: pooled gain and interval at pass@1 and pass@K, the three-way label, KL at the end.
-    controls: dict[str, Any] = {}
-    for arm in CONTROLS:
-        if arm not in arm_names:
-            continue
-        res = pooled_compare(ind["base"], ind[arm], ks, **kw)
-        kls = [_kl_end(s["runs"][arm]) for s in seeds]
-        kl = max((v for v in kls if v is not None), default=None)
-        label, reason = spurious_label(
-            res.capability_gain[1], res.capability_gain_ci[1], cfg.spurious_threshold, kl=kl, kl_limit=cfg.kl_limit
-        )
-        controls[arm] = {
-            "label": label, "reason": reason, "kl_end": kl, "kl_end_per_seed": kls,
-            "pass_at_1": res.capability_gain[1], "pass_at_1_ci": list(res.capability_gain_ci[1]),
-            f"pass_at_{k_max}": res.capability_gain[ks[-1]],
-            f"pass_at_{k_max}_ci": list(res.capability_gain_ci[ks[-1]]),
-            "verdict": res.verdict,
-        }
+    ctl = study_controls(seeds, compare, cfg.spurious_threshold, cfg.kl_limit)
+    controls = ctl["controls"]
     per_seed = []
     for s in seeds:
         o = s["outcomes"]
-        # One seed through the pooled path: the same paired problem bootstrap as compare, vectorised.
-        c = pooled_compare([o["base"]["in_distribution"]], [o["trained"]["in_distribution"]], ks, **kw)
-        entry = {
-            "seed": s["seed"], "verdict": c.verdict, "hit_rate": s["hit_rate"], "curated": s["curated"],
+        one = compare("base", "trained", "in_distribution", [s]).to_dict()
+        per_seed.append({
+            "seed": s["seed"], "verdict": one["verdict"], "hit_rate": s["hit_rate"], "curated": s["curated"],
+            "comparison": {key: one.get(key) for key in ("capability_gain", "capability_gain_ci", "directions", "margin")},
             "pass_at_k": {
                 arm: {name: (_point_passk(o[arm][name], ks) if o[arm].get(name) else None) for name in SETS}
                 for arm in arm_names
             },
-            "spurious": {},
-        }
-        for arm in controls:
-            cc = pooled_compare([o["base"]["in_distribution"]], [o[arm]["in_distribution"]], ks, **kw)
-            entry["spurious"][arm] = spurious_label(
-                cc.capability_gain[1], cc.capability_gain_ci[1], cfg.spurious_threshold,
-                kl=_kl_end(s["runs"][arm]), kl_limit=cfg.kl_limit,
-            )[0]
-        per_seed.append(entry)
-    # A control that broke on any seed is no null, whatever the pooled number says.
-    for arm, ctl in controls.items():
-        broken = [p["seed"] for p in per_seed if p["spurious"][arm] == "control_unstable"]
-        if broken and ctl["label"] == "no_spurious_gain":
-            ctl["label"] = "control_unstable"
-            ctl["reason"] = (
-                f"unstable on seed{'s' if len(broken) > 1 else ''} {', '.join(map(str, broken))} (pooled: "
-                f"{ctl['reason']}); lower the learning rate or add a KL term (kl_beta)"
-            )
-    rand = controls["random_control"]
+            "spurious": {arm: c["per_seed"][str(s["seed"])] for arm, c in controls.items()},
+        })
     real_gain = comp["capability_gain"]["1"]
-    labels = [c["label"] for c in controls.values()]
-    # The study's call: any control broken -> unstable; else any spurious gain; else none.
-    overall = "control_unstable" if "control_unstable" in labels else (
-        "spurious_gain" if "spurious_gain" in labels else "no_spurious_gain")
-    message = _spurious_message(controls, real_gain, cfg.spurious_threshold)
+    rand = controls.get("random_control") or {}
 
     first = seeds[0]
     rl_arms = [a for a in arm_names if a != "base"]
     warnings = [{"seed": s["seed"], "arm": arm, **w} for s in seeds for arm in rl_arms for w in s["runs"][arm]["warnings"]]
     entropy = {arm: _start_end(first["runs"][arm]["curves"].get(keys.POLICY_ENTROPY, [])) for arm in rl_arms}
-    trajectory, trajectory_stats, trajectory_warnings = _trajectories(seeds, rl_arms)
+    trajectory, trajectory_stats = _trajectories(seeds, rl_arms)
+    ood, ood_per_seed = _ood_warnings(seeds, rl_arms, compare)
     for entry, s in zip(per_seed, seeds):
         entry["trajectory"] = {arm: s["runs"][arm].get("trajectory") or [] for arm in rl_arms}
+        entry["ood_warning"] = ood_per_seed[s["seed"]]
     record = LabSummary(
         kind="lab",
-        version=2,
+        version=3,
         task="custom" if cfg.custom else cfg.task,
         model=cfg.model or "tiny",
         verifier=first["verifier"],
@@ -173,28 +125,17 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
         comparison_shifted=comp_shift,
         spurious={
             "real_improvement": real_gain,
-            "random_improvement": rand["pass_at_1"],
-            "flag": overall == "spurious_gain",
-            "label": overall,
+            "random_improvement": rand.get("pass_at_1"),
+            "flag": ctl["flag"],
+            "labels": ctl["labels"],
+            "label": ctl["label"],
             "threshold": cfg.spurious_threshold,
             "kl_limit": cfg.kl_limit,
-            "message": message,
+            "k": ks[-1],
+            "message": _spurious_message(controls, real_gain, cfg.spurious_threshold),
             "controls": controls,
-            "detail": {
-                "kind": "spurious",
-                "threshold": cfg.spurious_threshold,
-                "k": ks[-1],
-                "real_minus_random_pass_at_1": real_gain - rand["pass_at_1"],
-                "flagged": overall == "spurious_gain",
-                "message": message,
-                "improvement": {
-                    "real": {"pass_at_1": real_gain, "pass_at_1_ci": comp["capability_gain_ci"]["1"],
-                             f"pass_at_{k_max}": comp["capability_gain"][k_max],
-                             f"pass_at_{k_max}_ci": comp["capability_gain_ci"][k_max], "verdict": comp["verdict"]},
-                    **{("random" if a == "random_control" else "format"): c for a, c in controls.items()},
-                },
-                "explanation": list(EXPLANATION) if overall == "spurious_gain" else [],
-            },
+            "real_minus_random": ctl.get("real_minus_random"),
+            "explanation": list(EXPLANATION) if ctl["flag"] else [],
         },
         per_seed=per_seed,
         health={
@@ -205,24 +146,76 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
         entropy=entropy,
         trajectory=trajectory,
         trajectory_stats=trajectory_stats,
-        trajectory_warnings=trajectory_warnings,
+        trajectory_warnings=ood,
         verdict={},
     )
     record.verdict = lab_verdict(record.to_dict())
     return record.to_dict()
 
 
-def _trajectories(seeds: Sequence[Mapping[str, Any]], arms: list[str]) -> tuple[dict, dict, list]:
-    """Per arm: the mean trajectory over seeds, its entropy correlations and its warnings."""
-    from rlvr.evaluate.trajectory import correlations, generalisation_warnings, mean_trajectory
+class Comparisons:
+    """Pooled comparisons of two arms on one test set over some seeds, each computed once:
+    ``compare(a, b, test_set, seeds)`` is ``pooled_compare`` of arm ``a`` (as the base) against arm
+    ``b``, or None when a seed lacks that set."""
 
-    traj, stats, warns = {}, {}, []
+    def __init__(self, cfg: LabConfig, ks: list[int]) -> None:
+        self.kw = {"n_boot": cfg.n_boot, "seed": cfg.seed, "margin": cfg.margin}
+        self.ks = ks
+        self.cache: dict[tuple[Any, ...], Any] = {}
+
+    @staticmethod
+    def sets_of(arm: str, name: str, seeds: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+        got = [(s["outcomes"].get(arm) or {}).get(name) for s in seeds]
+        return got if all(got) else None
+
+    def __call__(self, a: str, b: str, name: str, seeds: Sequence[Mapping[str, Any]]) -> Any:
+        from rlvr.evaluate.pooled import pooled_compare
+
+        key = (a, b, name, tuple(s["seed"] for s in seeds))
+        if key not in self.cache:
+            sa, sb = self.sets_of(a, name, seeds), self.sets_of(b, name, seeds)
+            self.cache[key] = None if sa is None or sb is None else pooled_compare(sa, sb, self.ks, **self.kw)
+        return self.cache[key]
+
+
+def _trajectories(seeds: Sequence[Mapping[str, Any]], arms: list[str]) -> tuple[dict, dict]:
+    """Per arm: the mean trajectory over seeds and its entropy correlations."""
+    from rlvr.evaluate.trajectory import correlations, mean_trajectory
+
+    traj, stats = {}, {}
     for arm in arms:
         per = [s["runs"][arm].get("trajectory") or [] for s in seeds]
         traj[arm] = mean_trajectory(per) if all(per) else []
         stats[arm] = {"entropy_correlation": correlations(traj[arm])}
-        warns += [{"arm": arm, **w} for w in generalisation_warnings(traj[arm])]
-    return traj, stats, warns
+    return traj, stats
+
+
+def _ood_warnings(
+    seeds: Sequence[Mapping[str, Any]], arms: list[str], compare: Comparisons
+) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
+    """The entropy-collapse / lost-transfer warning of every RL arm (``entropy_ood_warning``) from its
+    shifted-set pass@1 change (paired per seed, and pooled) and each seed's entropy; and, per seed,
+    the arms it fires for on that seed alone."""
+    from rlvr.evaluate.trajectory import SeedShift, entropy_ood_warning
+
+    pooled_warnings: list[dict[str, Any]] = []
+    per_seed: dict[int, list[str]] = {s["seed"]: [] for s in seeds}
+    for arm in arms:
+        pooled = compare("base", arm, "shifted", seeds)
+        if pooled is None:
+            continue
+        shifts = []
+        for s in seeds:
+            one = compare("base", arm, "shifted", [s])
+            ent = _start_end(s["runs"][arm]["curves"].get(keys.POLICY_ENTROPY, []))
+            shift = SeedShift(s["seed"], one.capability_gain[1], tuple(one.capability_gain_ci[1]), ent["start"], ent["end"])
+            shifts.append(shift)
+            if entropy_ood_warning(arm, [shift], shift.gain, shift.ci) is not None:
+                per_seed[s["seed"]].append(arm)
+        w = entropy_ood_warning(arm, shifts, pooled.capability_gain[1], pooled.capability_gain_ci[1])
+        if w is not None:
+            pooled_warnings.append(w)
+    return pooled_warnings, per_seed
 
 
 def _point_passk(problems: Mapping[str, Any], ks: list[int]) -> dict[str, float]:
@@ -232,99 +225,8 @@ def _point_passk(problems: Mapping[str, Any], ks: list[int]) -> dict[str, float]
 
 
 def _spurious_message(controls: Mapping[str, Any], real_gain: float, threshold: float) -> str:
-    parts = []
-    for arm, c in controls.items():
-        name = "random-reward" if arm == "random_control" else "format-only"
-        lo, hi = c["pass_at_1_ci"]
-        what = {
-            "spurious_gain": "spurious gain",
-            "no_spurious_gain": "no spurious gain",
-            "control_unstable": "control unstable",
-        }[c["label"]]
-        tail = f" ({c['reason']})" if c["label"] == "control_unstable" else ""
-        parts.append(
-            f"{what}: the {name} arm moved pass@1 by {100 * c['pass_at_1']:+.1f} points "
-            f"[{100 * lo:+.1f}, {100 * hi:+.1f}]{tail}"
-        )
-    return "; ".join(parts) + f" (threshold {100 * threshold:.0f}; the real reward: {100 * real_gain:+.1f})."
-
-
-def lab_verdict(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """The verdict: the comparison's label, a headline and one reason per angle of the study.
-
-    Pooled over seeds; an uninformative comparison (the base's pass@K outside 5-95%) is named as
-    such and never reported as a finding."""
-    comp = summary["comparison"]
-    ks = summary["ks"]
-    k_max = str(ks[-1])
-    base, trained = comp["pass_at_k"]["base"], comp["pass_at_k"]["trained"]
-    d1 = trained["1"] - base["1"]
-    dk = trained[k_max] - base[k_max]
-    label = comp["verdict"]
-    inform = summary.get("informative") or {}
-    n_seeds = len(summary.get("seeds") or [summary.get("seed")])
-    if inform.get("in_distribution") is False:
-        where = "a floor" if base[k_max] < 0.5 else "a ceiling"
-        return {
-            "label": "uninformative",
-            "headline": (
-                f"Uninformative: the base's in-distribution pass@{k_max} is {100 * base[k_max]:.1f}% ({where}), "
-                "so no change can show"
-            ),
-            "reasons": [
-                f"A comparison can move only when the base's pass@{k_max} lies in 5-95%; change the test set or the "
-                "base so it does before reading a verdict."
-            ],
-        }
-    headline = {
-        "pure_compression": "RLVR compressed search: pass@1 {d1}, pass@{k} {dk} (no new capability)",
-        "capability_gain_and_compression": "RLVR compressed search and added capability: pass@1 {d1}, pass@{k} {dk}",
-        "mode_collapse": "RLVR traded breadth for pass@1 (mode collapse): pass@1 {d1}, pass@{k} {dk}",
-        "no_significant_change": "No significant change from RLVR: pass@1 {d1}, pass@{k} {dk}",
-        "regression": "RLVR made the model worse: pass@1 {d1}, pass@{k} {dk}",
-    }.get(label, "pass@1 {d1}, pass@{k} {dk}")
-    headline = headline.format(d1=_points(d1), dk=_points(dk), k=k_max)
-    if n_seeds > 1:
-        headline += f" (pooled over {n_seeds} seeds)"
-    reasons = [f"{comp['verdict_meaning']} In-distribution: {comp['verdict_reason']}."]
-    per_seed = summary.get("per_seed") or []
-    if len(per_seed) > 1:
-        spread = ", ".join(
-            f"seed {p['seed']}: {100 * (p['pass_at_k']['trained']['in_distribution']['1'] - p['pass_at_k']['base']['in_distribution']['1']):+.1f}"
-            f" ({p['verdict'].replace('_', ' ')})"
-            for p in per_seed
-        )
-        reasons.append(f"Per seed, pass@1 change in points: {spread}.")
-    shifted = summary.get("comparison_shifted")
-    if shifted and inform.get("shifted") is False:
-        reasons.append(
-            f"Shifted set ({summary['data'].get('shifted_description') or 'held out'}): uninformative, the base's "
-            f"pass@{k_max} is {100 * shifted['pass_at_k']['base'][k_max]:.1f}% (outside 5-95%), so it can show "
-            "neither transfer nor loss."
-        )
-    elif shifted:
-        sb, st = shifted["pass_at_k"]["base"], shifted["pass_at_k"]["trained"]
-        reasons.append(
-            f"Shifted set ({summary['data'].get('shifted_description') or 'held out'}): pass@1 "
-            f"{100 * sb['1']:.1f}% → {100 * st['1']:.1f}%, pass@{k_max} {100 * sb[k_max]:.1f}% → "
-            f"{100 * st[k_max]:.1f}% ({shifted['verdict'].replace('_', ' ')})."
-        )
-    msg = summary["spurious"]["message"]
-    reasons.append(msg[:1].upper() + msg[1:])
-    for w in summary.get("trajectory_warnings") or []:
-        reasons.append(f"Trajectory warning ({w['arm'].replace('_', ' ')}): {w['message']}.")
-    ent = summary["entropy"].get("trained") or {}
-    n_warn = len(summary["health"]["warnings"])
-    if ent.get("start") is not None and ent.get("end") is not None:
-        reasons.append(
-            f"Entropy of the trained policy (seed {summary['seed']}) went {ent['start']:.3f} → {ent['end']:.3f} "
-            f"nats/token; {n_warn} health warning{'s' if n_warn != 1 else ''} across all runs."
-        )
-    return {"label": label, "headline": headline, "reasons": reasons}
-
-
-def _points(x: float) -> str:
-    return f"{100 * x:+.1f} points"
+    parts = [f"{c['label'].replace('_', ' ')}: the {CONTROL_NAMES[arm]} arm: {c['reason']}" for arm, c in controls.items()]
+    return "; ".join(parts) + f" (threshold {100 * threshold:.0f} points; the real reward: {100 * real_gain:+.1f})."
 
 
 def _start_end(values: Sequence[Any], k: int = 5) -> dict[str, float | None]:
