@@ -17,14 +17,11 @@ For each k, on the problems both sample sets share:
   when its pass@1 (= c/n) is ≥ ``solve_threshold`` (a majority of its samples are correct).
   self_distilled = base@K and trained@1; newly_capable = trained@1 only; lost = base@K only (the
   trained model does not solve at one sample what the base solved at K); never_solved = neither.
-- ``verdict`` from pass@1 and pass@K (K = largest k), each change *significant* only when its paired
-  interval excludes zero (and its size is at least ``min_effect``):
-
-  - capability_gain_and_compression: pass@1 up, pass@K up;
-  - pure_compression: pass@1 up, pass@K flat (or only k = 1 requested);
-  - mode_collapse: pass@1 up, pass@K down (a red flag);
-  - regression: pass@1 down, or pass@1 flat and pass@K down;
-  - no_significant_change: pass@1 flat and pass@K flat (or up, which the reason notes).
+- ``verdict`` from pass@1 and pass@K (K = largest k): each change gets a direction (up / flat /
+  down / inconclusive) from its paired interval and the equivalence margin, and the pair maps to a
+  label through DESIGN.md's table (``rlvr.evaluate.verdict``); ``uninformative`` when the base's
+  pass@K lies outside [0.05, 0.95]. ``flat`` needs the whole interval inside the margin: absence of
+  a change is claimed only when it is shown.
 """
 
 from __future__ import annotations
@@ -37,8 +34,16 @@ from rlvr.errors import ConfigError
 from rlvr.evaluate.passk import bootstrap_indices, mean, pass_at_k, percentile
 from rlvr.evaluate.samples import ProblemOutcomes, SampleSet, as_problem_map
 from rlvr.evaluate.summary import check_ks, default_ks, per_problem
+from rlvr.evaluate.verdict import (
+    DEFAULT_MARGIN,
+    VERDICT_MEANING,
+    VERDICTS,
+    direction,
+    resolution_hint,
+    verdict_label,
+)
 
-__all__ = ["INFORMATIVE_RANGE", "VERDICTS", "ComparisonResult", "compare", "informative"]
+__all__ = ["INFORMATIVE_RANGE", "VERDICTS", "VERDICT_MEANING", "ComparisonResult", "compare", "informative"]
 
 INFORMATIVE_RANGE = (0.05, 0.95)
 """Base pass@K outside this range is a floor or a ceiling: the comparison cannot move."""
@@ -50,24 +55,6 @@ def informative(base_pass_at_k: float | None, low: float = INFORMATIVE_RANGE[0],
     nothing is left to gain (a ceiling); either way the comparison is *uninformative*, never a finding.
     None (no such set) is not informative."""
     return base_pass_at_k is not None and low <= base_pass_at_k <= high
-
-VERDICTS = (
-    "capability_gain_and_compression",
-    "pure_compression",
-    "mode_collapse",
-    "no_significant_change",
-    "regression",
-)
-
-VERDICT_MEANING = {
-    "capability_gain_and_compression": "RL made single samples better and widened what the model can solve at all.",
-    "pure_compression": "RL made single samples better but the model solves no more problems at large k: "
-    "a faster guesser, not a better thinker (search compression).",
-    "mode_collapse": "RL made single samples better while the model solves fewer problems at large k: "
-    "diversity was traded away (a red flag; check entropy and KL).",
-    "no_significant_change": "No change larger than the sampling noise of this benchmark.",
-    "regression": "The trained model is worse than its base.",
-}
 
 TRANSITION_KEYS = ("self_distilled", "newly_capable", "lost", "never_solved")
 
@@ -124,6 +111,12 @@ class ComparisonResult:
     """Trained problems missing from the base set (left out)."""
     cot: dict[str, Any] | None = None
     """CoT-pass@k of both models when both carry reasoning verdicts."""
+    directions: dict[str, str] = field(default_factory=dict)
+    """``pass_at_1`` and ``pass_at_K`` → up / flat / down / inconclusive (K = the largest k)."""
+    margin: float = DEFAULT_MARGIN
+    """Equivalence margin δ (fraction) behind ``flat``."""
+    runs: list[dict[str, Any]] | None = None
+    """Several trained runs: per run, its file, pass@k and gains over the base (None: one run)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; k keys become strings, intervals ``[low, high]`` lists."""
@@ -153,17 +146,12 @@ class ComparisonResult:
             "verdict": self.verdict,
             "verdict_reason": self.verdict_reason,
             "verdict_meaning": VERDICT_MEANING[self.verdict],
+            "directions": dict(self.directions),
+            "margin": self.margin,
             "significance": self.significance,
             "cot": self.cot,
+            **({"runs": self.runs} if self.runs is not None else {}),
         }
-
-
-def _direction(point: float, ci: tuple[float, float], min_effect: float) -> str:
-    if ci[0] > 0 and point >= min_effect:
-        return "up"
-    if ci[1] < 0 and point <= -min_effect:
-        return "down"
-    return "flat"
 
 
 def _pct(x: float) -> str:
@@ -180,6 +168,7 @@ def compare(
     confidence: float = 0.95,
     solve_threshold: float = 0.5,
     min_effect: float = 0.0,
+    margin: float = DEFAULT_MARGIN,
     list_problems: bool = True,
 ) -> ComparisonResult:
     """Compare a base and a trained model's samples on their shared problems (see module doc).
@@ -188,6 +177,7 @@ def compare(
     correctness flags. ``ks`` default: 1, 2, 4, ... up to the fewest samples any problem has.
     ``n_boot``/``seed``/``confidence``: the paired percentile bootstrap over problems.
     ``min_effect``: smallest change (fraction, 0.02 = 2 points) that counts even when significant.
+    ``margin``: equivalence margin δ: a change is ``flat`` only when its whole interval is inside ±δ.
     """
     if not 0 < solve_threshold <= 1:
         raise ConfigError(f"solve_threshold must be in (0, 1], got {solve_threshold}")
@@ -219,8 +209,9 @@ def compare(
         for k in ks_l:
             rep_b[k].append(sum(map(vb[k].__getitem__, rows)) / P)
             rep_t[k].append(sum(map(vt[k].__getitem__, rows)) / P)
-    est = estimates(ks_l, pb, pt, rep_b, rep_t, confidence=confidence, min_effect=min_effect)
-    transitions = _transitions(common, bl, tl, K, solve_threshold, list_problems)
+    est = estimates(ks_l, pb, pt, rep_b, rep_t, confidence=confidence, min_effect=min_effect, margin=margin,
+                    n_problems=P)
+    transitions = transition_counts(common, bl, tl, K, solve_threshold, list_problems)
 
     cot = None
     if any(p.has_reasoning for p in bl) and any(p.has_reasoning for p in tl):
@@ -238,8 +229,11 @@ def compare(
             "n_boot": n_boot,
             "seed": seed,
             "min_effect": min_effect,
+            "margin": margin,
             **est["directions"],
         },
+        directions=est["directions"],
+        margin=margin,
         base=_describe(base, "base"),
         trained=_describe(trained, "trained"),
         problems_only_in_base=len(bmap) - P,
@@ -257,13 +251,22 @@ def estimates(
     *,
     confidence: float = 0.95,
     min_effect: float = 0.0,
+    margin: float = DEFAULT_MARGIN,
+    n_problems: int = 0,
+    n_runs: int = 1,
+    intervals: Mapping[str, Mapping[int, tuple[float, float]]] | None = None,
+    spread: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything a comparison derives from point estimates and paired bootstrap replicates.
 
     ``pb``/``pt``: base and trained pass@k per k; ``rep_b``/``rep_t``: per k, the replicates of
     both, paired (replicate i of each drew the same problems). Used by ``compare`` (problems
-    resampled) and by the pooled comparison over seeds (seeds and problems resampled). Returns
-    ``{"fields": ComparisonResult keyword arguments, "directions": pass@1 / pass@K directions}``.
+    resampled) and by the pooled comparison over runs. ``intervals`` (``base``/``trained``/``gain``
+    → k → interval) replaces the percentile intervals of the replicates where given (the pooled
+    comparison's seed-level t-intervals); ``spread[k]`` (``var_runs``, ``var_problems``,
+    ``quantile``) lets an inconclusive reason estimate how many more runs or problems would resolve
+    it. Returns ``{"fields": ComparisonResult keyword arguments, "directions": pass@1 / pass@K
+    directions}``.
     """
     ks_l = list(ks)
     K = ks_l[-1]
@@ -274,8 +277,14 @@ def estimates(
         s = sorted(xs)
         return percentile(s, alpha), percentile(s, 1 - alpha)
 
+    given = intervals or {}
     gain = {k: pt[k] - pb[k] for k in ks_l}
     gain_ci = {k: ci([t - b for t, b in zip(rep_t[k], rep_b[k])]) for k in ks_l}
+    gain_ci.update(given.get("gain", {}))
+    base_ci = {k: ci(list(rep_b[k])) for k in ks_l}
+    base_ci.update(given.get("base", {}))
+    trained_ci = {k: ci(list(rep_t[k])) for k in ks_l}
+    trained_ci.update(given.get("trained", {}))
 
     ratio: dict[int, float | None] = {}
     ratio_ci: dict[int, tuple[float, float] | None] = {}
@@ -312,16 +321,18 @@ def estimates(
         crossover_reason = "the trained model is not ahead at k=1, so there is nothing to overtake"
     crossover_sig = next((k for k in ks_l if gain_ci[k][1] < 0), None) if pt[1] > pb[1] else None
 
-    d1 = _direction(gain[1], gain_ci[1], min_effect)
-    dK = _direction(gain[K], gain_ci[K], min_effect)
-    verdict, why = _verdict(d1, dK, gain, gain_ci, K)
+    d1 = direction(gain[1], gain_ci[1], margin, min_effect)
+    dK = direction(gain[K], gain_ci[K], margin, min_effect) if K != 1 else "inconclusive"
+    verdict = verdict_label(d1, dK, informative=informative(pb[K]))
+    why = _reason(verdict, d1, dK, gain, gain_ci, K, margin=margin, base_k=pb[K], n_problems=n_problems,
+                  n_runs=n_runs, spread=spread or {})
     return {
         "fields": {
             "ks": tuple(ks_l),
             "pass_at_k_base": dict(pb),
             "pass_at_k_trained": dict(pt),
-            "pass_at_k_base_ci": {k: ci(list(rep_b[k])) for k in ks_l},
-            "pass_at_k_trained_ci": {k: ci(list(rep_t[k])) for k in ks_l},
+            "pass_at_k_base_ci": base_ci,
+            "pass_at_k_trained_ci": trained_ci,
             "capability_gain": gain,
             "capability_gain_ci": gain_ci,
             "compression_ratio": ratio,
@@ -333,34 +344,57 @@ def estimates(
             "verdict": verdict,
             "verdict_reason": why,
         },
-        "directions": {"pass_at_1": d1, f"pass_at_{K}": dK},
+        "directions": {"pass_at_1": d1, "pass_at_K": dK},
     }
 
 
-def _verdict(
-    d1: str, dK: str, gain: dict[int, float], gain_ci: dict[int, tuple[float, float]], K: int
-) -> tuple[str, str]:
-    def fmt(k: int) -> str:
+def _reason(
+    verdict: str,
+    d1: str,
+    dK: str,
+    gain: Mapping[int, float],
+    gain_ci: Mapping[int, tuple[float, float]],
+    K: int,
+    *,
+    margin: float,
+    base_k: float,
+    n_problems: int,
+    n_runs: int,
+    spread: Mapping[int, Mapping[str, Any]],
+) -> str:
+    """The intervals behind the verdict, their directions, how many runs they rest on, and for an
+    inconclusive or unresolved call what would resolve it (``resolution_hint``)."""
+
+    def fmt(k: int, d: str) -> str:
         lo, hi = gain_ci[k]
-        return f"pass@{k} {_pct(gain[k])} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+        return f"pass@{k} {_pct(gain[k])} [{100 * lo:+.1f}, {100 * hi:+.1f}] ({d})"
 
-    both = f"{fmt(1)}; {fmt(K)}" if K != 1 else fmt(1)
-    if d1 == "up":
-        if K == 1:
-            return "pure_compression", f"{both}; only k=1 requested, so capability at large k is unknown"
-        verdict = {"up": "capability_gain_and_compression", "flat": "pure_compression", "down": "mode_collapse"}[dK]
-        return verdict, both
-    if d1 == "down":
-        extra = f" (pass@{K} rose, but single samples got worse)" if dK == "up" else ""
-        return "regression", both + extra
-    if dK == "down":
-        return "regression", both + f" (pass@1 unchanged, pass@{K} fell)"
-    if dK == "up":
-        return "no_significant_change", both + f" (pass@1 unchanged; pass@{K} rose: wider coverage only)"
-    return "no_significant_change", both
+    parts = [fmt(1, d1)]
+    parts.append(fmt(K, dK) if K != 1 else "pass@K unknown: only k=1 requested (request larger k to judge coverage)")
+    parts.append(f"margin ±{100 * margin:.1f} pts")
+    if n_runs > 1:
+        parts.append(f"intervals include the run-to-run spread of {n_runs} runs ({n_runs - 1} df at the run level)")
+    elif n_runs == 1:
+        parts.append("one run: the intervals hold problem sampling only, not run-to-run spread")
+    if verdict == "uninformative":
+        where = "a floor" if base_k < 0.5 else "a ceiling"
+        parts.append(f"base pass@{K} is {100 * base_k:.1f}% ({where}): outside 5-95%, no change could show")
+        return "; ".join(parts)
+    if verdict in ("inconclusive", "compression_ceiling_unresolved"):
+        for k, d in ((1, d1), (K, dK)):
+            if d != "inconclusive" or (k == K and K == 1):
+                continue
+            extra = dict(spread.get(k, {}))
+            parts.append("unresolved " + resolution_hint(
+                f"pass@{k}", gain[k], gain_ci[k], margin=margin, n_problems=max(n_problems, 1),
+                n_runs=max(n_runs, 1), **extra,
+            ))
+            if k == K:
+                break
+    return "; ".join(parts)
 
 
-def _transitions(
+def transition_counts(
     ids: list[str],
     bl: list[ProblemOutcomes],
     tl: list[ProblemOutcomes],
