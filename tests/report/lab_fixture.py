@@ -15,6 +15,7 @@ from typing import Any
 from rlvr.diagnostics import check_metrics
 from rlvr.evaluate import compare, spurious_analysis
 from rlvr.evaluate.samples import ProblemOutcomes, SampleSet
+from rlvr.evaluate.spurious import ControlEvidence, control_calls
 
 KS = [1, 2, 4, 8, 16]
 N = 16  # samples per problem
@@ -65,6 +66,39 @@ def _curves(trained: bool) -> dict[str, list[float]]:
 
 def _pass_at_k(comparison: dict[str, Any], role: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return comparison["pass_at_k"][role], comparison["pass_at_k_ci"][role]
+
+
+def _spurious(sp: dict[str, Any], comps: dict[str, Any], kl: float) -> dict[str, Any]:
+    """The lab's ``spurious`` section for the random control, called by the real ``control_calls``."""
+    rand, shifted = comps["in_distribution"]["random_control"], comps["shifted"]["random_control"]
+    ev = ControlEvidence(
+        rand["capability_gain"]["1"], tuple(rand["capability_gain_ci"]["1"]),
+        shifted_gain=shifted["capability_gain"]["1"], shifted_ci=tuple(shifted["capability_gain_ci"]["1"]),
+        kl=kl, zero_std=0.25,
+    )
+    labels, label, reason = control_calls(ev, 0.05, kl_limit=1.0)
+    real = comps["in_distribution"]["trained"]
+    return {
+        "real_improvement": real["capability_gain"]["1"],
+        "random_improvement": ev.gain,
+        "flag": label == "spurious_gain",
+        "labels": labels,
+        "label": label,
+        "threshold": 0.05,
+        "kl_limit": 1.0,
+        "k": KS[-1],
+        "message": sp["message"],
+        "controls": {"random_control": {
+            "label": label, "labels": labels, "reason": reason, "kl_end": kl, "zero_std_share": 0.25,
+            "pass_at_1": ev.gain, "pass_at_1_ci": list(ev.ci),
+            f"pass_at_{KS[-1]}": rand["capability_gain"][str(KS[-1])],
+            f"pass_at_{KS[-1]}_ci": rand["capability_gain_ci"][str(KS[-1])],
+            "shifted_pass_at_1": ev.shifted_gain, "shifted_pass_at_1_ci": list(ev.shifted_ci or ()),
+            "verdict": rand["verdict"],
+        }},
+        "real_minus_random": {"pass_at_1": real["capability_gain"]["1"] - ev.gain, "pass_at_1_ci": [0.17, 0.25]},
+        "explanation": [],
+    }
 
 
 def lab_summary(*, model: str = "tiny", task: str = "arithmetic") -> dict[str, Any]:
@@ -155,14 +189,7 @@ def lab_summary(*, model: str = "tiny", task: str = "arithmetic") -> dict[str, A
         "crossover_k": main["crossover_k"],
         "comparison": main,
         "comparison_shifted": comps["shifted"]["trained"],
-        "spurious": {
-            "real_improvement": real_imp,
-            "random_improvement": rand_imp,
-            "flag": sp["flagged"],
-            "threshold": sp["threshold"],
-            "message": sp["message"],
-            "detail": sp,
-        },
+        "spurious": _spurious(sp, comps, curves["random_control"]["policy/kl"][-1]),
         "health": health,
         "training": curves,
         "entropy": {

@@ -66,7 +66,7 @@ def test_page_has_every_section_in_order(summary, page):
         '<div class="banner"',
         "<h2>What RL bought</h2>",
         "<h2>pass@k curves</h2>",
-        "<h2>Spurious-reward control</h2>",
+        "<h2>Spurious-reward controls</h2>",
         "<h2>Training curves</h2>",
         "<h2>Health</h2>",
         "<h3>Curation (pass-rate band)</h3>",
@@ -130,8 +130,10 @@ def test_warnings_spurious_and_timings(summary, page):
     # The message carries "<": escaped, never raw.
     assert "fell to 0.228 (&lt; 0.268" in health and "(< 0.268" not in page
     assert "entropy_collapse ×1" in health
-    spur = page[page.index("<h2>Spurious-reward control</h2>") : page.index("<h2>Training curves</h2>")]
-    assert "+22.5 pts" in spur and "+1.3 pts" in spur and "Flagged: no." in spur and "42.0%" in spur
+    spur = page[page.index("<h2>Spurious-reward controls</h2>") : page.index("<h2>Training curves</h2>")]
+    assert "+22.5 pts" in spur and "+1.3 pts" in spur and "42.0%" in spur
+    assert '<td class="l ">no_spurious_gain</td>' in spur and "Study call: no_spurious_gain." in spur
+    assert "Real minus random reward at pass@1: <b>+21.2 pts</b>" in spur
     assert '<td class="l">train_real</td><td>1 min 00 s</td><td>42%</td>' in page
     assert "<th>2 min 24 s</th>" in page
     assert "<td>55 of 120 (45.8%)</td>" in page
@@ -239,7 +241,8 @@ def test_terminal_summary(summary):
     assert "gain trained−base (pts): k=1 +22.5" in text
     assert f"verdict: {summary['verdict']['headline']}" in text
     assert "  • " + summary["verdict"]["reasons"][1] in text
-    assert "spurious-reward control: real +22.5 vs random +1.3 pts at pass@1 — not flagged" in text
+    assert "spurious-reward controls: real +22.5 vs random +1.3 pts at pass@1 — no spurious gain" in text
+    assert "  random reward (control): no spurious gain — pass@1 +1.3 points" in text
     assert "health: 1 warning (trained: entropy_collapse ×1)" in text
     assert lines[-1] == "report: runs/lab/report.html"
     # Without a path the summary's own files.report is named; a flagged control says so.

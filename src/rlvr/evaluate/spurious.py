@@ -228,7 +228,7 @@ def spurious_analysis(
         )
     else:
         message = (
-            f"{label.replace('_', ' ')}: the random-reward arm's {reason}; the real-reward arm gained "
+            f"{label.replace('_', ' ')}: the random-reward arm, {reason}; the real-reward arm gained "
             f"{100 * g_real:+.1f} points."
         )
 

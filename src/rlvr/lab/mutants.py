@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rlvr.diagnostics import keys
+
 __all__ = ["MUTANTS", "Mutant"]
 
 
@@ -86,14 +88,16 @@ def _no_floor_guard(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dead_random_arm(seeds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The random control never trained: its samples are the base's, its curves flat at the start."""
+    """The random control never trained: its samples are the base's, its curves flat at their start
+    (KL to the base 0)."""
     out = []
     for s in seeds:
         s2 = copy.deepcopy(dict(s))
         if "random_control" in s2["outcomes"]:
             s2["outcomes"]["random_control"] = copy.deepcopy(s2["outcomes"]["base"])
             run = s2["runs"]["random_control"]
-            run["curves"] = {k: [v[0] if v else None] * len(v) for k, v in run["curves"].items()}
+            run["curves"] = {k: [0.0 if k == keys.POLICY_KL else (v[0] if v else None)] * len(v)
+                             for k, v in run["curves"].items()}
             run["trajectory"] = [run["trajectory"][0]] * len(run["trajectory"]) if run.get("trajectory") else []
         out.append(s2)
     return out

@@ -186,6 +186,11 @@ def _header(s: Mapping[str, Any]) -> str:
     out.append(f'<div class="banner" style="background:{verdict_color(label)}">')
     out.append(f'<div class="label">verdict: {_text(str(label).replace("_", " ") if label else None)}</div>')
     out.append(f'<div class="headline">{escape(str(headline))}</div>')
+    dirs = v.get("directions") if isinstance(v.get("directions"), Mapping) else {}
+    if dirs:
+        margin = v.get("margin")
+        out.append('<div class="label">' + escape(" · ".join(f"{k.replace('_at_', '@')}: {d}" for k, d in dirs.items()))
+                   + (f" · equivalence margin ±{100 * margin:.1f} points" if _is_num(margin) else "") + "</div>")
     if reasons:
         out.append("<ul>" + "".join(f"<li>{_text(r)}</li>" for r in reasons) + "</ul>")
     out.append("</div>")
@@ -378,54 +383,74 @@ def _trajectory(s: Mapping[str, Any]) -> str:
         ) + "</ul>")
     out.append(
         '<p class="sub">Each RL arm is probed every few steps on the first problems of both test sets (the real '
-        "verifier; mean over seeds), next to its mean policy entropy since the previous probe. A warning fires when "
-        "in-distribution pass@1 rises while shifted pass@1 or a pass@k falls.</p>"
+        "verifier; mean over seeds), next to its mean policy entropy since the previous probe. The entropy/transfer "
+        "warning fires only when the shifted pass@1 fell with its pooled interval below 0, every seed agreeing, and the "
+        "entropy fell by 10% or more on every seed (measured on the full test samples, not on two probe points).</p>"
     )
     return "".join(out)
 
 
+CONTROL_ROWS = (("random_control", "random reward (control)"), ("format_control", "format-only reward (control)"))
+
+
 def _spurious(s: Mapping[str, Any]) -> str:
     sp = s.get("spurious")
-    out = ["<h2>Spurious-reward control</h2>"]
+    out = ["<h2>Spurious-reward controls</h2>"]
     if not isinstance(sp, Mapping):
         return out[0] + f'<p class="note">{DASH} the random-reward control was not measured.</p>'
-    flag = sp.get("flag")
-    flagged = flag is True
-    detail = sp.get("detail") if isinstance(sp.get("detail"), Mapping) else {}
-    out[0] = f"<h2>Spurious-reward control{' — FLAGGED' if flagged else ''}</h2>"
+    flagged = sp.get("flag") is True
+    out[0] = f"<h2>Spurious-reward controls{' — FLAGGED' if flagged else ''}</h2>"
     out.append(f'<div class="card{" flag" if flagged else ""}"><p><b>{_text(sp.get("message"))}</b></p>')
-    k = detail.get("k")
-    imp = detail.get("improvement") if isinstance(detail.get("improvement"), Mapping) else {}
-    show_k = _is_num(k) and k != 1 and bool(imp)
+    k = sp.get("k")
+    show_k = _is_num(k) and k != 1
     out.append(
-        '<table><tr><th class="l">arm</th><th>pass@1 gain over base</th>'
-        + (f"<th>pass@{int(k)} gain over base</th>" if show_k else "")
-        + "</tr>"
+        '<table><tr><th class="l">arm</th><th class="l">call (every call that holds)</th><th>pass@1 gain over base</th>'
+        + (f"<th>pass@{int(k)} gain</th>" if show_k else "")
+        + "<th>shifted pass@1 gain</th><th>KL at end</th><th>zero-variance groups</th></tr>"
     )
-    rows = [
-        ("real", "real reward (trained)", sp.get("real_improvement")),
-        ("random", "random reward (control)", sp.get("random_improvement")),
-    ]
-    if isinstance(imp.get("format"), Mapping):
-        rows.append(("format", "format-only reward (control)", imp["format"].get("pass_at_1")))
-    for key, name, value in rows:
-        g = imp.get(key) if isinstance(imp.get(key), Mapping) else {}
-        cls = "pos" if _is_num(value) and value > 0 else "neg" if _is_num(value) and value < 0 else ""
-        row = f'<tr><td class="l">{name}</td><td class="{cls}">{_pct(value, True)}{_ci(g.get("pass_at_1_ci"), True)}</td>'
+    comp = s.get("comparison") if isinstance(s.get("comparison"), Mapping) else {}
+    real = _get(comp, "capability_gain", "1")
+    real_k = _get(comp, "capability_gain", str(int(k))) if show_k else None
+    out.append(
+        f'<tr><td class="l">real reward (trained)</td><td class="l">{DASH}</td>'
+        f'<td>{_pct(real, True)}{_ci(_get(comp, "capability_gain_ci", "1"), True)}</td>'
+        + (f'<td>{_pct(real_k, True)}{_ci(_get(comp, "capability_gain_ci", str(int(k))), True)}</td>' if show_k else "")
+        + f"<td>{DASH}</td><td>{DASH}</td><td>{DASH}</td></tr>"
+    )
+    controls = sp.get("controls") if isinstance(sp.get("controls"), Mapping) else {}
+    for arm, name in CONTROL_ROWS:
+        c = controls.get(arm)
+        if not isinstance(c, Mapping):
+            continue
+        labels = c.get("labels") if isinstance(c.get("labels"), Sequence) and not isinstance(c.get("labels"), str) else []
+        call = _text(c.get("label")) + (f' <span class="sub">({_text(", ".join(map(str, labels)))})</span>'
+                                        if len(labels) > 1 else "")
+        gain = c.get("pass_at_1")
+        cls = "neg" if c.get("label") in ("spurious_gain", "control_unstable") else ""
+        row = (f'<tr><td class="l">{name}</td><td class="l {cls}">{call}</td>'
+               f'<td>{_pct(gain, True)}{_ci(c.get("pass_at_1_ci"), True)}</td>')
         if show_k:
-            row += f"<td>{_pct(g.get(f'pass_at_{int(k)}'), True)}{_ci(g.get(f'pass_at_{int(k)}_ci'), True)}</td>"
-        out.append(row + "</tr>")
+            row += f"<td>{_pct(c.get(f'pass_at_{int(k)}'), True)}{_ci(c.get(f'pass_at_{int(k)}_ci'), True)}</td>"
+        row += (f'<td>{_pct(c.get("shifted_pass_at_1"), True)}{_ci(c.get("shifted_pass_at_1_ci"), True)}</td>'
+                f'<td>{_num(c.get("kl_end"), ".3f")}</td><td>{_pct(c.get("zero_std_share"))}</td></tr>')
+        out.append(row)
+        out.append(f'<tr><td></td><td class="l msg sub" colspan="6">{_text(c.get("reason"))}</td></tr>')
     out.append("</table>")
-    flag_text = "yes" if flagged else "no" if flag is False else _text(flag)
-    if sp.get("label") is not None:
-        flag_text += f" (call: {_text(sp.get('label'))})"
+    diff = sp.get("real_minus_random")
+    if isinstance(diff, Mapping):
+        out.append(
+            f'<p>Real minus random reward at pass@1: <b>{_pct(diff.get("pass_at_1"), True)}</b>'
+            f'{_ci(diff.get("pass_at_1_ci"), True)} (paired over seeds and problems): the part of the gain the '
+            "reward's signal can claim.</p>"
+        )
     out.append(
-        f'<p class="sub">Flagged: {flag_text}. Threshold: random-reward pass@1 gain above '
-        f"{_pct(sp.get('threshold'), True)}. The control verifier rewards a random "
-        f"{_pct(s.get('hit_rate'))} of samples (the base pass rate on the curated prompts), same seed and budget "
-        "as the real run: any gain it shows came from training itself, not from the reward's signal.</p>"
+        f'<p class="sub">Study call: {_text(sp.get("label"))}. A spurious gain is a control pass@1 gain above '
+        f"{_pct(sp.get('threshold'), True)} with its interval above 0; \"no spurious gain\" is claimed only when the "
+        "whole interval lies below that threshold, and never for a control whose reward was constant (uninformative). "
+        f"The random control pays 1 to a random share of samples ({_pct(_get(s, 'config', 'random_p') or s.get('hit_rate'))}),"
+        " same seed and budget as the real run: any gain it shows came from training itself.</p>"
     )
-    expl = detail.get("explanation") if flagged else None
+    expl = sp.get("explanation") if flagged else None
     if isinstance(expl, Sequence) and not isinstance(expl, str) and expl:
         out.append("<ul>" + "".join(f"<li>{_text(e)}</li>" for e in expl) + "</ul>")
     out.append("</div>")
@@ -793,17 +818,22 @@ def print_lab_summary(
     sp = s.get("spurious")
     if isinstance(sp, Mapping):
         flagged = sp.get("flag") is True
-        label = sp.get("label")
-        call = (
-            "[bold red]FLAGGED[/]" if flagged
-            else "[bold yellow]control unstable[/]" if label == "control_unstable"
-            else "[green]not flagged[/]"
-        )
+        label = str(sp.get("label") or DASH)
+        style = "bold red" if flagged else "green" if label == "no_spurious_gain" else "bold yellow"
         console.print(
-            f"spurious-reward control: real {_tpct(sp.get('real_improvement'), True)} vs random "
-            f"{_tpct(sp.get('random_improvement'), True)} pts at pass@1 — {call}",
+            f"spurious-reward controls: real {_tpct(sp.get('real_improvement'), True)} vs random "
+            f"{_tpct(sp.get('random_improvement'), True)} pts at pass@1 — [{style}]{'FLAGGED: ' if flagged else ''}"
+            f"{esc(label.replace('_', ' '))}[/]",
             highlight=False,
         )
+        controls = sp.get("controls") if isinstance(sp.get("controls"), Mapping) else {}
+        for arm, name in CONTROL_ROWS:
+            c = controls.get(arm)
+            if isinstance(c, Mapping):
+                console.print(
+                    f"  {name}: {esc(str(c.get('label')).replace('_', ' '))} — {esc(str(c.get('reason')))}",
+                    highlight=False,
+                )
     h = s.get("health")
     warnings = h.get("warnings") if isinstance(h, Mapping) else None
     if isinstance(warnings, Sequence) and not isinstance(warnings, str):

@@ -1,0 +1,137 @@
+"""Calibration's judging, on simulated studies whose truth is planted: the real summary, verdict
+and control calls recover each scenario's answer, and every broken lab fails some scenario.
+
+No training here (tests/lab/test_calibrate_cli.py runs the real thing): each scenario's seeds are
+drawn from planted per-problem success probabilities with run-to-run spread (``fakes.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from lab_fakes import arms, fake_seed
+
+from rlvr.lab import lab_config
+from rlvr.lab.calibrate import BAR, DEFAULT_SEED, SCENARIOS, TUNING_SEEDS, _judge_mutant, judge, recovered
+from rlvr.lab.mutants import MUTANTS
+from rlvr.lab.summary import lab_summary
+
+P = 200
+
+
+def _reach(rng, n=P, hard=80, lo=0.35, hi=0.65):
+    """Per-problem base probabilities: ``n - hard`` reachable problems in [lo, hi], ``hard`` at 0."""
+    return np.concatenate([rng.uniform(lo, hi, n - hard), np.zeros(hard)])
+
+
+def _spread(rng, p, sd=0.02):
+    return p + rng.normal(0, sd)  # one seed's run-to-run shift
+
+
+def compression(rng):
+    base = _reach(rng)
+    trained = np.where(base > 0, _spread(rng, base + 0.25), 0.0)
+    return arms(base, trained)
+
+
+def capability(rng):
+    base = _reach(rng)
+    base[-80:] = 0.01  # hard: the base rarely solves them
+    trained = np.where(base > 0.02, _spread(rng, base + 0.25), _spread(rng, 0.4, 0.03))
+    return arms(base, trained, fmt=base)
+
+
+def collapse(rng):
+    base = np.concatenate([rng.uniform(0.3, 0.7, 150), np.full(50, 0.1)])
+    trained = np.concatenate([_spread(rng, base[:150] + 0.3), np.zeros(50)])
+    shifted = rng.uniform(0.2, 0.5, P)
+    return arms(base, trained, shifted=(shifted, _spread(rng, shifted - 0.15)))
+
+
+def spurious(rng):
+    base = _reach(rng)
+    return arms(base, _spread(rng, base + 0.2), fmt=_spread(rng, base + 0.2))
+
+
+def null(rng):
+    base = _reach(rng)
+    return arms(base, _spread(rng, base + 0.2))
+
+
+def uninformative(rng):
+    base = rng.uniform(0.9, 1.0, P)
+    return arms(base, base)
+
+
+def underpowered(rng):
+    base = np.concatenate([rng.uniform(0.2, 0.6, 10), np.full(5, 0.02)])
+    return arms(base, _spread(rng, base + 0.03, 0.05))
+
+
+PLANTS = {
+    "compression": (compression, {}),
+    "capability": (capability, {"zero_std": {"format_control": 1.0}}),
+    "collapse": (collapse, {"entropy": {"trained": (0.8, 0.3)}}),
+    "spurious": (spurious, {}),
+    "null": (null, {"entropy": {"random_control": (0.5, 0.49)}}),
+    "unstable": (null, {"kl": {"random_control": 3.0}}),
+    "uninformative": (uninformative, {}),
+    "underpowered": (underpowered, {}),
+}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """scenario -> (cfg, seeds, summary) of a simulated quick calibration on 3 seeds."""
+    out = {}
+    for sc in SCENARIOS:
+        plant, extra = PLANTS[sc.name]
+        cfg = lab_config("quick", seeds=3, n_samples=8, n_boot=200, seed=DEFAULT_SEED,
+                         format_control=sc.control == "format_control")
+        seeds = [fake_seed(DEFAULT_SEED + i, plant, **extra) for i in range(3)]
+        out[sc.name] = (cfg, seeds, lab_summary(cfg, seeds))
+    return out
+
+
+def test_every_scenario_is_simulated():
+    assert set(PLANTS) == {sc.name for sc in SCENARIOS}
+
+
+@pytest.mark.parametrize("sc", SCENARIOS, ids=lambda s: s.name)
+def test_each_planted_answer_is_recovered_pooled_and_per_seed(sc, runs):
+    row = judge(sc, runs[sc.name][2], "quick")
+    assert row["pooled_recovered"], (sc.name, row["pooled"], sc.planted())
+    assert row["recovered"] >= row["needed"] == 2, (sc.name, row["observed"])
+    assert row["met"]
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_every_broken_lab_fails_some_scenario(mutant, runs):
+    res = _judge_mutant(mutant, SCENARIOS, runs, "quick")
+    assert res["caught"] and res["caught_by"], mutant.name
+
+
+def test_the_intended_scenario_catches_each_mutant(runs):
+    """Each mutant is caught where the design says it must be (not by luck elsewhere)."""
+    expect = {
+        "constant_verdict": "capability", "constant_control_call": "spurious",
+        "verdict_ignores_margin": "underpowered", "no_floor_ceiling_guard": "uninformative",
+        "dead_random_arm": "unstable", "format_arm_real_verifier": "capability",
+    }
+    for m in MUTANTS:
+        assert expect[m.name] in _judge_mutant(m, SCENARIOS, runs, "quick")["caught_by"], m.name
+
+
+def test_recovery_rule_and_bar():
+    sc = replace(SCENARIOS[0], verdict="pure_compression", spurious=None)
+    assert recovered(sc, {"verdict": "pure_compression", "spurious": "control_unstable"})
+    assert not recovered(sc, {"verdict": "compression_ceiling_unresolved"})
+    ood = next(s for s in SCENARIOS if s.ood is not None)
+    assert "ood_warning" in ood.planted()
+    assert BAR == {"quick": 2 / 3, "full": 4 / 5}
+
+
+def test_default_seeds_are_never_tuning_seeds():
+    assert not set(range(DEFAULT_SEED, DEFAULT_SEED + 5)) & set(TUNING_SEEDS)
+    assert not set(range(100, 105)) & set(TUNING_SEEDS)
