@@ -18,10 +18,11 @@ def register(app: typer.Typer) -> None:
         invoke_without_command=True,
         epilog=(
             "Examples:  rlvr lab                      (built-in tiny model, arithmetic, 3 seeds)\n\n"
-            "rlvr lab --quick --out runs/lab-quick    (smoke profile, 2 seeds, ~90 s)\n\n"
+            "rlvr lab --quick --out runs/lab-quick    (smoke profile, 3 seeds, about 2 min)\n\n"
             "rlvr lab --task countdown --seed 1 --out runs/lab-countdown\n\n"
             "rlvr lab --model smollm2 --data prompts.jsonl --verifier math --device cuda --out runs/lab-smol\n\n"
-            "rlvr lab calibrate --quick --out runs/calibration   (planted-truth scenarios)"
+            "rlvr lab --off-policy --out runs/lab-offpolicy   (the spurious-rewards paper's update schedule)\n\n"
+            "rlvr lab calibrate --quick --out runs/calibration   (planted-truth scenarios, held-out seeds)"
         ),
     )(lab)
     lab_app.command(
@@ -31,14 +32,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(lab_app, name="lab")
 
 
+OFF_POLICY = {"minibatches": 8, "epochs": 2, "kl_beta": 0.0, "random_p": 0.5}
+"""``--off-policy``: the update schedule of arXiv 2506.10947 (several optimizer steps per rollout
+batch, no KL term, a fair-coin random reward), under which clipping biases a random reward."""
+
+
 def lab(
     ctx: typer.Context,
     out: Path = typer.Option(Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run)."),
     task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
     seed: int = typer.Option(0, "--seed", help="First seed: seed+i drives replicate i (data, warm-up, RL, sampling)."),
-    seeds: int | None = typer.Option(None, "--seeds", help="Independent replicates (default 3; --quick 2; --model 1)."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Independent replicates (default 3; --quick 3; --model 1)."),
     workers: int | None = typer.Option(None, "--workers", help="Processes running the seeds' jobs (default: one per CPU core)."),
-    quick: bool = typer.Option(False, "--quick", help="Smoke profile: smaller data, 100 RL steps, n=8, 2 seeds."),
+    quick: bool = typer.Option(False, "--quick", help="Smoke profile: smaller data, 100 RL steps, n=8, 3 seeds."),
     model: str | None = typer.Option(
         None, "--model", help="A transformers model (folder, GGUF file or alias such as smollm2) instead of the tiny one."
     ),
@@ -54,6 +60,20 @@ def lab(
     learning_rate: float | None = typer.Option(None, "--lr", help="RL learning rate of every arm (--model default 1e-6)."),
     kl_beta: float | None = typer.Option(None, "--kl-beta", help="KL-to-base coefficient of every RL arm."),
     n_test: int | None = typer.Option(None, "--n-test", help="Test problems per set (with --data: at most 20%)."),
+    margin: float | None = typer.Option(
+        None, "--margin", help="Equivalence margin (fraction, default 0.02): a change is flat only inside ±margin."
+    ),
+    epochs: int | None = typer.Option(None, "--epochs", help="Passes over each rollout batch (> 1: off-policy updates)."),
+    minibatches: int | None = typer.Option(None, "--minibatches", help="Optimizer steps per pass over a rollout batch."),
+    clip_high: float | None = typer.Option(None, "--clip-high", help="Upper ratio clip eps_high (> 0.2: asymmetric)."),
+    random_p: float | None = typer.Option(
+        None, "--random-p", help="Probability the random-reward control pays 1 (default: the base's pass rate)."
+    ),
+    off_policy: bool = typer.Option(
+        False, "--off-policy",
+        help="Every arm trains off-policy as arXiv 2506.10947 did (8 minibatches x 2 epochs per rollout, no KL, "
+        "random reward p=0.5), so the clip acts and the random control can test the clipping-bias mechanism.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json's content instead of the verdict table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -74,7 +94,6 @@ def lab(
             seed=seed,
             seeds=seeds,
             workers=workers,
-            kl_beta=kl_beta,
             out_dir=str(out),
             model=model,
             data=None if data is None else str(data),
@@ -90,6 +109,11 @@ def lab(
             n_test=n_test,
             n_shifted=n_test,
             progress=not (quiet or as_json),
+            margin=margin,
+            eps_high=clip_high,
+            **{**(OFF_POLICY if off_policy else {}),
+               **{k: v for k, v in (("epochs", epochs), ("minibatches", minibatches), ("random_p", random_p),
+                                    ("kl_beta", kl_beta)) if v is not None}},
         )
     except RlvrError as exc:
         raise fail(str(exc)) from None

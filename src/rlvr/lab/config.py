@@ -85,7 +85,8 @@ class LabConfig:
     """Worker processes running the seeds' jobs (a prep job per seed, then one per RL arm; each
     process on one thread), None: one per CPU core for the tiny model, 1 for a transformers model."""
     out_dir: str = "runs/lab"
-    """Run folder: summary.json, report.html, samples/, data/, train_real/, train_random/."""
+    """Run folder: summary.json and report.html; per seed s, seed<s>/ with data/, base/, samples/ and one
+    run folder per RL arm (train_real/, train_random/, train_format/)."""
     profile: str = "default"
     """Name of the profile these values came from (recorded in the summary)."""
     n_pretrain: int = 2000
@@ -259,13 +260,14 @@ class LabConfig:
         return ks
 
 
-# Profiles (budgets on 2 CPU cores, cold cache: default <= 5 min and 2 GB, quick <= 90 s). Measured on an
-# otherwise idle 2-core machine: default 4 min 49 s (3 seeds, 478 MB per process), quick 78 s (2 seeds).
+# Profiles. Budgets on 2 CPU cores from a cold cache: default <= 5 min and 2 GB; quick about 2 min. The
+# measured times are in the README (bench/readme_lab.py regenerates them). Quick keeps 3 seeds: the
+# pooled interval's t quantile at 2 seeds (12.7, one degree of freedom) would leave every call inconclusive.
 PROFILES: dict[str, dict[str, Any]] = {
     "default": {},
     "quick": {
         "pretrain_steps": 1000, "n_pool": 512, "n_test": 100, "n_shifted": 50,
-        "steps": 100, "n_samples": 8, "n_boot": 400, "seeds": 2, "trajectory_every": 20,
+        "steps": 100, "n_samples": 8, "n_boot": 400, "seeds": 3, "trajectory_every": 20,
     },
     "custom": {"steps": 50, "prompts_per_step": 8, "group_size": 8, "learning_rate": 1e-6, "n_samples": 8,
                "n_test": 100, "curate_k": 4, "n_boot": 500, "seeds": 1, "format_control": False, "kl_beta": 0.0,
