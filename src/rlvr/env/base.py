@@ -36,6 +36,7 @@ from rlvr.verifiers.base import get_verifier, safe_verify
 __all__ = [
     "ToolEnv",
     "ToolError",
+    "budget_of",
     "capture_answers",
     "episode_of",
     "finish",
@@ -174,6 +175,11 @@ def episode_of(env: ToolEnv) -> Episode:
     return env._episode
 
 
+def budget_of(env: ToolEnv) -> Budget:
+    """The environment's budget."""
+    return env._limits
+
+
 def verdict_of(env: ToolEnv) -> Verdict:
     """The verdict on the current episode's final answer (computed once)."""
     return env._judge()
@@ -228,8 +234,8 @@ def play_script(env: ToolEnv, row: dict[str, Any], turns: Sequence[Any]) -> Epis
     for i, text in enumerate(turns):
         if ep.over:
             break
-        if i >= env._limits.max_turns:
-            ep.ended, ep.reason = "max_turns", f"more than {env._limits.max_turns} assistant turns"
+        if i >= budget_of(env).max_turns:
+            ep.ended, ep.reason = "max_turns", f"more than {budget_of(env).max_turns} assistant turns"
             break
         play_turn(env, text)
     if not ep.over:
