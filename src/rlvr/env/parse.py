@@ -69,7 +69,7 @@ def _call_from_obj(obj: Any, args_key: str) -> ParsedCall | str:
     if isinstance(args, str):  # some templates double-encode the arguments
         try:
             args = json.loads(args)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return f"the arguments of {name!r} are a string that is not JSON"
     if args is None:
         args = {}
@@ -106,6 +106,8 @@ def _parse_block(body: str) -> ParsedCall | str:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"the tool call is not valid JSON ({exc.msg} at char {exc.pos})"
+    except RecursionError:
+        return "the tool call's JSON is nested too deeply"
     return _call_from_obj(obj, "arguments")
 
 
@@ -157,8 +159,9 @@ def parse_tool_calls(text: Any) -> ParsedMessage:
         return msg  # plain text: a final answer
     try:
         obj = json.loads(stripped)
-    except json.JSONDecodeError as exc:
-        msg.failures.append(f"the Llama-style tool call is not valid JSON ({exc.msg} at char {exc.pos})")
+    except (json.JSONDecodeError, RecursionError) as exc:
+        why = f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        msg.failures.append(f"the Llama-style tool call is not valid JSON ({why})")
         msg.form = "llama"
         return msg
     got = _call_from_obj(obj, "parameters")
