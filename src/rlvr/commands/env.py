@@ -159,3 +159,42 @@ def run(
         _write((run_episode(instance, row, generate, src) for _, row in rows), len(rows), out, quiet, as_json, "run")
     except RlvrError as exc:
         raise fail(str(exc)) from None
+
+
+def audit_env_command(env: str, verifier: str | None, options: dict[str, Any], pass_threshold: float,
+                      as_json: bool, quiet: bool) -> None:
+    """``rlvr audit --env NAME``: the exploit catalogue, reported like a verifier audit."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rlvr.audit.env import audit_env
+    from rlvr.audit.env_cases import env_cases
+    from rlvr.audit.report import render
+
+    if not env_cases(env):
+        raise fail(f"no exploit catalogue for environment {env!r}; built in: python, sql, calculator")
+    if verifier:
+        options = {**options, "verifier": verifier}
+    try:
+        with progress_bar(disable=quiet or as_json) as bar:
+            task = bar.add_task("auditing", total=None)
+            result = audit_env(env, pass_threshold=pass_threshold, options=options,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except RlvrError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), default=str))
+    else:
+        console = Console()
+        render(result.report, console, show="all")
+        table = Table(title=f"exploit classes of env {env}")
+        for col in ("class", "cases", "as expected", "paid", "leaks", "side effects"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for name, row in result.classes.items():
+            table.add_row(name, *(str(row[k]) for k in ("cases", "as_expected", "paid", "leaks", "side_effects")))
+        console.print(table)
+        for item in result.side_effects:
+            console.print(f"side effect: {item}", markup=False, highlight=False)
+        console.print(result.verdict(), markup=False, highlight=False)
+    if not result.ok:
+        raise typer.Exit(1)
