@@ -17,6 +17,7 @@ call starts a new one. Cost: a cell is one round trip parent -> harness -> candi
 from __future__ import annotations
 
 import queue
+import secrets
 import threading
 import time
 from typing import Any
@@ -113,7 +114,10 @@ class PythonSession:
                 if "died" in reply:
                     break
             send({"op": "stop", "token": token})
-            outcome.messages.append(recv(time.monotonic() + 10.0))
+            done = recv(time.monotonic() + 10.0)
+            outcome.messages.append(done)
+            # The harness echoes the token only after the candidate and all it started are killed.
+            outcome.token_ok = done.get("op") == "done" and secrets.compare_digest(str(done.get("token")), token)
 
         why = "the session ended"
         try:
