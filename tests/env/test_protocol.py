@@ -137,3 +137,17 @@ def test_calculator_refuses_and_is_fast(expr):
     with pytest.raises(CalcError):
         evaluate(expr)
     assert time.monotonic() - t0 < 0.5
+
+
+def test_async_tools_stay_async():
+    class Slow(ToolEnv):
+        async def fetch(self, key: str) -> str:
+            """Fetch.
+
+            Args:
+                key: the key
+            """
+            return key
+
+    assert inspect.iscoroutinefunction(Slow.fetch)
+    assert trl_tools(Slow()) == ["fetch"]

@@ -73,7 +73,8 @@ class ToolEnv:
         super().__init_subclass__(**kwargs)
         for name, member in list(vars(cls).items()):
             if (inspect.isfunction(member) and not name.startswith("_") and name not in RESERVED
-                    and not getattr(member, "__rlvr_guarded__", False)):
+                    and not getattr(member, "__rlvr_guarded__", False)
+                    and not inspect.iscoroutinefunction(member)):  # async tools (TRL awaits them) run unguarded
                 setattr(cls, name, _guarded(member))
 
     def __init__(self, *, verifier: str | Callable[..., Any] | None = None, budget: Budget | None = None,
