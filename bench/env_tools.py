@@ -6,6 +6,8 @@ Rows: per-call latency (p50/p95) of one small cell, and episodes per second with
 each (reset, 3 calls, the final answer judged), for
   - rlvr python tool: a persistent interpreter session in the sandbox (namespaces, Landlock,
     seccomp, rlimits, no network), one fresh sandboxed process per episode;
+  - fresh sandbox candidate per call: the fallback design (state would persist by re-running the
+    earlier cells, which this row does not even pay for: a lower bound);
   - fresh subprocess: ``python -c CELL`` per call (the naive design; no isolation, no state);
   - smolagents LocalPythonExecutor: an AST interpreter in this process (no OS isolation), if
     importable (install it into a throwaway folder: ``pip install --target /tmp/smol smolagents``).
@@ -66,6 +68,18 @@ def main() -> None:
 
     def fresh() -> None:
         subprocess.run([sys.executable, "-c", CELL], capture_output=True, check=True)
+
+    from rlvr.sandbox import Sandbox
+
+    sandbox = Sandbox()
+    sandbox.run_stdio(CELL, [""], lambda m: False)
+
+    def fresh_candidate() -> None:
+        out = sandbox.run_stdio(CELL, [""], lambda m: False)
+        assert out.messages[0].get("stdout") == "332833500\n", out
+
+    lat = timed(fresh_candidate, max(50, args.calls // 2))
+    rows["fresh sandbox candidate per call (the fallback)"] = (lat, 1.0 / (3 * statistics.mean(lat)))
 
     n_sub = max(20, args.calls // 4)
     lat = timed(fresh, n_sub)
