@@ -72,3 +72,38 @@ def test_help_has_an_example():
     for cmd in ("replay", "run"):
         res = run("env", cmd, "--help")
         assert res.exit_code == 0 and "Example:" in res.output
+
+
+def test_run_with_an_endpoint_policy_and_options(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
+    from fake_openai import FakeOpenAI
+
+    tasks = tmp_path / "t.jsonl"
+    tasks.write_text('{"id": "a", "prompt": "What is 2+2?", "answer": "4"}\n')
+    out = tmp_path / "o.jsonl"
+    with FakeOpenAI() as server:
+        res = run("env", "run", str(tasks), "--env", "calculator", "--policy", server.url + "/v1", "--model", "m",
+                  "--opt", "max_turns=2", "--out", str(out), "-q")
+        assert res.exit_code == 0, res.output
+        assert server.requests
+    rec = json.loads(out.read_text())
+    # The fake echoes the prompt, whose instructions show a call with a placeholder: unparsable, twice.
+    assert rec["ended"] == "max_turns" and len(rec["steps"]) == 2
+    assert rec["parse_failures"] >= 1 and rec["status"] == "unparsable"
+
+
+def test_replay_verifier_and_budget_options(tmp_path):
+    src = tmp_path / "c.jsonl"
+    call = '<tool_call>{"name": "calculate", "arguments": {"expression": "2+2"}}</tool_call>'
+    src.write_text(json.dumps({"id": "a", "answer": "4", "turns": [call, call, "\\boxed{4}"]}) + "\n")
+    out = tmp_path / "o.jsonl"
+    res = run("env", "replay", str(src), "--env", "calculator", "--opt", "max_turns=2", "--out", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["ended"] == "max_turns"
+    res = run("env", "replay", str(src), "--env", "calculator", "--verifier", "random", "--out", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["ended"] == "answer"
+    res = run("env", "replay", str(src), "--env", "calculator", "--opt", "max_turns=0")
+    assert res.exit_code == 1 and "max_turns" in res.output
