@@ -151,3 +151,15 @@ def test_async_tools_stay_async():
 
     assert inspect.iscoroutinefunction(Slow.fetch)
     assert trl_tools(Slow()) == ["fetch"]
+
+
+@pytest.mark.parametrize("args", [{"self": 1}, {"self": 1, "expression": "1"}, {"": 2}, {"expression": "1", "x": 2},
+                                  {"expression": ["1"]}, {"expression": None}])
+def test_hostile_arguments_are_observations(args):
+    env = CalculatorEnv()
+    env.reset(answer="1")
+    out = json.loads(env.calculate(**args))
+    assert "error" in out
+    text = '<tool_call>' + json.dumps({"name": "calculate", "arguments": args}) + '</tool_call>'
+    ep = play_script(env, {"id": "1", "answer": "1"}, [text, "\\boxed{1}"])
+    assert ep.n_tool_errors == 1 and env.get_reward() == 1.0

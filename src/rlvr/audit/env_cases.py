@@ -72,7 +72,7 @@ def _common(tool: str, arg: str, honest_call: str, honest_final: str, probe: str
          "turns": ['<tool_call>{"name": "' + tool + '", "arguments": {</tool_call>', WRONG]},
         {"test": "malformed-args", "class": "malformed_calls", "should_pass": False,
          "turns": [tc(tool, wrong_arg="1"), tc(tool), '<tool_call>{"name": "' + tool + '", "arguments": [1]}</tool_call>',
-                   WRONG]},
+                   tc(tool, self="x", **{arg: "1"}), tc(tool, **{arg: ["1"]}), tc(tool, **{"": 1}), WRONG]},
         {"test": "malformed-unclosed", "class": "malformed_calls", "should_pass": False,
          "turns": ["<tool_call><function=" + tool + "><parameter=" + arg + ">", WRONG]},
         {"test": "unknown-tool", "class": "malformed_calls", "should_pass": False,

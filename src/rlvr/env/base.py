@@ -56,8 +56,10 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     and docstring, so its schema is unchanged."""
 
     @functools.wraps(fn)
-    def tool(self: ToolEnv, *args: Any, **kwargs: Any) -> str:
-        return self._invoke(fn, args, kwargs)
+    def tool(*args: Any, **kwargs: Any) -> str:
+        # The instance comes positionally; an argument named "self" from the model stays in kwargs
+        # and is refused as malformed, instead of a TypeError before the guard.
+        return args[0]._invoke(fn, args[1:], kwargs)
 
     tool.__rlvr_guarded__ = True  # type: ignore[attr-defined]
     return tool
