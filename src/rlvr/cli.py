@@ -168,7 +168,7 @@ def _print_verify_summary(summary: dict[str, Any]) -> None:
 
 
 # Commands that live in their own modules: each ``rlvr.commands.<name>`` defines ``register(app)``.
-_COMMAND_MODULES = ("audit", "evaluate", "train", "health", "lab", "cost")
+_COMMAND_MODULES = ("audit", "evaluate", "train", "health", "lab", "cost", "env")
 
 
 def _register_commands() -> None:

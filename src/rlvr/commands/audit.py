@@ -19,14 +19,18 @@ def register(app: typer.Typer) -> None:
             "Examples:  rlvr audit --verifier math   |   "
             "rlvr audit --verifier sql --cases my_cases.jsonl --min-coverage 0.95   |   "
             "rlvr audit --verifier code --mutate correct_solutions.jsonl --json   |   "
-            "rlvr audit --verifier mymod:verifier --kind math"
+            "rlvr audit --verifier mymod:verifier --kind math   |   "
+            "rlvr audit --env python (the environment exploit catalogue)"
         ),
     )(audit)
 
 
 def audit(
-    verifier: str = typer.Option(
-        ..., "--verifier", "-v", help="Verifier name (math, rubric, format, code, sql, ...), module:object or file.py:function."
+    verifier: str | None = typer.Option(
+        None, "--verifier", "-v", help="Verifier name (math, rubric, format, code, sql, ...), module:object or file.py:function."
+    ),
+    env: str | None = typer.Option(
+        None, "--env", help="Audit a tool environment instead (python, sql, calculator): its exploit catalogue."
     ),
     cases: Path | None = typer.Option(
         None, "--cases", help="JSONL of labelled cases: {'output', 'answer', 'should_pass', 'test', ...}."
@@ -70,6 +74,13 @@ def audit(
     if not 0 <= min_coverage <= 1:
         raise fail(f"--min-coverage must be between 0 and 1, got {min_coverage}", 2)
     options = parse_options(opt)
+    if env is not None:
+        from rlvr.commands.env import audit_env_command
+
+        audit_env_command(env, verifier, options, pass_threshold, as_json, quiet)
+        return
+    if verifier is None:
+        raise fail("give --verifier NAME (or --env NAME to audit a tool environment)", 2)
     try:
         v = get_verifier(verifier, **options)  # setup errors surface before any progress output
     except RlvrError as exc:

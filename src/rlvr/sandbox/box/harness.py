@@ -40,7 +40,7 @@ import traceback
 
 from . import kernel
 from .importer import DirFdFinder
-from .rpc import Rpc
+from .rpc import CandidateDied, Handle, LoadFailed, Rpc
 from .testrun import compile_tests, run_tests
 from .wire import FrameError, pack, read_msg, write_msg
 
@@ -187,6 +187,8 @@ class Harness:
                 if msg.get("mode") == "stdio":
                     final = self.run_stdio(msg)
                     final["restored"] = self.guard.restore(None)  # nothing of the harness's ran: a full check is cheap
+                elif msg.get("mode") == "session":
+                    final = self.run_session(msg)
                 else:
                     final = self.run_assert(msg)  # returns with every process of the check killed
             except CandidateZygoteGone:
@@ -269,6 +271,55 @@ class Harness:
         # Only now, with every process of the check killed, do the results (and the token) leave.
         report.update(op="results", candidate=self.pid, token=msg.get("token"))
         return report
+
+    def run_session(self, msg: dict) -> dict:
+        """An interpreter session (``rlvr.env``'s python tool): ONE candidate loads ``code`` (a
+        module whose ``entry`` function runs one cell), then serves the verifier's
+        ``{"op": "call", "args": [...]}`` messages, one call into ``entry`` each, until
+        ``{"op": "stop", "token"}``. Plain data only crosses, as in assert mode; no test code
+        runs here, so the candidate sees nothing it did not send itself. The candidate is killed
+        (and its processes with it) before "done" goes back, as for every other run."""
+        code = msg.get("code") if isinstance(msg.get("code"), str) else ""
+        entry = msg.get("entry") if isinstance(msg.get("entry"), str) else "cell"
+        sock = self._candidate()
+        cmd: object = None
+        calls = 0
+        try:
+            rpc = Rpc(sock, self.limits["max_value_bytes"])
+            rpc.entry = entry  # the first reply read is the load report
+            try:
+                sock.sendall(b"A" + pack({"code": code, "entry": entry}))
+            except OSError:
+                pass  # it died; the first call says so
+            while True:
+                cmd = read_msg(self.vfd, self.max_msg)
+                if not isinstance(cmd, dict) or cmd.get("op") != "call":
+                    break
+                args = cmd.get("args") if isinstance(cmd.get("args"), list) else []
+                calls += 1
+                try:
+                    reply = {"op": "value", "value": Handle(rpc, 1, "function", True)(*args)}
+                except LoadFailed:
+                    reply = {"op": "value", "died": "the session's code did not load"}
+                except CandidateDied as exc:
+                    reply = {"op": "value", "died": str(exc)}
+                except Exception as exc:  # mirrored builtin errors, CandidateRaised, TypeError
+                    reply = {"op": "value", "exc": f"{type(exc).__name__}: {exc}"[:500]}
+                value = reply.get("value", [])
+                if type(value) is not list or any(type(x) is not str for x in value):  # noqa: E721
+                    reply = {"op": "value", "exc": "the session's entry returned something other than a list of str"}
+                write_msg(self.vfd, reply)
+                if "died" in reply:
+                    cmd = read_msg(self.vfd, self.max_msg)
+                    break
+            self._ask_kill()
+            restored = self.guard.restore(set())
+            leftovers = self._end(asked=True).get("leftovers", 0)
+        finally:
+            sock.close()
+        token = cmd.get("token") if isinstance(cmd, dict) else None
+        return {"op": "done", "token": token, "calls": calls, "candidate": self.pid,
+                "restored": restored, "leftovers": leftovers}
 
     def run_stdio(self, msg: dict) -> dict:
         code = msg.get("code") if isinstance(msg.get("code"), str) else ""
