@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlvr.errors import ConfigError
-from rlvr.evaluate.passk import bootstrap_indices, mean, pass_at_k, percentile
+from rlvr.evaluate.passk import bootstrap_indices, mean, pass_at_k, pass_at_k_cached, percentile
 from rlvr.evaluate.samples import ProblemOutcomes, SampleSet, as_problem_map
 from rlvr.evaluate.summary import check_ks, default_ks, per_problem
 from rlvr.evaluate.verdict import (
@@ -405,7 +405,7 @@ def transition_counts(
     cats: dict[str, list[str]] = {key: [] for key in TRANSITION_KEYS}
     coverage = {"both": 0, "base_only": 0, "trained_only": 0, "neither": 0}
     for pid, b, t in zip(ids, bl, tl):
-        base_k = pass_at_k(b.n, b.c, K) >= thr
+        base_k = pass_at_k_cached(b.n, b.c, K) >= thr
         trained_1 = t.c / t.n >= thr
         key = (
             ("self_distilled" if trained_1 else "lost")
@@ -413,7 +413,7 @@ def transition_counts(
             else ("newly_capable" if trained_1 else "never_solved")
         )
         cats[key].append(pid)
-        trained_k = pass_at_k(t.n, t.c, K) >= thr
+        trained_k = pass_at_k_cached(t.n, t.c, K) >= thr
         ckey = ("both" if trained_k else "base_only") if base_k else ("trained_only" if trained_k else "neither")
         coverage[ckey] += 1
     counts = {key: len(v) for key, v in cats.items()}
