@@ -375,22 +375,19 @@ def _reason(
     if n_runs > 1:
         parts.append(f"intervals include the run-to-run spread of {n_runs} runs ({n_runs - 1} df at the run level)")
     elif n_runs == 1:
-        parts.append("one run: the intervals hold problem sampling only, not run-to-run spread")
+        parts.append("one run: the intervals hold problem sampling only, not run-to-run spread (train and sample "
+                     "more runs from the same base to measure it)")
     if verdict == "uninformative":
         where = "a floor" if base_k < 0.5 else "a ceiling"
         parts.append(f"base pass@{K} is {100 * base_k:.1f}% ({where}): outside 5-95%, no change could show")
         return "; ".join(parts)
     if verdict in ("inconclusive", "compression_ceiling_unresolved"):
-        for k, d in ((1, d1), (K, dK)):
-            if d != "inconclusive" or (k == K and K == 1):
-                continue
-            extra = dict(spread.get(k, {}))
-            parts.append("unresolved " + resolution_hint(
-                f"pass@{k}", gain[k], gain_ci[k], margin=margin, n_problems=max(n_problems, 1),
-                n_runs=max(n_runs, 1), **extra,
-            ))
-            if k == K:
-                break
+        for k, d in [(1, d1)] + ([(K, dK)] if K != 1 else []):
+            if d == "inconclusive":
+                parts.append("unresolved " + resolution_hint(
+                    f"pass@{k}", gain[k], gain_ci[k], margin=margin, n_problems=max(n_problems, 1),
+                    n_runs=max(n_runs, 1), **dict(spread.get(k, {})),
+                ))
     return "; ".join(parts)
 
 
