@@ -75,7 +75,7 @@ def simulate(runs: int, shared: bool, seed: int, studies: int = STUDIES, old: bo
     rng = np.random.default_rng(seed)
     hits, widths, points, old_hits = 0, [], [], 0
     for _ in range(studies):
-        problems = int(rng.integers(100, 201))
+        problems = int(rng.integers(100, 301))
         base, trained = _study(rng, runs, problems, shared)
         res = pooled_compare(base, trained, [1], n_boot=100, seed=0)
         lo, hi = res.capability_gain_ci[1]
