@@ -2,8 +2,8 @@
 (runs x problems) random-effects interval of a pooled mean.
 
 Why not a bootstrap over runs: resampling 2-3 run clusters cannot see more spread than the few runs
-show, and a percentile interval of such a bootstrap covers a nominal 95% far less often (simulated:
-~58% at 2 runs, ~76% at 3). Student's t with the run level's degrees of freedom accounts for how
+show, and a percentile interval of such a bootstrap covers a nominal 95% far less often (simulated
+in tests/evaluate/test_eval_coverage.py: ~73% at 2 runs, ~80% at 3). Student's t with the run level's degrees of freedom accounts for how
 little 2-3 runs say about their own spread; at 2 runs its quantile is 12.7, and the interval is
 wide because the data say little, not because the method is poor.
 
@@ -193,8 +193,9 @@ def pooled_mean(values: Sequence[Sequence[float]] | np.ndarray, confidence: floa
     # freedom, and the shared problem level (∝ 1/P, zero when runs scored unrelated problems) with
     # P−1. Each part is expanded by its own t quantile and the two are added in quadrature: at 2-3
     # runs Satterthwaite's pooled df would trust a run mean square that has only 1-2 df (simulated:
-    # ~85% coverage at 2 runs), while this keeps the exact one-way t-interval when problems do not
-    # matter and the problem-level t-interval when runs do not.
+    # 82-88% coverage at 2 runs), while this keeps the exact one-way t-interval when problems do not
+    # matter. The residual stays in the run part on purpose: moving it to the well-estimated problem
+    # part (MS_run − MS_res with S−1 df) dropped coverage to 87-89% at 2 runs.
     var_runs = ms_run / (S * P)
     var_prob = max(ms_prob - ms_res, 0.0) / (S * P)
     half = math.hypot(t_quantile(q, S - 1) * math.sqrt(var_runs), t_quantile(q, P - 1) * math.sqrt(var_prob))
