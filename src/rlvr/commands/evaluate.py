@@ -27,7 +27,10 @@ def register(app: typer.Typer) -> None:
     app.command("eval", epilog="Example:  rlvr eval samples.jsonl --verifier math --k 1,4,16")(eval_)
     app.command(
         "compare",
-        epilog="Example:  rlvr compare base.jsonl trained.jsonl --k 1,4,16,64 --random random_run.jsonl --json",
+        epilog=(
+            "Examples:  rlvr compare base.jsonl trained.jsonl --k 1,4,16,64 --random random_run.jsonl --json   |   "
+            "rlvr compare base.jsonl run0.jsonl run1.jsonl run2.jsonl --margin 0.02 --html runs.html"
+        ),
     )(compare_)
     app.command(
         "report",

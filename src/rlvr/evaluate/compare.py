@@ -376,7 +376,8 @@ def _reason(
         parts.append(f"intervals include the run-to-run spread of {n_runs} runs ({n_runs - 1} df at the run level)")
     elif n_runs == 1:
         parts.append("one run: the intervals hold problem sampling only, not run-to-run spread (train and sample "
-                     "more runs from the same base to measure it)")
+                     "more runs from the same base to measure it; more samples per problem shrink only the "
+                     "within-problem part)")
     if verdict == "uninformative":
         where = "a floor" if base_k < 0.5 else "a ceiling"
         parts.append(f"base pass@{K} is {100 * base_k:.1f}% ({where}): outside 5-95%, no change could show")
