@@ -104,9 +104,9 @@ def test_compare_json_contract(tmp_path):
 
 
 def test_compare_with_random_arm_and_report_from_json(tmp_path):
-    base = samples(tmp_path / "base.jsonl", [(60, 2)])
-    trained = samples(tmp_path / "trained.jsonl", [(60, 6)])
-    rand = samples(tmp_path / "random.jsonl", [(60, 3)])
+    base = samples(tmp_path / "base.jsonl", [(60, 2), (20, 0)])
+    trained = samples(tmp_path / "trained.jsonl", [(60, 6), (20, 0)])
+    rand = samples(tmp_path / "random.jsonl", [(60, 3), (20, 0)])
     r = cli("compare", base, trained, "--random", rand, "--k", "1,8", "--json", "--bootstrap", "200")
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
@@ -122,12 +122,126 @@ def test_compare_with_random_arm_and_report_from_json(tmp_path):
 
 
 def test_compare_terminal_summary(tmp_path):
-    base = samples(tmp_path / "base.jsonl", [(60, 2)])
-    trained = samples(tmp_path / "trained.jsonl", [(30, 8), (30, 0)])
+    base = samples(tmp_path / "base.jsonl", [(60, 2), (20, 0)])
+    trained = samples(tmp_path / "trained.jsonl", [(30, 8), (30, 0), (20, 0)])
     proc = run_cli("compare", base, trained, "--k", "1,8", "--bootstrap", "200", "-q")
     assert proc.returncode == 0, proc.stderr
     assert "verdict: mode_collapse" in proc.stdout
+    assert "directions: pass@1 up, pass@8 down (margin ±2.0 pts)" in proc.stdout
     assert "self-distilled 30" in proc.stdout and "lost 30" in proc.stdout
+
+
+def pairs_files(tmp_path: Path, pairs: list[tuple[int, int]], n: int = 8) -> tuple[Path, Path]:
+    """Base and trained samples from (base correct, trained correct) per problem."""
+    def write(path: Path, which: int) -> Path:
+        lines = [
+            json.dumps({"problem_id": f"p{i}", "reward": float(j < pair[which])})
+            for i, pair in enumerate(pairs)
+            for j in range(n)
+        ]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    return write(tmp_path / "base.jsonl", 0), write(tmp_path / "trained.jsonl", 1)
+
+
+# Blocks of (base, trained) correct counts that move one change one way (see test_eval_verdict).
+PASS1 = {"up": [(1, 3)] * 100, "flat": [], "down": [(3, 1)] * 100, "inconclusive": [(1, 7)] * 100 + [(7, 1)] * 100}
+PASSK = {"up": [(2, 1), (0, 1)] * 60, "flat": [], "down": [(1, 2), (1, 0)] * 60,
+         "inconclusive": [(1, 0), (0, 1)] * 40}
+FILLER = [(0, 0)] * 100 + [(2, 2)] * 100
+TABLE = {
+    ("up", "up"): "capability_gain_and_compression", ("up", "flat"): "pure_compression",
+    ("up", "down"): "mode_collapse", ("up", "inconclusive"): "compression_ceiling_unresolved",
+    ("flat", "up"): "coverage_gain", ("flat", "flat"): "no_change", ("flat", "down"): "regression",
+    ("flat", "inconclusive"): "inconclusive", ("down", "up"): "trade_off", ("down", "flat"): "regression",
+    ("down", "down"): "regression", ("down", "inconclusive"): "regression", ("inconclusive", "up"): "coverage_gain",
+    ("inconclusive", "flat"): "inconclusive", ("inconclusive", "down"): "regression",
+    ("inconclusive", "inconclusive"): "inconclusive",
+}
+
+
+@pytest.mark.parametrize(("d1", "dK"), list(TABLE))
+def test_compare_json_gives_the_tables_label_for_every_cell(tmp_path, d1, dK):
+    base, trained = pairs_files(tmp_path, PASS1[d1] + PASSK[dK] + FILLER)
+    r = cli("compare", base, trained, "--k", "1,8", "--json", "--bootstrap", "200")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["directions"] == {"pass_at_1": d1, "pass_at_K": dK}
+    assert d["verdict"] == TABLE[(d1, dK)]
+    assert d["margin"] == 0.02
+    assert set(d["capability_gain_ci"]) == {"1", "8"}
+
+
+def test_compare_json_uninformative_at_a_ceiling(tmp_path):
+    base, trained = pairs_files(tmp_path, [(4, 7)] * 100)  # the base solves everything at k=8
+    d = json.loads(cli("compare", base, trained, "--k", "1,8", "--json", "--bootstrap", "100").stdout)
+    assert d["verdict"] == "uninformative" and d["directions"]["pass_at_1"] == "up"
+
+
+def test_margin_decides_flat_against_inconclusive(tmp_path):
+    # pass@1 changes ±1/8 on 200 of 300 problems: mean 0, 95% interval about ±1.2 points.
+    base, trained = pairs_files(tmp_path, [(2, 3), (3, 2)] * 100 + [(0, 0)] * 100)
+    wide = json.loads(cli("compare", base, trained, "--k", "1,8", "--json", "--bootstrap", "300").stdout)
+    assert wide["directions"] == {"pass_at_1": "flat", "pass_at_K": "flat"} and wide["verdict"] == "no_change"
+    narrow = json.loads(
+        cli("compare", base, trained, "--k", "1,8", "--json", "--bootstrap", "300", "--margin", "0.01").stdout
+    )
+    assert narrow["margin"] == 0.01
+    assert narrow["directions"] == {"pass_at_1": "inconclusive", "pass_at_K": "flat"}
+    assert narrow["verdict"] == "inconclusive"
+    assert "would need about" in narrow["verdict_reason"]
+
+
+def _runs(tmp_path: Path, counts: list[int], problems: int = 40, extra: int = 0, name: str = "t") -> Path:
+    path = tmp_path / f"{name}.jsonl"
+    lines = [json.dumps({"problem_id": f"p{i}", "reward": float(j < c)})
+             for i in range(problems + extra) for j, c in zip(range(8), [counts[i % len(counts)]] * 8)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_compare_pools_several_runs(tmp_path):
+    base = _runs(tmp_path, [1, 0], name="base")
+    runs = [_runs(tmp_path, [4, 0], name="run0"), _runs(tmp_path, [3, 0], name="run1"),
+            _runs(tmp_path, [5, 0], extra=2, name="run2")]  # run2 has 2 problems nobody else has
+    r = cli("compare", base, *runs, "--k", "1,8", "--json", "--bootstrap", "200")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert [x["name"] for x in d["runs"]] == ["run0.jsonl", "run1.jsonl", "run2.jsonl"]
+    # Per run pass@1 gains (3, 2, 4)/8 on half the problems → mean 3/16.
+    assert d["capability_gain"]["1"] == pytest.approx(3 / 16)
+    assert [x["capability_gain"]["1"] for x in d["runs"]] == pytest.approx([3 / 16, 2 / 16, 4 / 16])
+    assert d["runs"][2]["problems_dropped"] == 2 and d["problems_only_in_trained"] == 2
+    assert d["significance"]["runs"] == 3 and "3 runs" in d["verdict_reason"]
+    assert d["trained"]["files"] == [str(p) for p in runs]
+    # Terminal: the per-run table and what was dropped; HTML: the per-run table.
+    html = tmp_path / "runs.html"
+    proc = run_cli("compare", base, *runs, "--k", "1,8", "--bootstrap", "200", "-q", "--html", html)
+    assert proc.returncode == 0, proc.stderr
+    assert "per run (3 runs of the same base)" in proc.stdout and "run1.jsonl" in proc.stdout
+    assert "2 only in trained file(s)" in proc.stdout
+    assert "Per run (3 runs of the same base)" in html.read_text()
+
+
+def test_compare_pools_random_runs_and_names_a_file_that_shares_nothing(tmp_path):
+    base = _runs(tmp_path, [1, 0], name="base")
+    runs = [_runs(tmp_path, [4, 0], name="run0"), _runs(tmp_path, [3, 0], name="run1")]
+    rands = [_runs(tmp_path, [2, 0], name="rand0"), _runs(tmp_path, [2, 0], name="rand1")]
+    r = cli("compare", base, *runs, "--random", rands[0], "--random", rands[1], "--k", "1,8", "--json",
+            "--bootstrap", "200")
+    assert r.exit_code == 0, r.output
+    sp = json.loads(r.stdout)["spurious"]
+    assert sp["improvement"]["random"]["pass_at_1"] == pytest.approx(1 / 16)
+    assert sp["improvement"]["random"]["runs"] == 2
+    assert sp["flagged"] is True  # +6.25 points > the 5-point threshold
+    stranger = tmp_path / "stranger.jsonl"
+    stranger.write_text(json.dumps({"problem_id": "zz", "reward": 1.0}) + "\n")
+    r = cli("compare", base, runs[0], stranger, "--k", "1")
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit)
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: stranger.jsonl: shares no problem_id with the base samples; compare samples of the "
+                      "same problems"]
 
 
 def test_report_from_sample_files(tmp_path):

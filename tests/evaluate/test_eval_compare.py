@@ -26,7 +26,10 @@ def test_pure_compression_with_hand_computed_ratio():
     base = problems([(60, 1)])  # every problem: 1 of 8 correct → pass@8 = 1, pass@1 = 1/8
     trained = problems([(60, 6)])  # 6 of 8 → pass@1 = 0.75, pass@8 = 1
     r = compare(base, trained, [1, 2, 8], n_boot=300)
-    assert r.verdict == "pure_compression"
+    # The base solves every problem at k=8 (a ceiling): nothing could be gained, so no finding.
+    assert r.verdict == "uninformative"
+    assert r.directions == {"pass_at_1": "up", "pass_at_K": "flat"}
+    assert "ceiling" in r.verdict_reason
     assert r.pass_at_k_base[1] == pytest.approx(0.125)
     assert r.pass_at_k_trained[1] == pytest.approx(0.75)
     assert r.capability_gain[8] == pytest.approx(0.0)
@@ -52,20 +55,21 @@ def test_capability_gain_and_compression():
 
 
 def test_mode_collapse_is_flagged():
-    base = problems([(60, 2)])  # pass@1 = 0.25, pass@8 = 1 on every problem
-    trained = problems([(30, 8), (30, 0)])  # pass@1 = 0.5, but half the problems are gone at any k
+    base = problems([(60, 2), (20, 0)])  # pass@1 = 0.25 and pass@8 = 1 on 60 problems; 20 never solved
+    trained = problems([(30, 8), (30, 0), (20, 0)])  # pass@1 up, but 30 problems gone at any k
     r = compare(base, trained, [1, 8], n_boot=300)
     assert r.verdict == "mode_collapse"
-    assert r.capability_gain[8] == pytest.approx(-0.5)
-    assert r.transitions["counts"] == {"self_distilled": 30, "newly_capable": 0, "lost": 30, "never_solved": 0}
-    assert r.transitions["coverage_at_k"] == {"both": 30, "base_only": 30, "trained_only": 0, "neither": 0}
+    assert r.capability_gain[8] == pytest.approx(-30 / 80)
+    assert r.transitions["counts"] == {"self_distilled": 30, "newly_capable": 0, "lost": 30, "never_solved": 20}
+    assert r.transitions["coverage_at_k"] == {"both": 30, "base_only": 30, "trained_only": 0, "neither": 20}
     assert r.crossover_k_significant == 8
 
 
 def test_regression():
-    r = compare(problems([(60, 4)]), problems([(60, 1)]), [1, 8], n_boot=300)
+    r = compare(problems([(60, 4), (20, 0)]), problems([(60, 1), (20, 0)]), [1, 8], n_boot=300)
     assert r.verdict == "regression"
-    assert r.capability_gain[1] == pytest.approx(-3 / 8)
+    assert r.directions == {"pass_at_1": "down", "pass_at_K": "flat"}
+    assert r.capability_gain[1] == pytest.approx(-3 / 8 * 60 / 80)
     assert r.crossover_k is None and "not ahead" in r.crossover_reason
 
 
@@ -75,13 +79,14 @@ def test_regression_when_only_coverage_falls():
     r = compare(base, trained, [1, 8], n_boot=300)
     assert r.capability_gain[1] == pytest.approx(0.0)
     assert r.verdict == "regression"
-    assert "pass@1 unchanged" in r.verdict_reason
+    assert r.directions["pass_at_K"] == "down"
+    assert "pass@8 -25.0 pts" in r.verdict_reason
 
 
 def test_identical_sets_show_no_change():
     s = problems([(20, 0), (20, 3), (20, 8)])
     r = compare(s, s, [1, 2, 8], n_boot=200)
-    assert r.verdict == "no_significant_change"
+    assert r.verdict == "no_change"  # both intervals are [0, 0]: inside the margin, absence shown
     assert all(g == 0 for g in r.capability_gain.values())
     assert r.capability_gain_ci[1] == (0.0, 0.0)
 
@@ -95,29 +100,33 @@ def test_noise_is_not_a_change():
         return {f"p{i}": [rng.random() < q for _ in range(16)] for i, q in enumerate(rates)}
 
     a, b = draw(), draw()
-    r = compare(a, b, [1, 4, 16], n_boot=500, seed=3)
+    r = compare(a, b, [1, 4], n_boot=500, seed=3)
     assert r.capability_gain[1] != 0
-    assert r.verdict == "no_significant_change"
+    # 80 problems cannot show a change is within 2 points: the data cannot tell, and say so.
+    assert r.verdict == "inconclusive"
+    assert "would need about" in r.verdict_reason and "problems (now 80)" in r.verdict_reason
 
 
 def test_small_but_consistent_gain_is_significant():
     # Every problem gains exactly 1 of 16 samples: tiny, but the paired interval excludes zero.
-    base = problems([(50, 4)], n=16)
-    trained = problems([(50, 5)], n=16)
+    base = problems([(50, 4), (20, 0)], n=16)
+    trained = problems([(50, 5), (20, 0)], n=16)
     r = compare(base, trained, [1, 16], n_boot=200)
-    assert r.capability_gain[1] == pytest.approx(1 / 16)
+    assert r.capability_gain[1] == pytest.approx(1 / 16 * 50 / 70)
     assert r.capability_gain_ci[1][0] > 0
+    # pass@16 is unchanged on every problem (interval [0, 0]): no new capability is *shown*.
     assert r.verdict == "pure_compression"
-    # min_effect raises the bar above what a benchmark owner cares about.
-    assert compare(base, trained, [1, 16], n_boot=200, min_effect=0.1).verdict == "no_significant_change"
+    # min_effect raises the bar above what a benchmark owner cares about; a 4.5-point interval is
+    # not inside the 2-point margin either, so the call is inconclusive, not "no change".
+    assert compare(base, trained, [1, 16], n_boot=200, min_effect=0.1).verdict == "inconclusive"
 
 
 def test_crossover_where_the_base_overtakes():
-    base = problems([(40, 1)], n=16)  # pass@k = k/16 on every problem
-    trained = problems([(20, 16), (20, 0)], n=16)  # pass@k = 0.5 for every k
+    base = problems([(40, 1), (10, 0)], n=16)  # pass@k = 0.8 k/16
+    trained = problems([(20, 16), (30, 0)], n=16)  # pass@k = 0.4 for every k
     r = compare(base, trained, [1, 2, 4, 8, 16], n_boot=200)
-    assert r.pass_at_k_base[4] == pytest.approx(0.25)
-    assert r.crossover_k == 8  # base pass@8 = 0.5 ≥ 0.5
+    assert r.pass_at_k_base[4] == pytest.approx(0.2)
+    assert r.crossover_k == 8  # base pass@8 = 0.4 ≥ 0.4
     assert r.crossover_k_significant == 16
     assert r.verdict == "mode_collapse"
 

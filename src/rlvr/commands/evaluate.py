@@ -27,7 +27,10 @@ def register(app: typer.Typer) -> None:
     app.command("eval", epilog="Example:  rlvr eval samples.jsonl --verifier math --k 1,4,16")(eval_)
     app.command(
         "compare",
-        epilog="Example:  rlvr compare base.jsonl trained.jsonl --k 1,4,16,64 --random random_run.jsonl --json",
+        epilog=(
+            "Examples:  rlvr compare base.jsonl trained.jsonl --k 1,4,16,64 --random random_run.jsonl --json   |   "
+            "rlvr compare base.jsonl run0.jsonl run1.jsonl run2.jsonl --margin 0.02 --html runs.html"
+        ),
     )(compare_)
     app.command(
         "report",
@@ -289,15 +292,25 @@ def eval_(
 
 def compare_(
     base: Path = typer.Argument(..., metavar="BASE", help="Samples JSONL of the base model."),
-    trained: Path = typer.Argument(..., metavar="TRAINED", help="Samples JSONL of the trained model."),
+    trained: list[Path] = typer.Argument(
+        ..., metavar="TRAINED...",
+        help="Samples JSONL of the trained model; several files = independent RL runs (seeds) from BASE, pooled.",
+    ),
     k: str | None = typer.Option(None, "--k", help=_K_HELP),
-    random: Path | None = typer.Option(
-        None, "--random", help="Samples of a random-reward run from the same base: adds the spurious-reward control."
+    random: list[Path] = typer.Option(
+        [], "--random",
+        help="Samples of a random-reward run from the same base: adds the spurious-reward control (repeatable: "
+        "several runs are pooled).",
     ),
     spurious_threshold: float = typer.Option(
         0.05, "--spurious-threshold", help="Flag the random arm when its pass@1 gain exceeds this (0.05 = 5 points)."
     ),
     min_effect: float = typer.Option(0.0, "--min-effect", help="Smallest change (fraction) a verdict counts."),
+    margin: float = typer.Option(
+        0.02, "--margin",
+        help="Equivalence margin (fraction, 0.02 = 2 points): a change is 'flat' only when its whole interval is "
+        "inside ±margin.",
+    ),
     verifier: str | None = _VERIFIER,
     opt: list[str] = _OPT,
     workers: int | None = _WORKERS,
@@ -310,10 +323,12 @@ def compare_(
     as_json: bool = _JSON,
     quiet: bool = _QUIET,
 ) -> None:
-    """Base vs trained: pass@k of both, capability gain, compression ratio, crossover, transitions, verdict."""
+    """Base vs trained: pass@k of both, capability gain, compression ratio, crossover, transitions, verdict.
+    Several TRAINED files are pooled as runs of one base: intervals include the run-to-run spread."""
     doc = _comparison_doc(base, trained, random, k=k, spurious_threshold=spurious_threshold, min_effect=min_effect,
-                          verifier=verifier, opt=opt, workers=workers, timeout=timeout, threshold=threshold,
-                          bootstrap=bootstrap, seed=seed, confidence=confidence, quiet=quiet or as_json)
+                          margin=margin, verifier=verifier, opt=opt, workers=workers, timeout=timeout,
+                          threshold=threshold, bootstrap=bootstrap, seed=seed, confidence=confidence,
+                          quiet=quiet or as_json)
     from rlvr.report import print_comparison, write_report
 
     if html is not None:
@@ -330,29 +345,52 @@ def compare_(
             typer.echo(f"report → {html}")
 
 
-def _comparison_doc(base: Path, trained: Path, random: Path | None, *, k: str | None, spurious_threshold: float,
-                    min_effect: float, verifier: str | None, opt: list[str], workers: int | None, timeout: float,
-                    threshold: float, bootstrap: int, seed: int, confidence: float, quiet: bool) -> dict[str, Any]:
+def _comparison_doc(base: Path, trained: list[Path], random: list[Path], *, k: str | None,
+                    spurious_threshold: float, min_effect: float, verifier: str | None, opt: list[str],
+                    workers: int | None, timeout: float, threshold: float, bootstrap: int, seed: int,
+                    confidence: float, quiet: bool, margin: float = 0.02) -> dict[str, Any]:
+    """One trained file: the single-run comparison. Several: the pooled comparison over runs (the
+    lab's code path), with a per-run table. ``--random`` files are pooled the same way."""
     from rlvr.evaluate.compare import compare
+    from rlvr.evaluate.pooled import pooled_compare, spurious_doc
     from rlvr.evaluate.spurious import spurious_analysis
-    from rlvr.evaluate.summary import parse_ks
+    from rlvr.evaluate.summary import default_ks, parse_ks
 
     load = {"verifier": verifier, "opt": opt, "workers": workers, "timeout": timeout, "threshold": threshold,
             "answers": False, "quiet": quiet}
+    kw: dict[str, Any] = {"n_boot": bootstrap, "seed": seed, "confidence": confidence}
     try:
         ks = parse_ks(k)
         b = _load(base, **load)
-        t = _load(trained, **load)
-        result = compare(b, t, ks, n_boot=bootstrap, seed=seed, confidence=confidence, min_effect=min_effect)
+        ts = [_load(t, **load) for t in trained]
+        if len(ts) == 1 and len(random) <= 1:
+            result = compare(b, ts[0], ks, min_effect=min_effect, margin=margin, **kw)
+            doc = result.to_dict()
+            if random:
+                r = _load(random[0], **load)
+                sp = spurious_analysis(b, ts[0], r, list(result.ks), threshold=spurious_threshold, **kw)
+                doc["spurious"] = sp.to_dict()
+            return doc
+        rs = [_load(r, **load) for r in random]
+        if ks is None:
+            ks = default_ks(min(p.n for s in [b, *ts, *rs] for p in s.problems.values()))
+        result = pooled_compare([b], ts, ks, min_effect=min_effect, margin=margin, names=_short(trained), **kw)
         doc = result.to_dict()
-        if random is not None:
-            r = _load(random, **load)
-            sp = spurious_analysis(b, t, r, list(result.ks), threshold=spurious_threshold, n_boot=bootstrap,
-                                   seed=seed, confidence=confidence)
-            doc["spurious"] = sp.to_dict()
+        doc["trained"] = {"name": f"{len(ts)} runs", "files": [str(t) for t in trained]}
+        doc["base"] = b.describe()
+        if rs:
+            rand = pooled_compare([b], rs, list(result.ks), min_effect=min_effect, margin=margin,
+                                  names=_short(random), **kw)
+            doc["spurious"] = spurious_doc(result, rand, spurious_threshold)
     except RlvrError as exc:
         raise fail(str(exc)) from None
     return doc
+
+
+def _short(paths: list[Path]) -> list[str]:
+    """Run labels: file names, or full paths where two names collide."""
+    names = [p.name for p in paths]
+    return names if len(set(names)) == len(names) else [str(p) for p in paths]
 
 
 # -- rlvr report ------------------------------------------------------------------------------------
@@ -391,7 +429,8 @@ def report(
             raise fail("--random needs samples files (BASE TRAINED), not a JSON result; use rlvr compare --random", 2)
         doc = _read_json(inputs[0])
     elif len(inputs) == 2 and compare_sets:
-        doc = _comparison_doc(inputs[0], inputs[1], random, k=k, spurious_threshold=0.05, min_effect=0.0,
+        doc = _comparison_doc(inputs[0], [inputs[1]], [random] if random else [], k=k, spurious_threshold=0.05,
+                              min_effect=0.0,
                               verifier=verifier, opt=opt, workers=workers, timeout=timeout, threshold=threshold,
                               bootstrap=bootstrap, seed=seed, confidence=confidence, quiet=quiet)
     else:

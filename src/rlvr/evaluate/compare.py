@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlvr.errors import ConfigError
-from rlvr.evaluate.passk import bootstrap_indices, mean, pass_at_k, percentile
+from rlvr.evaluate.passk import bootstrap_indices, mean, pass_at_k, pass_at_k_cached, percentile
 from rlvr.evaluate.samples import ProblemOutcomes, SampleSet, as_problem_map
 from rlvr.evaluate.summary import check_ks, default_ks, per_problem
 from rlvr.evaluate.verdict import (
@@ -375,22 +375,20 @@ def _reason(
     if n_runs > 1:
         parts.append(f"intervals include the run-to-run spread of {n_runs} runs ({n_runs - 1} df at the run level)")
     elif n_runs == 1:
-        parts.append("one run: the intervals hold problem sampling only, not run-to-run spread")
+        parts.append("one run: the intervals hold problem sampling only, not run-to-run spread (train and sample "
+                     "more runs from the same base to measure it; more samples per problem shrink only the "
+                     "within-problem part)")
     if verdict == "uninformative":
         where = "a floor" if base_k < 0.5 else "a ceiling"
         parts.append(f"base pass@{K} is {100 * base_k:.1f}% ({where}): outside 5-95%, no change could show")
         return "; ".join(parts)
     if verdict in ("inconclusive", "compression_ceiling_unresolved"):
-        for k, d in ((1, d1), (K, dK)):
-            if d != "inconclusive" or (k == K and K == 1):
-                continue
-            extra = dict(spread.get(k, {}))
-            parts.append("unresolved " + resolution_hint(
-                f"pass@{k}", gain[k], gain_ci[k], margin=margin, n_problems=max(n_problems, 1),
-                n_runs=max(n_runs, 1), **extra,
-            ))
-            if k == K:
-                break
+        for k, d in [(1, d1)] + ([(K, dK)] if K != 1 else []):
+            if d == "inconclusive":
+                parts.append("unresolved " + resolution_hint(
+                    f"pass@{k}", gain[k], gain_ci[k], margin=margin, n_problems=max(n_problems, 1),
+                    n_runs=max(n_runs, 1), **dict(spread.get(k, {})),
+                ))
     return "; ".join(parts)
 
 
@@ -405,7 +403,7 @@ def transition_counts(
     cats: dict[str, list[str]] = {key: [] for key in TRANSITION_KEYS}
     coverage = {"both": 0, "base_only": 0, "trained_only": 0, "neither": 0}
     for pid, b, t in zip(ids, bl, tl):
-        base_k = pass_at_k(b.n, b.c, K) >= thr
+        base_k = pass_at_k_cached(b.n, b.c, K) >= thr
         trained_1 = t.c / t.n >= thr
         key = (
             ("self_distilled" if trained_1 else "lost")
@@ -413,7 +411,7 @@ def transition_counts(
             else ("newly_capable" if trained_1 else "never_solved")
         )
         cats[key].append(pid)
-        trained_k = pass_at_k(t.n, t.c, K) >= thr
+        trained_k = pass_at_k_cached(t.n, t.c, K) >= thr
         ckey = ("both" if trained_k else "base_only") if base_k else ("trained_only" if trained_k else "neither")
         coverage[ckey] += 1
     counts = {key: len(v) for key, v in cats.items()}

@@ -16,6 +16,7 @@ bootstrap intervals that resample *problems* (the unit that varies between bench
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -30,6 +31,7 @@ __all__ = [
     "cons_at_k",
     "mean",
     "pass_at_k",
+    "pass_at_k_cached",
     "pass_at_k_table",
     "pass_hat_k",
     "percentile",
@@ -60,6 +62,13 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     for i in range(n - c + 1, n + 1):
         prod *= 1.0 - k / i
     return 1.0 - prod
+
+
+@functools.lru_cache(maxsize=65536)
+def pass_at_k_cached(n: int, c: int, k: int) -> float:
+    """``pass_at_k`` memoised for the few (n, c, k) triples a benchmark repeats over its problems
+    (pooled comparisons score every problem of every run at every k). Same checks, same value."""
+    return pass_at_k(int(n), int(c), int(k))
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float:

@@ -8,8 +8,8 @@ the mean over runs of each run's mean, so every run weighs the same. Its interva
 
 - one run: the paired percentile bootstrap over problems (as ``compare``);
 - several runs: the two-way random-effects t-interval of ``rlvr.evaluate.intervals.pooled_mean``
-  (S−1 degrees of freedom when the run-to-run spread dominates). A percentile bootstrap over 2-3 run
-  clusters covers a nominal 95% only ~58-76% of the time; this interval keeps its coverage.
+  (S−1 degrees of freedom at the run level). A percentile bootstrap over 2-5 run clusters covered a
+  nominal 95% only ~73-85% of the time in simulation (run SD ~4.5 points); this interval 95-97%.
 
 Statistics that need joint replicates (the compression ratio) use the two-level (runs, then problems)
 bootstrap's paired draws, rescaled per statistic so their spread matches that statistic's t-interval.
@@ -37,6 +37,7 @@ __all__ = [
     "pooled_interval",
     "pooled_mean",
     "pooled_mean_interval",
+    "spurious_doc",
 ]
 
 
@@ -286,3 +287,60 @@ def _runs(
             },
         })
     return out
+
+
+def spurious_doc(real: ComparisonResult, random: ComparisonResult, threshold: float = 0.05) -> dict[str, Any]:
+    """The random-reward control over pooled arms (``rlvr compare ... --random R [--random R2]``),
+    shaped like ``SpuriousResult.to_dict()``: both arms against the same base with their pooled
+    intervals; flagged when the random arm's pass@1 gain exceeds ``threshold`` (as for one run),
+    with the three-way ``label`` of ``spurious_label`` on its interval."""
+    from rlvr.evaluate.spurious import EXPLANATION, spurious_label
+
+    if real.ks != random.ks:
+        raise ConfigError("the real and random arms were evaluated at different k")
+    K = real.ks[-1]
+    improvement = {}
+    for arm, res in (("real", real), ("random", random)):
+        improvement[arm] = {
+            "pass_at_1": res.capability_gain[1],
+            "pass_at_1_ci": list(res.capability_gain_ci[1]),
+            f"pass_at_{K}": res.capability_gain[K],
+            f"pass_at_{K}_ci": list(res.capability_gain_ci[K]),
+            "significant_at_1": res.capability_gain_ci[1][0] > 0,
+            "verdict": res.verdict,
+            "runs": res.significance.get("runs", 1),
+        }
+    g_real, g_rand = real.capability_gain[1], random.capability_gain[1]
+    flagged = g_rand > threshold
+    label, reason = spurious_label(g_rand, random.capability_gain_ci[1], threshold)
+    runs = improvement["random"]["runs"]
+    over = f" (pooled over {runs} random-reward runs)" if runs > 1 else ""
+    if flagged:
+        message = (
+            f"spurious-reward sensitivity: the random-reward arm gained {100 * g_rand:+.1f} points at pass@1{over} "
+            f"(threshold {100 * threshold:.0f}); the real-reward arm gained {100 * g_real:+.1f}. "
+            f"Only {100 * (g_real - g_rand):+.1f} points are attributable to the reward's signal."
+        )
+    else:
+        message = (
+            f"no spurious-reward sensitivity: the random-reward arm gained {100 * g_rand:+.1f} points at pass@1{over} "
+            f"(threshold {100 * threshold:.0f}) against {100 * g_real:+.1f} for the real reward."
+        )
+    return {
+        "kind": "spurious",
+        "threshold": threshold,
+        "k": K,
+        "improvement": improvement,
+        "real_minus_random_pass_at_1": g_real - g_rand,
+        "flagged": flagged,
+        "label": label,
+        "label_reason": reason,
+        "message": message,
+        "explanation": list(EXPLANATION) if flagged else [],
+        "unparsable_rate": {},
+        "pass_at_k": {
+            "base": {str(k): v for k, v in real.pass_at_k_base.items()},
+            "real": {str(k): v for k, v in real.pass_at_k_trained.items()},
+            "random": {str(k): v for k, v in random.pass_at_k_trained.items()},
+        },
+    }

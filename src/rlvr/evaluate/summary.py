@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlvr.errors import ConfigError
-from rlvr.evaluate.passk import bootstrap_indices, cons_at_k, mean, pass_at_k, pass_hat_k, percentile
+from rlvr.evaluate.passk import bootstrap_indices, cons_at_k, mean, pass_at_k_cached, pass_hat_k, percentile
 from rlvr.evaluate.samples import ProblemOutcomes, SampleSet, as_problem_map
 
 __all__ = ["SetSummary", "default_ks", "parse_ks", "per_problem", "summarize"]
@@ -59,11 +59,11 @@ def check_ks(problems: Mapping[str, ProblemOutcomes], ks: Sequence[int], label: 
 def per_problem(problems: Sequence[ProblemOutcomes], k: int, metric: str = "pass") -> list[float]:
     """Per-problem values of ``metric`` (``pass``, ``pass_hat``, ``cot_pass``) at k."""
     if metric == "pass":
-        return [pass_at_k(p.n, p.c, k) for p in problems]
+        return [pass_at_k_cached(p.n, p.c, k) for p in problems]
     if metric == "pass_hat":
         return [pass_hat_k(p.n, p.c, k) for p in problems]
     if metric == "cot_pass":
-        return [pass_at_k(p.n, p.d, k) for p in problems]
+        return [pass_at_k_cached(p.n, p.d, k) for p in problems]
     raise ConfigError(f"unknown metric {metric!r}")
 
 

@@ -209,9 +209,6 @@ def resolution_hint(
     else:
         lines.append("more data is not predicted to resolve it at the observed spread (the estimate sits "
                      "too close to a boundary)")
-    if n_runs == 1:
-        lines.append("run-to-run spread is unmeasured with one run: train and sample more runs (seeds); "
-                     "more samples per problem shrink only the sampling part")
-    elif need_p is None and var_runs > 0:
+    if n_runs > 1 and need_p is None and var_runs > 0:
         lines.append("more problems alone cannot: the run-to-run part of the width already exceeds the target")
     return "; ".join(lines)

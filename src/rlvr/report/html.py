@@ -31,8 +31,13 @@ VERDICT_COLORS = {
     "capability_gain_and_compression": "#1e8e3e",
     "pure_compression": "#b7791f",
     "mode_collapse": "#c5221f",
-    "no_significant_change": "#5f6368",
+    "compression_ceiling_unresolved": "#8d6e20",
+    "coverage_gain": "#1a73e8",
+    "no_change": "#5f6368",
     "regression": "#c5221f",
+    "trade_off": "#d56e0c",
+    "inconclusive": "#80868b",
+    "uninformative": "#9aa0a6",
 }
 
 _CSS = """
@@ -164,6 +169,8 @@ def _comparison(d: Mapping[str, Any]) -> str:
         f"{escape(_sig_text(d))}.</p>",
         "</div>",
     ]
+    if d.get("runs"):
+        out.append(_runs_table(d["runs"], K))
     ratio_k = d.get("compression_ratio", {}).get(str(K))
     gain_k = d.get("capability_gain", {}).get(str(K))
     trans = d.get("transitions", {})
@@ -268,6 +275,30 @@ def _comparison(d: Mapping[str, Any]) -> str:
     if sp:
         out.append(_spurious(sp, nested=True))
     out.append(_provenance(d))
+    return "".join(out)
+
+
+def _runs_table(runs: list[Mapping[str, Any]], K: int) -> str:
+    """Several trained runs of one base: each run's pass@1 / pass@K and gains (t-interval over its
+    problems), so a lucky or broken run shows next to the pooled verdict."""
+    out = [
+        f"<h2>Per run ({len(runs)} runs of the same base)</h2><table>",
+        f'<tr><th class="l">run</th><th>problems</th><th>pass@1</th><th>pass@{K}</th>'
+        f"<th>pass@1 gain (pts)</th><th>pass@{K} gain (pts)</th><th>directions</th></tr>",
+    ]
+    for r in runs:
+        g, gci, pk = r.get("capability_gain", {}), r.get("capability_gain_ci", {}), r.get("pass_at_k", {})
+        dirs = r.get("directions", {})
+        dropped = r.get("problems_dropped") or 0
+        out.append(
+            f'<tr><td class="l">{escape(str(r.get("name")))}</td>'
+            f"<td>{_esc(r.get('n_problems'))}{f' ({dropped} dropped)' if dropped else ''}</td>"
+            f"<td>{_pct(pk.get('1'))}</td><td>{_pct(pk.get(str(K)))}</td>"
+            f'<td class="{_sign_class(g.get("1"))}">{_pct(g.get("1"), True)}{_ci(gci.get("1"), True)}</td>'
+            f'<td class="{_sign_class(g.get(str(K)))}">{_pct(g.get(str(K)), True)}{_ci(gci.get(str(K)), True)}</td>'
+            f"<td>{escape(str(dirs.get('pass_at_1')))} / {escape(str(dirs.get('pass_at_K')))}</td></tr>"
+        )
+    out.append("</table>")
     return "".join(out)
 
 

@@ -10,7 +10,21 @@ from rich.table import Table
 
 from rlvr.report.html import to_report_dict
 
-__all__ = ["print_comparison", "print_evaluation", "print_spurious"]
+__all__ = ["VERDICT_STYLES", "print_comparison", "print_evaluation", "print_runs", "print_spurious"]
+
+VERDICT_STYLES = {
+    "capability_gain_and_compression": "bold green",
+    "pure_compression": "bold yellow",
+    "coverage_gain": "bold green",
+    "mode_collapse": "bold red",
+    "regression": "bold red",
+    "trade_off": "bold red",
+    "compression_ceiling_unresolved": "bold yellow",
+    "no_change": "bold",
+    "inconclusive": "bold",
+    "uninformative": "bold",
+}
+"""Terminal style of each verdict label (green: a gain; yellow: compression; red: a loss)."""
 
 
 def _pct(v: Any, signed: bool = False) -> str:
@@ -97,15 +111,52 @@ def print_comparison(result: Any, console: Console | None = None) -> None:
             highlight=False,
         )
     console.print(f"crossover k: {d.get('crossover_k')} ({d.get('crossover_reason')})", highlight=False)
+    runs = d.get("runs") or []
+    if runs:
+        print_runs(runs, ks[-1], console)
+    dropped = d.get("problems_only_in_base", 0) + d.get("problems_only_in_trained", 0)
+    if dropped:
+        console.print(
+            f"compared on the {d['n_problems']} problems every file shares; left out: "
+            f"{d.get('problems_only_in_base', 0)} only in the base, {d.get('problems_only_in_trained', 0)} "
+            "only in trained file(s)",
+            highlight=False,
+        )
     verdict = d["verdict"]
-    style = {"capability_gain_and_compression": "bold green", "pure_compression": "bold yellow"}.get(verdict, "bold red")
-    if verdict == "no_significant_change":
-        style = "bold"
+    style = VERDICT_STYLES.get(verdict, "bold")
+    dirs = d.get("directions") or {}
+    if dirs:
+        console.print(
+            f"directions: pass@1 {dirs.get('pass_at_1')}, pass@{ks[-1]} {dirs.get('pass_at_K')} "
+            f"(margin ±{100 * float(d.get('margin', 0.02)):.1f} pts)",
+            highlight=False,
+        )
     console.print(f"verdict: [{style}]{verdict}[/] — {d.get('verdict_reason', '')}", highlight=False)
     if d.get("verdict_meaning"):
         console.print(f"  {d['verdict_meaning']}", highlight=False)
     if d.get("spurious"):
         print_spurious(d["spurious"], console)
+
+
+def print_runs(runs: list[Mapping[str, Any]], K: int, console: Console | None = None) -> None:
+    """Several trained runs of one base: each run's pass@1 / pass@K and gains over the base."""
+    console = console or Console()
+    table = Table(title=f"per run ({len(runs)} runs of the same base)", show_header=True)
+    for col in ("run", "problems", "pass@1 %", f"pass@{K} %", "pass@1 gain (pts)", f"pass@{K} gain (pts)", "directions"):
+        table.add_column(col, justify="left" if col in ("run", "directions") else "right")
+    for r in runs:
+        g, gci, pk = r["capability_gain"], r["capability_gain_ci"], r["pass_at_k"]
+        dropped = r.get("problems_dropped") or 0
+        table.add_row(
+            str(r["name"]),
+            f"{r['n_problems']}" + (f" ({dropped} dropped)" if dropped else ""),
+            _pct(pk["1"]),
+            _pct(pk[str(K)]),
+            f"{_pct(g['1'], True)}{_ci(gci['1'], True)}",
+            f"{_pct(g[str(K)], True)}{_ci(gci[str(K)], True)}",
+            f"{r['directions']['pass_at_1']} / {r['directions']['pass_at_K']}",
+        )
+    console.print(table)
 
 
 def print_spurious(result: Any, console: Console | None = None) -> None:
