@@ -72,10 +72,9 @@ def underpowered(rng):
 PLANTS = {
     "compression": (compression, {}),
     "capability": (capability, {"zero_std": {"format_control": 1.0}}),
-    "collapse": (collapse, {"entropy": {"trained": (0.8, 0.3)}}),
+    "collapse": (collapse, {"kl": {"random_control": 3.0}}),
     "spurious": (spurious, {}),
     "null": (null, {"entropy": {"random_control": (0.5, 0.49)}}),
-    "unstable": (null, {"kl": {"random_control": 3.0}}),
     "uninformative": (uninformative, {}),
     "underpowered": (underpowered, {}),
 }
@@ -117,7 +116,7 @@ def test_the_intended_scenario_catches_each_mutant(runs):
     expect = {
         "constant_verdict": "capability", "constant_control_call": "spurious",
         "verdict_ignores_margin": "underpowered", "no_floor_ceiling_guard": "uninformative",
-        "dead_random_arm": "unstable", "format_arm_real_verifier": "capability",
+        "dead_random_arm": "collapse", "format_arm_real_verifier": "capability",
     }
     for m in MUTANTS:
         assert expect[m.name] in _judge_mutant(m, SCENARIOS, runs, "quick")["caught_by"], m.name

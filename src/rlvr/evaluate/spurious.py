@@ -42,8 +42,8 @@ LABEL_ORDER = ("spurious_gain", "control_unstable", "control_uninformative", "no
 """Which held call a control shows first: a spurious gain is never hidden behind another call."""
 
 UNINFORMATIVE_ZERO_STD = 0.8
-"""A control whose groups were zero-variance (every completion scored alike) on this share of its
-training steps, on average, had no learning signal: its call is ``control_uninformative``."""
+"""A control whose groups were zero-variance (every completion scored alike) this often at the start
+of its training had no learning signal: its call is ``control_uninformative``."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ControlEvidence:
     kl: float | None = None
     """KL to the base at the end of training (nats per token; the largest over seeds)."""
     zero_std: float | None = None
-    """Mean share of zero-variance groups over the control's training steps (None: not logged)."""
+    """Share of zero-variance groups at the start of the control's training (None: not logged)."""
 
 
 def control_calls(

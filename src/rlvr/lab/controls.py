@@ -43,9 +43,13 @@ def control_kl(run: Mapping[str, Any]) -> float | None:
 
 
 def zero_std_share(run: Mapping[str, Any]) -> float | None:
-    """Mean share of zero-variance groups over a run's steps (None: not logged)."""
+    """Mean share of zero-variance groups over the first tenth of a run's steps (at least 1, at
+    most 10; None: not logged): whether the control's reward had anything to teach *before* it
+    could learn. Later readings would call a control that learned fast (every answer now paid)
+    uninformative."""
     vals = _finite(run["curves"].get(keys.GROUPS_FRAC_ZERO_STD, []))
-    return round(statistics.fmean(vals), 6) if vals else None
+    head = vals[: max(1, min(10, len(vals) // 10))]
+    return round(statistics.fmean(head), 6) if head else None
 
 
 def overall_call(labels_by_control: Mapping[str, Sequence[str]]) -> tuple[list[str], str]:
