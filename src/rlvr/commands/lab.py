@@ -33,7 +33,9 @@ def register(app: typer.Typer) -> None:
 
 def lab(
     ctx: typer.Context,
-    out: Path = typer.Option(Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run)."),
+    out: Path = typer.Option(
+        Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run, unless --resume)."
+    ),
     task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
     seed: int = typer.Option(0, "--seed", help="First seed: seed+i drives replicate i (data, warm-up, RL, sampling)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Independent replicates (default 3; --quick 2; --model 1)."),
@@ -56,6 +58,10 @@ def lab(
     n_test: int | None = typer.Option(None, "--n-test", help="Test problems per set (with --data: at most 20%)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json's content instead of the verdict table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Finish the interrupted run in --out: reuse its finished jobs (same options), rerun the rest."
+    ),
+    executor: str = typer.Option("local", "--executor", help="Where the jobs run: local (processes) or ray (a local Ray)."),
 ) -> None:
     """Run the study on several seeds: warm up a base model, curate prompts, train with GRPO on the
     real verifier and on two controls (a random reward at the same hit rate, a format-only reward),
@@ -66,6 +72,7 @@ def lab(
         return
     from rlvr.lab import lab_config
 
+    _check_executor(executor)
     profile = "custom" if model is not None else ("quick" if quick else "default")
     try:
         cfg = lab_config(
@@ -100,7 +107,7 @@ def lab(
     except ImportError as exc:
         raise fail(f"rlvr lab needs torch: pip install 'rlvr[train]' ({exc})") from None
     try:
-        summary = run_lab(cfg, quiet=quiet or as_json)
+        summary = run_lab(cfg, quiet=quiet or as_json, resume=resume, executor=executor)
     except RlvrError as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -119,10 +126,15 @@ def calibrate(
     workers: int | None = typer.Option(None, "--workers", help="Processes running the jobs (default: one per CPU core)."),
     as_json: bool = typer.Option(False, "--json", help="Print calibration.json's content."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Finish an interrupted calibration in --out, reusing every finished job."
+    ),
+    executor: str = typer.Option("local", "--executor", help="Where the jobs run: local (processes) or ray (a local Ray)."),
 ) -> None:
     """Planted-truth calibration: run scenarios whose answer is known by construction (compression,
     capability, collapse, spurious, null) on several seeds each and report, per scenario, on how many
     seeds the lab recovered the planted verdict and control label (DIR/calibration.json)."""
+    _check_executor(executor)
     from rlvr.lab.calibrate import run_calibration
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
@@ -131,7 +143,7 @@ def calibrate(
             out, profile="quick" if quick else "full", seeds=seeds, names=names,
             base={"workers": workers, "progress": not (quiet or as_json)} if workers else
             {"progress": not (quiet or as_json)},
-            quiet=quiet or as_json,
+            quiet=quiet or as_json, resume=resume, executor=executor,
         )
     except RlvrError as exc:
         raise fail(str(exc)) from None
@@ -150,3 +162,10 @@ def calibrate(
         f"calibration: {out / 'calibration.json'} ({result.get('seconds', 0):.0f} s wall on "
         f"{result.get('workers', 1)} processes; a scenario's seconds are its share)", highlight=False,
     )
+
+
+def _check_executor(executor: str) -> None:
+    from rlvr.lab.executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise fail(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
