@@ -75,7 +75,7 @@ def test_resume_reruns_only_the_unfinished_jobs(monkeypatch, tmp_path):
         (out / partial).parent.mkdir(parents=True, exist_ok=True)
         (out / partial).write_text("{}\n")
 
-    with pytest.raises(ConfigError, match=r"holds an unfinished lab run \(6 jobs finished\); rerun with --resume"):
+    with pytest.raises(ConfigError, match=r"already holds a lab run, unfinished \(6 jobs finished\); rerun with --resume"):
         start_lab(lab_config("quick", seeds=2, out_dir=str(out)))
     again = Scripted()
     resumed = scripted_study(monkeypatch, tmp_path / "cut", again, resume=True)
@@ -117,10 +117,10 @@ def test_cli_refuses_a_run_folder_and_names_resume(tmp_path):
     (out / "seed0" / "jobs").mkdir(parents=True)
     (out / "seed0" / "jobs" / "prep.json").write_text("{}")
     res = CliRunner().invoke(app, ["lab", "--quick", "--out", str(out)])
-    assert res.exit_code == 1 and "holds an unfinished lab run (1 jobs finished); rerun with --resume" in res.output
+    assert res.exit_code == 1 and "already holds a lab run, unfinished (1 jobs finished); rerun with --resume" in res.output
     (out / "summary.json").write_text("{}")
     res = CliRunner().invoke(app, ["lab", "--quick", "--out", str(out)])
-    assert res.exit_code == 1 and "already holds a finished lab run; rerun with --resume" in res.output
+    assert res.exit_code == 1 and "already holds a lab run (finished); rerun with --resume" in res.output
     res = CliRunner().invoke(app, ["lab", "--quick", "--executor", "slurm", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "--executor must be one of local, ray, got 'slurm'" in res.output
     assert not (tmp_path / "x").exists()
@@ -215,3 +215,20 @@ def test_a_study_killed_with_sigkill_resumes_to_the_uninterrupted_numbers(tmp_pa
     assert again["timings"]["jobs"] == {"run": 0, "reused": 8} and numbers(again) == numbers(whole)
     print(f"\nuninterrupted {t_whole:.1f} s; killed after {t_killed:.1f} s with {len(stored)} of 8 jobs stored, "
           f"resumed in {t_resumed:.1f} s")
+
+
+@pytest.mark.slow
+def test_calibration_resumes_from_its_stored_jobs(tmp_path, lab_cache):
+    from rlvr.lab.calibrate import run_calibration
+
+    base = {k: v for k, v in SMALL.items() if k != "seeds"} | {"workers": 2, "cache_dir": str(lab_cache)}
+    first = run_calibration(tmp_path, profile="quick", seeds=1, names=["null"], base=base)
+    stored = sorted(tmp_path.glob("null/seed*/jobs/*.json"))
+    assert [p.name for p in stored] == ["prep.json", "random_control.json", "trained.json"]  # no format arm here
+    mtimes = {p: p.stat().st_mtime_ns for p in stored}
+    with pytest.raises(ConfigError, match="already holds a calibration; rerun with --resume"):
+        run_calibration(tmp_path, profile="quick", seeds=1, names=["null"], base=base)
+    again = run_calibration(tmp_path, profile="quick", seeds=1, names=["null"], base=base, resume=True)
+    (sc,), (sc0,) = again["scenarios"], first["scenarios"]
+    assert sc["job_seconds"] == 0 and {p: p.stat().st_mtime_ns for p in stored} == mtimes  # nothing rerun
+    assert sc["observed"] == sc0["observed"] and sc["pass_at_k"] == sc0["pass_at_k"]

@@ -148,12 +148,12 @@ def finish_lab(study: StudyRun, workers: int, *, quiet: bool = False) -> dict[st
 def _refuse_a_run(out: Path) -> None:
     """A lab folder holds one run: refuse to mix a new run into an old one (no data lost)."""
     if (out / "summary.json").exists():
-        raise ConfigError(f"{out} already holds a finished lab run; rerun with --resume to re-summarise it, "
+        raise ConfigError(f"{out} already holds a lab run (finished); rerun with --resume to summarise it again, "
                           "or choose another --out")
     finished = sorted(out.glob(f"seed*/{JOBS_DIR}/*.json"))
     if finished or any(out.glob("seed*/train_*/metrics.jsonl")):
-        raise ConfigError(f"{out} holds an unfinished lab run ({len(finished)} jobs finished); rerun with --resume "
-                          "to finish it, or choose another --out")
+        raise ConfigError(f"{out} already holds a lab run, unfinished ({len(finished)} jobs finished); rerun with "
+                          "--resume to finish it, or choose another --out")
 
 
 def _clean_unfinished(study: StudyRun) -> None:
