@@ -16,7 +16,7 @@ from rlvr.errors import ConfigError  # noqa: E402
 from rlvr.lab import lab_config  # noqa: E402
 from rlvr.lab.study import run_lab  # noqa: E402
 
-pytestmark = pytest.mark.slow  # a Ray start-up and two small studies: ~1 min on 2 cores
+pytestmark = pytest.mark.slow  # a Ray start-up and a small study (and the local one, if not yet run)
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +34,11 @@ def numbers(summary: dict[str, Any]) -> str:
                       sort_keys=True)
 
 
-def test_ray_tasks_give_the_numbers_of_local_processes(tmp_path, lab_cache, ray_cluster):
+def test_ray_tasks_give_the_numbers_of_local_processes(tmp_path, lab_cache, ray_cluster, small_local):
+    local = small_local  # the small study on 2 local processes
     settings = {**SMALL, "workers": 2, "cache_dir": str(lab_cache)}
-    local = run_lab(lab_config("quick", **settings, out_dir=str(tmp_path / "local")), quiet=True)
     on_ray = run_lab(lab_config("quick", **settings, out_dir=str(tmp_path / "ray")), quiet=True, executor="ray")
     assert on_ray["timings"]["jobs"] == {"run": 8, "reused": 0}
-    base = local["arms"]["base"]["pass_at_k"]["in_distribution"]
-    assert 0 < base["4"] < 1  # the equality below is not 0 == 0
     for arm, a in local["arms"].items():
         assert on_ray["arms"][arm]["pass_at_k"] == a["pass_at_k"], arm
     assert numbers(on_ray) == numbers(local)

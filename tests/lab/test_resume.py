@@ -169,14 +169,9 @@ def numbers(summary: dict[str, Any]) -> str:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the killed study's workers")
-def test_a_study_killed_with_sigkill_resumes_to_the_uninterrupted_numbers(tmp_path, lab_cache):
+def test_a_study_killed_with_sigkill_resumes_to_the_uninterrupted_numbers(tmp_path, lab_cache, small_local):
     settings = {**SMALL, "workers": 2, "cache_dir": str(lab_cache)}
-    t0 = time.perf_counter()
-    whole = run_lab(lab_config("quick", **settings, out_dir=str(tmp_path / "whole")), quiet=True)
-    t_whole = time.perf_counter() - t0
-    base = whole["arms"]["base"]["pass_at_k"]
-    assert 0 < base["in_distribution"]["4"] < 1 and 0 < base["shifted"]["4"] < 1  # equality below is not 0 == 0
-
+    whole = small_local
     out = tmp_path / "cut"
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps({**settings, "out_dir": str(out)})],
@@ -213,8 +208,8 @@ def test_a_study_killed_with_sigkill_resumes_to_the_uninterrupted_numbers(tmp_pa
     # Resuming a finished study only summarises it again.
     again = run_lab(lab_config("quick", **settings, out_dir=str(out)), quiet=True, resume=True)
     assert again["timings"]["jobs"] == {"run": 0, "reused": 8} and numbers(again) == numbers(whole)
-    print(f"\nuninterrupted {t_whole:.1f} s; killed after {t_killed:.1f} s with {len(stored)} of 8 jobs stored, "
-          f"resumed in {t_resumed:.1f} s")
+    print(f"\nkilled after {t_killed:.1f} s with {len(stored)} of 8 jobs stored, resumed in {t_resumed:.1f} s "
+          f"(uninterrupted: {whole['timings']['total']:.1f} s)")
 
 
 @pytest.mark.slow
