@@ -11,7 +11,7 @@ import pytest
 
 from rlvr.errors import ConfigError
 from rlvr.lab import lab_config
-from rlvr.lab.store import config_diff, fingerprint, job_path, load_job, save_job
+from rlvr.lab.store import config_diff, file_hash, fingerprint, job_path, load_job, save_job
 
 
 def test_fingerprint_keeps_only_what_changes_a_jobs_numbers():
@@ -61,3 +61,16 @@ def test_bad_job_files_and_results_fail_clearly(tmp_path):
     path.write_text('{"format": 99, "result": 1}', encoding="utf-8")
     with pytest.raises(ConfigError, match="not a lab job result of this rlvr version"):
         load_job(tmp_path, "trained", cfg)
+
+
+def test_an_edited_prompt_file_is_new_data(tmp_path):
+    data = tmp_path / "prompts.jsonl"
+    data.write_text('{"prompt": "1+1=", "answer": "2"}\n')
+    cfg = lab_config("custom", model="m", data=str(data))
+    before = fingerprint(cfg)
+    assert before["files_sha256"] == {"data": file_hash(str(data))} and len(before["files_sha256"]["data"]) == 64
+    save_job(tmp_path, "prep", cfg, {"x": 1})
+    data.write_text('{"prompt": "1+1=", "answer": "3"}\n')
+    with pytest.raises(ConfigError, match=r"another config \(files_sha256.data: '[0-9a-f]{64}' -> '[0-9a-f]{64}'\)"):
+        load_job(tmp_path, "prep", cfg)
+    assert fingerprint(lab_config("quick"))["files_sha256"] == {}

@@ -25,7 +25,7 @@ from typing import Any
 from rlvr.errors import ConfigError
 from rlvr.lab.config import LabConfig
 
-__all__ = ["NOT_JOB_INPUTS", "JOBS_DIR", "config_diff", "fingerprint", "fingerprint_hash", "job_path", "load_job", "save_job"]
+__all__ = ["NOT_JOB_INPUTS", "JOBS_DIR", "config_diff", "file_hash", "fingerprint", "fingerprint_hash", "job_path", "load_job", "save_job"]
 
 JOBS_DIR = "jobs"
 """Folder of a seed's finished job files, inside the seed's folder."""
@@ -43,9 +43,24 @@ _FORMAT = 1
 
 
 def fingerprint(cfg: LabConfig) -> dict[str, Any]:
-    """The fields of ``cfg`` that a job's numbers depend on, as JSON data (tuples become lists)."""
+    """The fields of ``cfg`` that a job's numbers depend on, as JSON data (tuples become lists),
+    and the content hash of the user's prompt files (an edited file under the same name is new data)."""
     values = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_JOB_INPUTS}
+    values["files_sha256"] = {name: file_hash(path) for name in ("data", "shifted_data")
+                              if (path := getattr(cfg, name, None)) is not None}
     return json.loads(json.dumps(values, sort_keys=True, default=str))
+
+
+def file_hash(path: str) -> str | None:
+    """sha256 of a file's bytes (None: no such file)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def fingerprint_hash(fp: Mapping[str, Any]) -> str:
