@@ -39,7 +39,9 @@ batch, no KL term, a fair-coin random reward), under which clipping biases a ran
 
 def lab(
     ctx: typer.Context,
-    out: Path = typer.Option(Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run)."),
+    out: Path = typer.Option(
+        Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run, unless --resume)."
+    ),
     task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
     seed: int = typer.Option(0, "--seed", help="First seed: seed+i drives replicate i (data, warm-up, RL, sampling)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Independent replicates (default 3; --quick 3; --model 1)."),
@@ -76,6 +78,10 @@ def lab(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json's content instead of the verdict table."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Finish the interrupted run in --out: reuse its finished jobs (same options), rerun the rest."
+    ),
+    executor: str = typer.Option("local", "--executor", help="Where the jobs run: local (processes) or ray (a local Ray)."),
 ) -> None:
     """Run the study on several seeds: warm up a base model, curate prompts, train with GRPO on the
     real verifier and on two controls (a random reward at the same hit rate, a format-only reward),
@@ -86,6 +92,7 @@ def lab(
         return
     from rlvr.lab import lab_config
 
+    _check_executor(executor)
     profile = "custom" if model is not None else ("quick" if quick else "default")
     try:
         cfg = lab_config(
@@ -124,7 +131,7 @@ def lab(
     except ImportError as exc:
         raise fail(f"rlvr lab needs torch: pip install 'rlvr[train]' ({exc})") from None
     try:
-        summary = run_lab(cfg, quiet=quiet or as_json)
+        summary = run_lab(cfg, quiet=quiet or as_json, resume=resume, executor=executor)
     except RlvrError as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -146,11 +153,16 @@ def calibrate(
     workers: int | None = typer.Option(None, "--workers", help="Processes running the jobs (default: one per CPU core)."),
     as_json: bool = typer.Option(False, "--json", help="Print calibration.json's content."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Finish an interrupted calibration in --out, reusing every finished job."
+    ),
+    executor: str = typer.Option("local", "--executor", help="Where the jobs run: local (processes) or ray (a local Ray)."),
 ) -> None:
     """Planted-truth calibration: run scenarios whose answer is known by construction on several
     seeds each, judge the pooled call the user is shown and each seed's, and check that every
     deliberately broken lab (constant verdict, dead control, ...) fails the bar. Exits 1 when the bar
     is not met (DIR/calibration.json: "passed")."""
+    _check_executor(executor)
     from rlvr.lab.calibrate import DEFAULT_SEED, run_calibration
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
@@ -160,7 +172,7 @@ def calibrate(
             seed=DEFAULT_SEED if seed is None else seed,
             base={"workers": workers, "progress": not (quiet or as_json)} if workers else
             {"progress": not (quiet or as_json)},
-            quiet=quiet or as_json,
+            quiet=quiet or as_json, resume=resume, executor=executor,
         )
     except RlvrError as exc:
         raise fail(str(exc)) from None
@@ -195,3 +207,10 @@ def _print_calibration(result: dict, out: Path) -> None:
         f"calibration {verdict} on seeds {result['seed']}+: {out / 'calibration.json'} ({result.get('seconds', 0):.0f} s "
         f"wall on {result.get('workers', 1)} processes; a scenario's seconds are its share)", highlight=False,
     )
+
+
+def _check_executor(executor: str) -> None:
+    from rlvr.lab.executors import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise fail(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")

@@ -171,6 +171,8 @@ def run_calibration(
     names: Sequence[str] | None = None,
     base: Mapping[str, Any] | None = None,
     quiet: bool = True,
+    resume: bool = False,
+    executor: str = "local",
 ) -> dict[str, Any]:
     """Run the scenarios (all, or ``names``) on ``seeds`` seeds each (default 3 quick, 5 full) from
     ``seed`` on, judge them and the mutants, and write ``<out_dir>/calibration.json``; returns its
@@ -189,8 +191,8 @@ def run_calibration(
     n_seeds = seeds or (3 if profile == "quick" else 5)
     tuned = sorted(set(range(seed, seed + n_seeds)) & set(TUNING_SEEDS))
     out = Path(out_dir)
-    if (out / "calibration.json").exists():
-        raise ConfigError(f"{out} already holds a calibration; choose another --out or delete it")
+    if (out / "calibration.json").exists() and not resume:
+        raise ConfigError(f"{out} already holds a calibration; rerun with --resume to reuse its runs, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     studies: list[StudyRun] = []
     for sc in chosen:
@@ -201,7 +203,7 @@ def run_calibration(
         # The format-only control decides no planted field but its own: train it only where it is
         # the planted control (elsewhere it would cost a third of the RL time for nothing judged).
         cfg = replace(cfg, format_control=sc.control == "format_control")
-        studies.append(start_lab(cfg))
+        studies.append(start_lab(cfg, resume=resume))
     # Every scenario × seed goes to one pool of jobs (rlvr.lab.jobs), longest first, so no core
     # idles while a scenario's last seed runs alone; each scenario is judged as it completes.
     workers = max(workers_for(st.cfg, sum(st.cfg.seeds * (1 + len(seed_arms(st.cfg))) for st in studies))
@@ -235,7 +237,8 @@ def run_calibration(
         write_json(out / "calibration.json", result)  # after each scenario: a partial table survives
         write_calibration_report(out / "calibration.html", result)
 
-    run_studies(studies, workers, show=not quiet and any(st.cfg.progress for st in studies), on_done=finished)
+    run_studies(studies, workers, show=not quiet and any(st.cfg.progress for st in studies), on_done=finished,
+                executor=executor)
     result["mutants"] = [_judge_mutant(m, chosen, finished_runs, profile) for m in MUTANTS]
     result["passed"] = all(row["met"] for row in result["scenarios"]) and all(m["caught"] for m in result["mutants"])
     result["seconds"] = round(time.perf_counter() - t_start, 1)

@@ -1,13 +1,17 @@
-"""Running the lab's replicates on worker processes, finer than one seed per process.
+"""Running the lab's replicates as jobs, finer than one seed per process.
 
 A replicate (one seed of one study) is one *prep* job (data, base warm-up, curation, base samples;
 ``rlvr.lab.arms.prepare_seed``) and then one job per RL arm (``run_arm``), which may all run at once
 once the prep is done. ``run_studies`` schedules the jobs of several studies (the seeds of ``rlvr
-lab``, or every scenario × seed of ``rlvr lab calibrate``) on one pool: whenever a worker is free it
-takes the ready job with the largest estimated cost (longest-first keeps the last core from idling
-alone at the end: 3 seeds on 2 cores no longer leave one core idle for the whole third seed). Each
-job is deterministic on its own (it seeds everything it samples), so where and when it runs never
-changes the numbers.
+lab``, or every scenario × seed of ``rlvr lab calibrate``) on one executor (``rlvr.lab.executors``:
+this process, local processes, or Ray tasks): whenever a worker is free it takes the ready job with
+the largest estimated cost (longest-first keeps the last core from idling alone at the end: 3 seeds
+on 2 cores no longer leave one core idle for the whole third seed). Each job is deterministic on
+its own (it seeds everything it samples), so where and when it runs never changes the numbers.
+
+Each finished job is stored in the study's folder as it finishes (``rlvr.lab.store``), and a job
+already stored by an interrupted run of the study (``StudyRun.stored``, ``--resume``) is not run
+again: its stored result takes its place.
 """
 
 from __future__ import annotations
@@ -15,15 +19,17 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rlvr.lab.arms import Phases, assemble_seed, prepare_seed, run_arm, run_seed, seed_arms
+from rlvr.lab.arms import Phases, assemble_seed, prepare_seed, run_arm, seed_arms
 from rlvr.lab.config import LabConfig
+from rlvr.lab.executors import done_future, open_executor
+from rlvr.lab.store import save_job
 
-__all__ = ["StudyRun", "job_cost", "run_studies"]
+__all__ = ["Job", "StudyRun", "job_cost", "run_studies"]
 
 
 @dataclass(eq=False)
@@ -33,10 +39,14 @@ class StudyRun:
     cfg: LabConfig
     out: Path
     results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    stored: dict[tuple[int, str], Any] = field(default_factory=dict)
+    """Results of jobs an earlier run of this study finished, (seed, job name) -> result: reused."""
     seconds: float = 0.0
     """Wall seconds from the start of the schedule until this study's last job finished."""
     job_seconds: float = 0.0
-    """Seconds its jobs took, summed (its share of the machine: job_seconds / workers)."""
+    """Seconds its jobs run now took, summed (its share of the machine: job_seconds / workers)."""
+    jobs_run: int = 0
+    jobs_reused: int = 0
 
     def seed_cfgs(self) -> list[LabConfig]:
         return [replace(self.cfg, seed=s, seeds=1) for s in self.cfg.seed_list()]
@@ -47,6 +57,22 @@ class StudyRun:
 
     def ordered(self) -> list[dict[str, Any]]:
         return [self.results[s] for s in sorted(self.results)]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A seed's prep (``arm`` None) or one of its RL arms."""
+
+    study: int
+    cfg: LabConfig
+    """The seed's config (``seeds=1``)."""
+    arm: str | None
+    order: int
+    """Queue order: ties in cost go to the job queued first."""
+
+    @property
+    def name(self) -> str:
+        return "prep" if self.arm is None else self.arm
 
 
 def job_cost(cfg: LabConfig, arm: str | None) -> float:
@@ -60,15 +86,33 @@ def job_cost(cfg: LabConfig, arm: str | None) -> float:
     return cfg.steps * cfg.prompts_per_step * cfg.group_size / 256 * 0.13 * width + 1.0
 
 
-def _prep_job(cfg: LabConfig, out: str) -> dict[str, Any]:
+def priority(job: Job, workers: int) -> tuple[float, ...]:
+    """Sort key of ready jobs: longest first on several workers; on one, seed after seed (each
+    study then completes, and is summarised, as early as it can)."""
+    if workers <= 1:
+        return (job.study, job.cfg.seed, job.order)
+    return (-job_cost(job.cfg, job.arm), job.order)
+
+
+def prep_job(cfg: LabConfig, out: str, show: bool) -> dict[str, Any]:
+    """A seed's prep job (a picklable function of plain arguments, run by any executor)."""
+    phases = Phases(show)
     t0 = time.perf_counter()
-    prep = prepare_seed(cfg, Path(out))
+    try:
+        prep = prepare_seed(cfg, Path(out), phases)
+    finally:
+        phases.stop()
     prep["seconds"] = round(time.perf_counter() - t0, 3)
     return prep
 
 
-def _arm_job(cfg: LabConfig, out: str, arm: str, prep: dict[str, Any]) -> dict[str, Any]:
-    return run_arm(cfg, Path(out), arm, prep)
+def arm_job(cfg: LabConfig, out: str, arm: str, prep: dict[str, Any], show: bool) -> dict[str, Any]:
+    """One RL arm's job, from its seed's prep result."""
+    phases = Phases(show)
+    try:
+        return run_arm(cfg, Path(out), arm, prep, phases)
+    finally:
+        phases.stop()
 
 
 def run_studies(
@@ -77,86 +121,68 @@ def run_studies(
     *,
     show: bool = False,
     on_done: Callable[[StudyRun], None] | None = None,
+    executor: str = "local",
 ) -> None:
-    """Run every seed of every study (``workers`` processes; 1: in this process, seed after seed),
-    calling ``on_done(study)`` as each study completes."""
+    """Run every seed of every study, ``workers`` jobs at once on ``executor`` (``local``: processes,
+    or this process with one worker; ``ray``), calling ``on_done(study)`` as each study completes."""
     t_start = time.perf_counter()
-    if workers <= 1:
-        for st in studies:
-            for c in st.seed_cfgs():
-                phases = Phases(show)
-                t0 = time.perf_counter()
-                try:
-                    st.results[c.seed] = run_seed(c, st.out / f"seed{c.seed}", phases)
-                finally:
-                    phases.stop()
-                st.job_seconds += time.perf_counter() - t0
-            st.seconds = round(time.perf_counter() - t_start, 3)
-            st.job_seconds = round(st.job_seconds, 3)
-            if on_done is not None:
-                on_done(st)
-        return
-    _run_pool(studies, workers, show, on_done, t_start)
+    order = itertools.count()
+    ready = [Job(i, c, None, next(order)) for i, st in enumerate(studies) for c in st.seed_cfgs()]
+    total = sum(st.cfg.seeds * (1 + len(seed_arms(st.cfg))) for st in studies)
+    preps: dict[tuple[int, int], Any] = {}  # (study, seed) -> its prep result, until its arms are done
+    arms: dict[tuple[int, int], dict[str, Any]] = {}  # (study, seed) -> arm -> result
+    pool = open_executor(executor, workers)
+    phases = Phases(show and not pool.here)  # jobs in this process show their own phases instead
 
-
-def _run_pool(
-    studies: Sequence[StudyRun], workers: int, show: bool, on_done: Callable[[StudyRun], None] | None, t_start: float
-) -> None:
-    # Fork is cheap (no second torch import, seconds on a busy machine) and safe while this process
-    # has not loaded torch: each child imports it after the fork. Once torch is loaded (its thread
-    # pool may have run), forking can deadlock, so spawn instead. A fork pool starts all its
-    # workers on the first submit, so nothing forks later.
-    import multiprocessing
-    import sys
-
-    safe_fork = "torch" not in sys.modules and "fork" in multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if safe_fork else "spawn")
-    # A ready job: (cost, order, study index, seed cfg, arm or None for the prep, prep).
-    order = itertools.count()  # ties go to the job queued first
-    ready: list[tuple[float, int, int, LabConfig, str | None, dict[str, Any] | None]] = []
-    for i, st in enumerate(studies):
-        for c in st.seed_cfgs():
-            ready.append((job_cost(c, None), next(order), i, c, None, None))
-    total = len(ready) + sum(len(seed_arms(st.cfg)) * st.cfg.seeds for st in studies)
-    pending: dict[tuple[int, int], tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
-    phases = Phases(show)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    def start(job: Job) -> Future[Any]:
+        st = studies[job.study]
+        stored = st.stored.get((job.cfg.seed, job.name))
+        if stored is not None:
+            return done_future(stored)
+        out = str(st.out / f"seed{job.cfg.seed}")
+        show_job = show and pool.here
+        if job.arm is None:
+            return pool.submit(prep_job, job.cfg, out, show_job)
+        return pool.submit(arm_job, job.cfg, out, job.arm, preps[(job.study, job.cfg.seed)], show_job)
 
     def schedule(advance: Callable[..., None]) -> None:
-        in_flight: dict[Future[dict[str, Any]], tuple[int, LabConfig, str | None]] = {}
+        in_flight: dict[Future[Any], Job] = {}
         while ready or in_flight:
+            ready.sort(key=lambda j: priority(j, workers))
             while ready and len(in_flight) < workers:
-                ready.sort(key=lambda j: (-j[0], j[1]))
-                _, _, i, c, arm, prep = ready.pop(0)
-                out = str(studies[i].out / f"seed{c.seed}")
-                fut = pool.submit(_prep_job, c, out) if arm is None else pool.submit(_arm_job, c, out, arm, prep)
-                in_flight[fut] = (i, c, arm)
+                job = ready.pop(0)
+                in_flight[start(job)] = job
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for fut in finished:
-                i, c, arm = in_flight.pop(fut)
-                res = fut.result()  # a failed job fails the run (its error is the user's message)
-                st = studies[i]
-                st.job_seconds += res["seconds"]
-                if arm is None:
-                    pending[(i, c.seed)] = (res, {})
-                    for a in seed_arms(c):
-                        ready.append((job_cost(c, a), next(order), i, c, a, res))
-                    advance(1, info=f"{st.out.name} seed {c.seed}: base ready")
+                job = in_flight.pop(fut)
+                st, seed, key = studies[job.study], job.cfg.seed, (job.study, job.cfg.seed)
+                if (seed, job.name) in st.stored:
+                    res = fut.result()
+                    st.jobs_reused += 1
+                else:  # a failed job fails the run (its error is the user's message)
+                    res = save_job(st.out / f"seed{seed}", job.name, job.cfg, fut.result())
+                    st.jobs_run += 1
+                    st.job_seconds += res["seconds"]
+                if job.arm is None:
+                    preps[key], arms[key] = res, {}
+                    ready.extend(Job(job.study, job.cfg, a, next(order)) for a in seed_arms(job.cfg))
+                    advance(1, info=f"{st.out.name} seed {seed}: base ready")
                     continue
-                prep, arms = pending[(i, c.seed)]
-                arms[arm] = res
-                advance(1, info=f"{st.out.name} seed {c.seed}: {arm.replace('_', ' ')} done")
-                if len(arms) == len(seed_arms(c)):
-                    del pending[(i, c.seed)]
-                    st.results[c.seed] = assemble_seed(prep, [arms[a] for a in seed_arms(c)])
-                    if st.done:
-                        st.seconds = round(time.perf_counter() - t_start, 3)
-                        st.job_seconds = round(st.job_seconds, 3)
-                        if on_done is not None:
-                            on_done(st)
+                arms[key][job.arm] = res
+                advance(1, info=f"{st.out.name} seed {seed}: {job.arm.replace('_', ' ')} done")
+                if len(arms[key]) < len(seed_arms(job.cfg)):
+                    continue
+                done_arms = arms.pop(key)
+                st.results[seed] = assemble_seed(preps.pop(key), [done_arms[a] for a in seed_arms(job.cfg)])
+                if st.done:
+                    st.seconds = round(time.perf_counter() - t_start, 3)
+                    st.job_seconds = round(st.job_seconds, 3)
+                    if on_done is not None:
+                        on_done(st)
 
     try:
-        phases.run("seeds", f"{total} jobs on {workers} processes", total, schedule)
+        phases.run("seeds", f"{total} jobs on {workers} {'Ray CPUs' if executor == 'ray' else 'processes'}",
+                   total, schedule)
     finally:
         phases.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.close()

@@ -16,7 +16,9 @@ parallel processes where cores allow: a prep job per seed, then one job per RL a
 
 Then ``rlvr.lab.summary`` pools the seeds (intervals over seeds and problems), labels floor/ceiling
 comparisons uninformative, calls each control (spurious gain / none / unstable) and writes the
-verdict; ``summary.json`` and ``report.html`` go to ``<out>``.
+verdict; ``summary.json`` and ``report.html`` go to ``<out>``. Each job's result is stored in
+``<out>/seed<s>/jobs/`` as it finishes (``rlvr.lab.store``), so ``--resume`` finishes a killed study
+with the numbers it would have given uninterrupted.
 
 ``--model PATH --data FILE --verifier NAME`` runs the same study on a transformers model and the
 user's prompts (no warm-up; ``--shifted FILE`` adds a shifted set).
@@ -35,9 +37,10 @@ from rlvr.io import write_json
 from rlvr.lab.arms import RUN_DIRS, Phases, seed_arms
 from rlvr.lab.config import LabConfig
 from rlvr.lab.jobs import StudyRun, run_studies
+from rlvr.lab.store import JOBS_DIR, load_job
 from rlvr.lab.summary import lab_summary
 
-__all__ = ["finish_lab", "run_lab", "start_lab", "workers_for"]
+__all__ = ["finish_lab", "run_lab", "start_lab", "stored_jobs", "workers_for"]
 
 
 def workers_for(cfg: LabConfig, jobs: int | None = None) -> int:
@@ -54,21 +57,48 @@ def workers_for(cfg: LabConfig, jobs: int | None = None) -> int:
     return max(1, min(jobs, cores))
 
 
-def run_lab(config: LabConfig, *, quiet: bool = False) -> dict[str, Any]:
-    """Run the whole study; returns the summary (also written to ``<out_dir>/summary.json``)."""
+def run_lab(config: LabConfig, *, quiet: bool = False, resume: bool = False, executor: str = "local") -> dict[str, Any]:
+    """Run the whole study; returns the summary (also written to ``<out_dir>/summary.json``).
+    ``resume``: reuse the jobs an interrupted run of the same config finished in ``out_dir``;
+    ``executor``: ``local`` processes or ``ray`` (``rlvr.lab.executors``), same numbers."""
     cfg = config
-    study = start_lab(cfg)
+    study = start_lab(cfg, resume=resume)
     workers = workers_for(cfg)
-    run_studies([study], workers, show=cfg.progress and not quiet)
+    run_studies([study], workers, show=cfg.progress and not quiet, executor=executor)
     return finish_lab(study, workers, quiet=quiet)
 
 
-def start_lab(cfg: LabConfig) -> StudyRun:
-    """Claim the study's folder (refusing one that holds a run); its seeds are then run by
-    ``rlvr.lab.jobs.run_studies`` and summarised by ``finish_lab``."""
+def start_lab(cfg: LabConfig, *, resume: bool = False) -> StudyRun:
+    """Claim the study's folder; its seeds are then run by ``rlvr.lab.jobs.run_studies`` and
+    summarised by ``finish_lab``. A folder that holds a run is refused unless ``resume``: then every
+    job it finished with the same config (``rlvr.lab.store``) is reused, and only the folders of
+    unfinished jobs are cleaned for their rerun."""
     out = Path(cfg.out_dir)
-    _claim_out_dir(out, cfg.seed_list())
-    return StudyRun(cfg, out)
+    study = StudyRun(cfg, out)
+    if resume:
+        study.stored = stored_jobs(study)  # a config mismatch fails here, before anything is cleaned
+    else:
+        _refuse_a_run(out)
+    _clean_unfinished(study)
+    out.mkdir(parents=True, exist_ok=True)
+    return study
+
+
+def stored_jobs(study: StudyRun) -> dict[tuple[int, str], Any]:
+    """The jobs of ``study`` an earlier run finished, (seed, job) -> result (an arm counts only
+    with its seed's prep: arms start from it)."""
+    found: dict[tuple[int, str], Any] = {}
+    for c in study.seed_cfgs():
+        seed_dir = study.out / f"seed{c.seed}"
+        prep = load_job(seed_dir, "prep", c)
+        if prep is None:
+            continue
+        found[(c.seed, "prep")] = prep
+        for arm in seed_arms(c):
+            res = load_job(seed_dir, arm, c)
+            if res is not None:
+                found[(c.seed, arm)] = res
+    return found
 
 
 def finish_lab(study: StudyRun, workers: int, *, quiet: bool = False) -> dict[str, Any]:
@@ -92,6 +122,7 @@ def finish_lab(study: StudyRun, workers: int, *, quiet: bool = False) -> dict[st
     timings.update(phases.timings)
     timings["workers"] = workers
     timings["job_seconds"] = study.job_seconds
+    timings["jobs"] = {"run": study.jobs_run, "reused": study.jobs_reused}
     timings["per_seed"] = {str(r["seed"]): r["timings"] for r in results}
     summary["timings"] = timings
     first = f"seed{cfg.seed}/"
@@ -114,11 +145,27 @@ def finish_lab(study: StudyRun, workers: int, *, quiet: bool = False) -> dict[st
     return summary
 
 
-def _claim_out_dir(out: Path, seeds: list[int]) -> None:
+def _refuse_a_run(out: Path) -> None:
     """A lab folder holds one run: refuse to mix a new run into an old one (no data lost)."""
-    if (out / "summary.json").exists() or any((out / f"seed{s}" / "train_real" / "metrics.jsonl").exists() for s in seeds):
-        raise ConfigError(f"{out} already holds a lab run; choose another --out or delete it")
-    for s in seeds:
-        for sub in (*RUN_DIRS.values(), "samples", "data"):
-            shutil.rmtree(out / f"seed{s}" / sub, ignore_errors=True)  # leftovers of an interrupted run
-    out.mkdir(parents=True, exist_ok=True)
+    if (out / "summary.json").exists():
+        raise ConfigError(f"{out} already holds a lab run (finished); rerun with --resume to summarise it again, "
+                          "or choose another --out")
+    finished = sorted(out.glob(f"seed*/{JOBS_DIR}/*.json"))
+    if finished or any(out.glob("seed*/train_*/metrics.jsonl")):
+        raise ConfigError(f"{out} already holds a lab run, unfinished ({len(finished)} jobs finished); rerun with "
+                          "--resume to finish it, or choose another --out")
+
+
+def _clean_unfinished(study: StudyRun) -> None:
+    """Remove what unfinished jobs left (an interrupted run's partial folders) so they rerun clean."""
+    for c in study.seed_cfgs():
+        seed_dir = study.out / f"seed{c.seed}"
+        if (c.seed, "prep") not in study.stored:
+            for sub in (*RUN_DIRS.values(), "samples", "data", "base", JOBS_DIR):
+                shutil.rmtree(seed_dir / sub, ignore_errors=True)
+            continue
+        for arm in seed_arms(c):
+            if (c.seed, arm) not in study.stored:
+                shutil.rmtree(seed_dir / RUN_DIRS[arm], ignore_errors=True)
+                for path in (seed_dir / "samples").glob(f"{arm}_*.jsonl"):
+                    path.unlink()
