@@ -4,7 +4,11 @@
     python bench/readme_lab.py --out runs/readme-lab --quick    # the --quick profile instead
     python bench/readme_lab.py --summary runs/lab/summary.json  # an existing run (no timing line)
     python bench/readme_lab.py --calibration runs/cal/calibration.json   # the calibration table
+    python bench/readme_lab.py --calibrate quick --seed 1000 --cal-out runs/cal  # run a calibration, measure it, tabulate it
     ... --write README.md    # replace the text between <!-- lab-output:start/end --> markers
+
+Every run gets a fresh, empty warm-up cache (RLVR_CACHE_DIR in a temporary folder), so its time is a
+cold-cache time whatever ran before.
 
 The run is a child process; its wall time and the peak of the *summed* resident memory of its
 process tree (the seeds run in parallel worker processes) are sampled every 0.2 s with psutil, and
@@ -17,19 +21,24 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 
-def measure(cmd: list[str]) -> dict[str, float]:
-    """Run ``cmd``; wall seconds, peak summed RSS (MB) of its process tree, CPU seconds."""
+def measure(cmd: list[str], ok_codes: tuple[int, ...] = (0,)) -> dict[str, float]:
+    """Run ``cmd`` on a cold warm-up cache; wall seconds, peak summed RSS (MB) of its process tree,
+    CPU seconds."""
     import psutil
 
+    cache = tempfile.mkdtemp(prefix="rlvr-readme-cache-")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, env={**os.environ, "RLVR_CACHE_DIR": cache})
     root = psutil.Process(proc.pid)
     peak, cpu = 0, {}
     while proc.poll() is None:
@@ -47,9 +56,11 @@ def measure(cmd: list[str]) -> dict[str, float]:
         except psutil.Error:
             pass
         time.sleep(0.2)
-    if proc.returncode:
+    shutil.rmtree(cache, ignore_errors=True)
+    if proc.returncode not in ok_codes:
         raise SystemExit(f"{' '.join(cmd)} exited with {proc.returncode}")
-    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak / 2**20, "cpu_s": sum(cpu.values())}
+    return {"wall_s": time.perf_counter() - t0, "peak_mb": peak / 2**20, "cpu_s": sum(cpu.values()),
+            "exit": proc.returncode}
 
 
 def lab_block(summary: dict, measured: dict[str, float] | None, command: str) -> str:
@@ -72,17 +83,30 @@ def lab_block(summary: dict, measured: dict[str, float] | None, command: str) ->
     return "\n".join(lines)
 
 
-def calibration_table(cal: dict) -> str:
+def calibration_table(cal: dict, measured: dict[str, float] | None = None) -> str:
+    verdict = "**passed**" if cal.get("passed") else "**FAILED**"
+    head = (f"Calibration (`rlvr lab calibrate`, profile {cal['profile']}, seeds {cal.get('seed')} onwards): {verdict}")
+    if measured:
+        head += (f"; {measured['wall_s'] / 60:.1f} min wall-clock, {measured['peak_mb']:.0f} MB peak summed RSS, "
+                 f"{measured['cpu_s']:.0f} CPU-seconds, cold cache")
     rows = [
-        f"Calibration (`rlvr lab calibrate`, profile {cal['profile']}):",
+        head + ".",
         "",
-        "| scenario | planted | recovered | observed per seed (verdict / control) | seconds |",
-        "|---|---|---|---|---|",
+        "| scenario | planted | pooled (what the user is shown) | seeds recovered | per seed | seconds |",
+        "|---|---|---|---|---|---|",
     ]
     for sc in cal["scenarios"]:
         planted = ", ".join(f"{k} = `{v}`" for k, v in sc["planted"].items() if v is not None)
-        seen = "; ".join(f"{o['seed']}: {o['verdict']} / {o['spurious']}" for o in sc["observed"])
-        rows.append(f"| {sc['name']} | {planted} | {sc['recovered']}/{sc['seeds']} | {seen} | {sc['seconds']:.0f} |")
+        judged = [k for k, v in sc["planted"].items() if v is not None]
+        pooled = " / ".join(str((sc.get("pooled") or {}).get(k)) for k in judged)
+        mark = "" if sc.get("pooled_recovered") else " (missed)"
+        seen = "; ".join(f"{o['seed']}: " + " / ".join(str(o.get(k)) for k in judged) for o in sc["observed"])
+        rows.append(f"| {sc['name']} | {planted} | {pooled}{mark} | {sc['recovered']}/{sc['seeds']} | {seen} | "
+                    f"{sc['seconds']:.0f} |")
+    mutants = cal.get("mutants") or []
+    if mutants:
+        rows += ["", "| broken lab | caught by |", "|---|---|"]
+        rows += [f"| {m['name']} ({m['why']}) | {', '.join(m['caught_by']) or '**not caught**'} |" for m in mutants]
     return "\n".join(rows)
 
 
@@ -91,7 +115,10 @@ def main() -> None:
     ap.add_argument("--out", help="run folder for a fresh `rlvr lab` run")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--summary", help="an existing summary.json instead of a run")
-    ap.add_argument("--calibration", help="a calibration.json to tabulate")
+    ap.add_argument("--calibration", action="append", default=[], help="a calibration.json to tabulate (repeatable)")
+    ap.add_argument("--calibrate", choices=["quick", "full"], help="run `rlvr lab calibrate` with this profile")
+    ap.add_argument("--seed", type=int, help="first seed of --calibrate (default: the command's)")
+    ap.add_argument("--cal-out", help="folder of the --calibrate run")
     ap.add_argument("--write", help="README to update between <!-- lab-output:start/end --> markers")
     args = ap.parse_args()
     parts = []
@@ -104,8 +131,16 @@ def main() -> None:
         parts.append(lab_block(summary, measured, " ".join(c for c in cmd if c != "--quiet")))
     elif args.summary:
         parts.append(lab_block(json.loads(Path(args.summary).read_text()), None, "rlvr lab"))
-    if args.calibration:
-        parts.append(calibration_table(json.loads(Path(args.calibration).read_text())))
+    if args.calibrate:
+        if not args.cal_out:
+            raise SystemExit("--calibrate needs --cal-out")
+        exe = Path(sys.executable).with_name("rlvr")
+        cmd = [str(exe) if exe.exists() else "rlvr", "lab", "calibrate", "--out", args.cal_out, "--quiet"]
+        cmd += (["--quick"] if args.calibrate == "quick" else []) + ([] if args.seed is None else ["--seed", str(args.seed)])
+        measured = measure(cmd, ok_codes=(0, 1))  # 1: the bar was missed, which the table says
+        parts.append(calibration_table(json.loads((Path(args.cal_out) / "calibration.json").read_text()), measured))
+    for path in args.calibration:
+        parts.append(calibration_table(json.loads(Path(path).read_text())))
     text = "\n\n".join(parts)
     print(text)
     if args.write:

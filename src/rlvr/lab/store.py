@@ -32,7 +32,7 @@ JOBS_DIR = "jobs"
 
 NOT_JOB_INPUTS = frozenset({
     "out_dir", "workers", "progress", "cache_dir", "threads", "profile", "seeds",
-    "n_boot", "spurious_threshold", "kl_limit",
+    "n_boot", "spurious_threshold", "kl_limit", "margin",
 })
 """``LabConfig`` fields no job reads for its numbers: where and how it runs (folder, processes,
 progress, the warm-up cache, torch threads), the profile's name, the seed count (a seed's jobs
