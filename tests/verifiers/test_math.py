@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from rlvr import ConfigError, Sample, get_verifier
-from rlvr._worker import WorkerProcess, WorkerTimeout, call_in_worker
+from rlvr.engine.worker import WorkerProcess, WorkerTimeout, call_in_worker
 from rlvr.verifiers.math import MathVerifier, split_unit
 from rlvr.verifiers.mathcompare import NeedSymbolic, Tolerance, TooLarge, compare, exact_value
 from rlvr.verifiers.mathparse import MathParseError, normalize, parse_answer, plain_number

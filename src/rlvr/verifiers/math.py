@@ -18,7 +18,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from rlvr import _worker
+from rlvr.engine.worker import CALL_MAIN, WorkerDied, WorkerProcess, WorkerTimeout, call_in_worker
 from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
@@ -40,7 +40,7 @@ class _SymbolicPool:
     """Warm worker processes for sympy; each call checks one out, so threads never share one."""
 
     def __init__(self) -> None:
-        self._idle: list[_worker.WorkerProcess] = []
+        self._idle: list[WorkerProcess] = []
         self._lock = threading.Lock()
 
     def run(self, args: tuple[Any, ...], timeout: float) -> tuple[bool, str, str]:
@@ -48,10 +48,10 @@ class _SymbolicPool:
             worker = self._idle.pop() if self._idle else None
         try:
             if worker is None or not worker.alive():
-                worker = _worker.WorkerProcess()
+                worker = WorkerProcess(main=CALL_MAIN)
                 # Loading sympy takes a while; it does not count against the check's deadline.
-                _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:warm", (), 120.0)
-            result = _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:compare_nodes", args, timeout)
+                call_in_worker(worker, "rlvr.verifiers.mathsym:warm", (), 120.0)
+            result = call_in_worker(worker, "rlvr.verifiers.mathsym:compare_nodes", args, timeout)
         except BaseException:
             if worker is not None:
                 worker.kill()  # never hand a worker in an unknown state to the next caller
@@ -256,11 +256,11 @@ class MathVerifier(BaseVerifier):
             cand_node = ("mul", cand_node, ("num", scale))
         try:
             outcome = self._compare(cand_node, ref_node, tol)
-        except _worker.WorkerTimeout:
+        except WorkerTimeout:
             return Verdict.timeout(
                 f"the symbolic check took longer than {self.timeout:g}s and was stopped", **details
             )
-        except _worker.WorkerDied as exc:
+        except WorkerDied as exc:
             return Verdict.error(f"the symbolic checker died: {exc}", **details)
         if outcome.how == "too_large":
             return Verdict.unparsable(

@@ -1,7 +1,7 @@
 """The wire format: framing and the plain-data value codec. The only part the verifier imports.
 
 Framing: a 4-byte big-endian length, then the body. Sandbox messages carry UTF-8 JSON objects
-(``pack`` / ``read_msg``); ``rlvr._worker`` frames pickles with the same ``frame`` /
+(``pack`` / ``read_msg``); ``rlvr.engine.worker`` frames pickles with the same ``frame`` /
 ``FrameBuffer``. Readers never read past the message they are reading (``read_exact``): the
 next message may be a secret that must not be in memory yet.
 
