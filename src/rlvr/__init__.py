@@ -21,8 +21,9 @@ from rlvr.errors import (
     VerifierNotFoundError,
 )
 from rlvr.types import STATUSES, UNJUDGED, Sample, Status, Verdict
-from rlvr.verifiers.base import BaseVerifier, Verifier, available_verifiers, get_verifier, register
+from rlvr.verifiers.base import BaseVerifier, Verifier
 from rlvr.verifiers.extract import Extraction, extract_code, extract_final_answer, extract_sql
+from rlvr.verifiers.registry import available_verifiers, get_verifier, register
 
 __version__ = "0.1.0"
 

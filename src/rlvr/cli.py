@@ -68,7 +68,7 @@ def verify(
     from rlvr.engine import EngineConfig, default_workers, verify_iter
     from rlvr.io import iter_jsonl, write_jsonl_line
     from rlvr.types import Sample
-    from rlvr.verifiers.base import get_verifier
+    from rlvr.verifiers.registry import get_verifier
 
     try:
         v = get_verifier(verifier, **parse_options(opt))

@@ -111,7 +111,7 @@ def curate(
     """Keep the prompts a model solves sometimes: sample k per prompt, keep pass rates inside a band,
     write the kept set (OUT) and a summary with the pass-rate histogram (OUT.summary.json)."""
     from rlvr.engine import EngineConfig
-    from rlvr.verifiers.base import get_verifier
+    from rlvr.verifiers.registry import get_verifier
 
     lo, hi = _parse_band(band)
     try:

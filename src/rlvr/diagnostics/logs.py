@@ -186,7 +186,7 @@ def trl_verifier(logs: Mapping[str, Any]) -> str | None:
     if len(names) != 1:
         return None
     (name,) = names
-    from rlvr.verifiers.base import available_verifiers
+    from rlvr.verifiers.registry import available_verifiers
 
     if name.startswith("rlvr_") and name[len("rlvr_"):] in available_verifiers():
         return name[len("rlvr_"):]

@@ -23,7 +23,8 @@ from rlvr.engine.config import EngineConfig, default_workers
 from rlvr.engine.local import run_pool
 from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import Verifier, get_verifier, safe_verify
+from rlvr.verifiers.base import Verifier, safe_verify
+from rlvr.verifiers.registry import get_verifier
 
 __all__ = ["verify", "verify_iter"]
 

@@ -49,7 +49,8 @@ from rlvr.grpo.metrics import progress_bar, progress_info, run_summary, step_met
 from rlvr.grpo.rundir import RunDir, check_resumable
 from rlvr.policy.base import TokenBatch, TrainablePolicy
 from rlvr.rollout import RolloutBatch, collect, step_seed
-from rlvr.verifiers.base import Verifier, get_verifier
+from rlvr.verifiers.base import Verifier
+from rlvr.verifiers.registry import get_verifier
 
 __all__ = ["Trainer", "score_tokens", "train"]
 

@@ -37,7 +37,8 @@ from typing import Any
 
 from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import Verifier, get_verifier, safe_verify
+from rlvr.verifiers.base import Verifier, safe_verify
+from rlvr.verifiers.registry import get_verifier
 
 __all__ = ["AllOf", "AnyOf", "Route", "Weighted", "all_of", "any_of", "from_spec", "route", "weighted"]
 

@@ -1,6 +1,6 @@
 """Relations read as the sets they describe: linear inequalities as intervals, polynomial
 equations (lines, planes, conics) up to a constant factor. Pure functions on parsed answers
-(see ``mathparse``); no sympy.
+(see ``parse``); no sympy.
 
 ``region(node)`` → ``(variable, (lo_closed, lo, hi, hi_closed))`` for an inequality in one
 variable (``-x > -1``, ``-2 \\le x \\le 7``), an interval or a pair; ``None`` otherwise.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from rlvr.verifiers.mathcompare import TooLarge, Undefined, exact_value
-from rlvr.verifiers.mathparse import Node
+from rlvr.verifiers.math.exact import TooLarge, Undefined, exact_value
+from rlvr.verifiers.math.parse import Node
 
 __all__ = ["affine", "equation_ratio", "polynomial", "region", "symbols"]
 

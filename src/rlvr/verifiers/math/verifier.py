@@ -1,9 +1,9 @@
 """The math verifier: is the model's final answer the same mathematical object as the reference?
 
 Pipeline: extract the final answer(s) (``extract``) → normalise, split off units and percent →
-parse (``mathparse``, bounded, no eval) → compare (``mathcompare``): exact rationals with a
+parse (``parse``, bounded, no eval) → compare (``compare``): exact rationals with a
 relative + absolute tolerance, then structure (sets, tuples, intervals, matrices, equation
-chains), then sympy (``mathsym``) for what needs it. Plain numbers never touch sympy. The sympy
+chains), then sympy (``symbolic``) for what needs it. Plain numbers never touch sympy. The sympy
 step runs in a killable worker process with a hard deadline — never an alarm signal — so
 ``verify`` is safe from any thread.
 """
@@ -23,10 +23,11 @@ from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.extract import extract_final_answer
-from rlvr.verifiers.mathcompare import NeedSymbolic, Outcome, Tolerance, TooLarge, Undefined, compare
-from rlvr.verifiers.mathform import form_problem
-from rlvr.verifiers.mathparse import MathParseError, Node, normalize, parse_answer, plain_number
-from rlvr.verifiers.mathunits import UNITS, canonical_unit, multiplier, percent_words, split_unit
+from rlvr.verifiers.math.compare import compare
+from rlvr.verifiers.math.exact import NeedSymbolic, Outcome, Tolerance, TooLarge, Undefined
+from rlvr.verifiers.math.form import form_problem
+from rlvr.verifiers.math.parse import MathParseError, Node, normalize, parse_answer, plain_number
+from rlvr.verifiers.math.units import UNITS, canonical_unit, multiplier, percent_words, split_unit
 
 __all__ = ["MathVerifier", "split_unit"]
 
@@ -50,8 +51,8 @@ class _SymbolicPool:
             if worker is None or not worker.alive():
                 worker = WorkerProcess(main=CALL_MAIN)
                 # Loading sympy takes a while; it does not count against the check's deadline.
-                call_in_worker(worker, "rlvr.verifiers.mathsym:warm", (), 120.0)
-            result = call_in_worker(worker, "rlvr.verifiers.mathsym:compare_nodes", args, timeout)
+                call_in_worker(worker, "rlvr.verifiers.math.symbolic:warm", (), 120.0)
+            result = call_in_worker(worker, "rlvr.verifiers.math.compare:compare_nodes", args, timeout)
         except BaseException:
             if worker is not None:
                 worker.kill()  # never hand a worker in an unknown state to the next caller
