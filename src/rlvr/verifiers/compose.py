@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.errors import ConfigError
-from rlvr.types import Sample, Verdict
+from rlvr.types import Sample, Status, Verdict
 from rlvr.verifiers.base import Verifier, safe_verify
 from rlvr.verifiers.registry import get_verifier
 
@@ -97,7 +97,7 @@ class _Composite:
         return None
 
     @staticmethod
-    def _fail_status(failing: Sequence[Verdict]) -> str:
+    def _fail_status(failing: Sequence[Verdict]) -> Status:
         statuses = {v.status for v in failing}
         return statuses.pop() if len(statuses) == 1 and next(iter(statuses), "") in _FAIL_ORDER else "incorrect"
 
@@ -198,8 +198,8 @@ class Weighted(_Composite):
         for label in labels[n:]:
             gate = verdicts[label]
             if gate.status not in ("correct", "skipped"):
-                status = gate.status if gate.status in _FAIL_ORDER else "incorrect"
-                return Verdict(0.0, status, f"{label} failed, so nothing counts: {gate.reason[:200]}", details)  # type: ignore[arg-type]
+                status: Status = gate.status if gate.status in _FAIL_ORDER else "incorrect"
+                return Verdict(0.0, status, f"{label} failed, so nothing counts: {gate.reason[:200]}", details)
         parts = [(verdicts[label], w) for label, w in zip(labels[:n], self.weights) if verdicts[label].status != "skipped"]
         total = sum(w for _, w in parts)
         if not parts or total <= 0:
@@ -211,7 +211,7 @@ class Weighted(_Composite):
             return Verdict.correct(f"weighted score {score:.3f} ({summary})", score=score, **details)
         failing = [v for v, _ in parts if v.status != "correct"]
         status = self._fail_status(failing) if failing and len(failing) == len(parts) else "incorrect"
-        return Verdict(score, status, f"weighted score {score:.3f} is below {self.pass_threshold:g} ({summary})", details)  # type: ignore[arg-type]
+        return Verdict(score, status, f"weighted score {score:.3f} is below {self.pass_threshold:g} ({summary})", details)
 
 
 class Route(_Composite):

@@ -47,11 +47,11 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rlvr.errors import ConfigError
 from rlvr.httpclient import HttpFailure, RetriesExhausted, RetryPolicy, post, with_retries
-from rlvr.types import STATUSES, Sample, Verdict
+from rlvr.types import STATUSES, Sample, Status, Verdict
 from rlvr.verifiers.base import BaseVerifier
 
 __all__ = ["CircuitBreaker", "RemoteVerifier", "TokenBucket", "VerdictCache", "parse_judge_score"]
@@ -524,13 +524,14 @@ class RemoteVerifier(BaseVerifier):
                 raise ValueError(f"'score' must be a number in [0, 1], got {score!r}")
             reason = body.get("reason")
             reason = reason if isinstance(reason, str) and reason else "scored by the remote service"
-            status = body.get("status")
-            if status is None:
-                status = "correct" if score >= self.pass_threshold else "incorrect"
-            elif status not in STATUSES:
-                raise ValueError(f"'status' must be one of {', '.join(STATUSES)}, got {status!r}")
-            details = body.get("details") if isinstance(body.get("details"), dict) else {}
-            return Verdict(float(score), status, f"remote: {reason[:300]}", {**details, "remote_score": score})
+            given = body.get("status")
+            if given is None:
+                given = "correct" if score >= self.pass_threshold else "incorrect"
+            elif given not in STATUSES:
+                raise ValueError(f"'status' must be one of {', '.join(STATUSES)}, got {given!r}")
+            details = body.get("details")
+            details = details if isinstance(details, dict) else {}
+            return Verdict(float(score), cast(Status, given), f"remote: {reason[:300]}", {**details, "remote_score": score})
         try:
             content = body["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -540,7 +541,7 @@ class RemoteVerifier(BaseVerifier):
         score = parse_judge_score(content, self.score_pattern, self.max_score)
         lines = [ln.strip() for ln in content.strip().splitlines() if ln.strip()]
         reason = next((ln for ln in lines if not ln.upper().lstrip("*").startswith("SCORE")), "judged by the LLM")
-        status = "correct" if score >= self.pass_threshold else "incorrect"
+        status: Status = "correct" if score >= self.pass_threshold else "incorrect"
         return Verdict(score, status, f"judge: {reason[:300]}", {"judge_reply": content[:2000], "judge_score": score})
 
     def __repr__(self) -> str:

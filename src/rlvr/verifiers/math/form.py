@@ -107,7 +107,7 @@ def form_problem(cand: Node, ref: Node) -> str | None:
         if cand_factors is None or not all(_is_prime(abs(f)) for f in cand_factors):
             return "the reference is a prime factorisation and the answer is not"
     if cand[0] == "rel" and ref[0] == "rel":
-        k = equation_ratio(cand, ref)
-        if k is not None and abs(k) != 1:
-            return f"the equation is {k} times the reference's"
+        ratio = equation_ratio(cand, ref)
+        if ratio is not None and abs(ratio) != 1:
+            return f"the equation is {ratio} times the reference's"
     return None

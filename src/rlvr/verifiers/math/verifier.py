@@ -71,11 +71,17 @@ class _SymbolicPool:
         for w in idle:
             w.close()
 
+    def forget(self) -> None:
+        """In a forked child: drop the parent's workers without touching them (their pipes are the
+        parent's), and the lock, which another thread may have held at the fork."""
+        self._idle = []
+        self._lock = threading.Lock()
+
 
 _POOL = _SymbolicPool()
 atexit.register(_POOL.close)
 # A forked child must not share the parent's worker pipes: it starts with an empty pool.
-os.register_at_fork(after_in_child=lambda: _POOL.__init__())
+os.register_at_fork(after_in_child=_POOL.forget)
 
 
 @lru_cache(maxsize=4096)

@@ -207,7 +207,7 @@ class SqlVerifier(BaseVerifier):
         self.settings = state["settings"]
         self.tol = Tolerance(self.settings.rel_tol, self.settings.abs_tol)
         self._cache = _LRU(self.settings.cache_size)
-        self._paths: dict[tuple[str, str | None], Path] = {}
+        self._paths = {}
 
     def close(self) -> None:
         """Close the DuckDB databases this process keeps open (releases their file locks)."""
