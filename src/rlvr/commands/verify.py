@@ -15,6 +15,7 @@ from rich.console import Console
 
 from rlvr.commands._common import count_lines, err_console, fail, parse_options, progress_bar
 from rlvr.errors import RlvrError
+from rlvr.report.format import share
 
 __all__ = ["print_verify_summary", "register"]
 
@@ -138,7 +139,7 @@ def print_verify_summary(summary: dict[str, Any]) -> None:
     table.add_column("share", justify="right")
     n = summary["n"] or 1
     for status, count in summary["counts"].items():
-        table.add_row(status, str(count), f"{count / n:.1%}")
+        table.add_row(status, str(count), share(count / n))
     console = Console()
     console.print(table)
     rate = summary["checks_per_s"]

@@ -45,9 +45,10 @@ from rlvr.grpo.checkpoint import (
 from rlvr.grpo.config import GRPOConfig
 from rlvr.grpo.filtering import informative_groups, prune_groups
 from rlvr.grpo.loss import aggregate, kl_penalty, policy_loss
-from rlvr.grpo.metrics import progress_bar, progress_info, run_summary, step_metrics
+from rlvr.grpo.metrics import progress_info, run_summary, step_metrics
 from rlvr.grpo.rundir import RunDir, check_resumable
 from rlvr.policy.base import TokenBatch, TrainablePolicy
+from rlvr.report.progress import progress_bar
 from rlvr.rollout import RolloutBatch, collect, step_seed
 from rlvr.verifiers.base import Verifier
 from rlvr.verifiers.registry import get_verifier

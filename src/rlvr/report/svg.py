@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-__all__ = ["Bar", "Series", "bar_plot", "line_plot"]
+from rlvr.report.format import number
+
+__all__ = ["Bar", "Series", "bar_plot", "line_plot", "nice_step"]
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,11 @@ class Series:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.1f}"
+    return number(v, 1)
 
 
-def _nice_step(span: float) -> float:
+def nice_step(span: float) -> float:
+    """A round axis step (1, 2, 2.5 or 5 times a power of ten) giving about five ticks over ``span``."""
     raw = span / 5 if span > 0 else 0.1
     mag = 10 ** math.floor(math.log10(raw))
     for m in (1, 2, 2.5, 5, 10):
@@ -104,7 +107,7 @@ def line_plot(
         f'<text x="{left}" y="22" font-size="15" font-weight="600" fill="#222">{escape(title)}</text>',
     ]
     # Grid and y ticks.
-    step = _nice_step(y1 - y0)
+    step = nice_step(y1 - y0)
     t = math.ceil(y0 / step) * step
     while t <= y1 + 1e-12:
         yy = py(t)
@@ -202,7 +205,7 @@ def bar_plot(
     if not bars:
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="60" role="img"><text x="10" y="30">{escape(title)}: no data</text></svg>'
     vmax = max(max(b.value for b in bars), 1e-12)
-    step = _nice_step(vmax)
+    step = nice_step(vmax)
     top_tick = math.ceil(vmax / step) * step
 
     def py(v: float) -> float:
@@ -253,3 +256,6 @@ def bar_plot(
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+_nice_step = nice_step  # report/lab.py still imports this name; it goes once that import is switched

@@ -8,19 +8,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from rlvr.report.format import interval, percent
 from rlvr.report.html import to_report_dict
 
 __all__ = ["print_comparison", "print_evaluation", "print_spurious"]
 
 
-def _pct(v: Any, signed: bool = False) -> str:
-    if v is None:
-        return "–"
-    return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
+_pct = percent
 
 
 def _ci(ci: Any, signed: bool = False) -> str:
-    return f" [{_pct(ci[0], signed)}, {_pct(ci[1], signed)}]" if ci else ""
+    return f" {interval(ci, signed)}" if ci else ""
 
 
 def _bar(v: float | None, width: int = 20) -> str:
