@@ -1,4 +1,4 @@
-"""One training step's metrics (DESIGN.md §3 keys) and the progress line that shows them."""
+"""One training step's metrics (the keys of ``rlvr.diagnostics.keys``) and the progress line that shows them."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ class Trainer:
             upd["overlong_penalty"] = float(penalty.mean())
         t_end = time.perf_counter()
 
-        # 4. Metrics (DESIGN.md §3 keys, read by the health monitor) → health → log → checkpoint.
+        # 4. Metrics (``diagnostics.keys``, read by the health monitor) → health → log → checkpoint.
         metrics = step_metrics(step, batch, sampled, len(rows), upd, lr)
         metrics.update(
             {

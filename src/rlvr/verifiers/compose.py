@@ -218,7 +218,7 @@ class Route(_Composite):
     """Sends each sample to the verifier named by one of its fields (multi-task data).
 
     A sample whose field is missing or names no route goes to ``default`` when given; otherwise
-    it is ``skipped`` (the default: by DESIGN.md, skipped means "does not apply to this sample"
+    it is ``skipped`` (the default: skipped means "does not apply to this sample"
     and trainers count skips) or, with ``on_unknown="error"``, an ``error`` for strict pipelines
     where an unknown task is a data bug.
     """

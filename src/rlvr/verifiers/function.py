@@ -1,4 +1,4 @@
-"""Plain functions as verifiers: the signature says how rlvr calls them (DESIGN.md §2).
+"""Plain functions as verifiers: the signature says how rlvr calls them.
 
 The registry hands every callable that is neither a class nor an object with ``verify`` to
 ``classify``. The rule, applied in this order, first match wins:
