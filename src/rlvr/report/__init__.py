@@ -7,8 +7,7 @@ a command does not load the HTML and lab reports."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rlvr.lazy import lazy_exports
 
 # Public names resolved lazily: name -> module that defines it.
 _LAZY = {
@@ -24,17 +23,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rlvr.report' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = sorted(_LAZY)
