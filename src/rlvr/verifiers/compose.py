@@ -78,8 +78,14 @@ class _Composite:
             fields.update(dict.fromkeys(getattr(child, "required_fields", ("output",))))
         self.required_fields = tuple(fields)
 
-    def _run(self, sample: Sample) -> dict[str, Verdict]:
-        return {label: safe_verify(child, sample) for label, child in zip(self.labels, self.children)}
+    def _run(self, sample: Sample) -> tuple[dict[str, Verdict], Verdict | None]:
+        """Every child's verdict, and the composite's own when an error or all-skipped decides it."""
+        verdicts = {label: safe_verify(child, sample) for label, child in zip(self.labels, self.children)}
+        return verdicts, self._error_or_skip(verdicts)
+
+    @staticmethod
+    def _applicable(verdicts: Mapping[str, Verdict]) -> dict[str, Verdict]:
+        return {k: v for k, v in verdicts.items() if v.status != "skipped"}
 
     @staticmethod
     def _details(verdicts: Mapping[str, Verdict]) -> dict[str, Any]:
@@ -111,11 +117,10 @@ class AllOf(_Composite):
     name = "all_of"
 
     def verify(self, sample: Sample) -> Verdict:
-        verdicts = self._run(sample)
-        early = self._error_or_skip(verdicts)
+        verdicts, early = self._run(sample)
         if early is not None:
             return early
-        live = {k: v for k, v in verdicts.items() if v.status != "skipped"}
+        live = self._applicable(verdicts)
         score = min(v.score for v in live.values())
         failing = {k: v for k, v in live.items() if v.status != "correct"}
         details = self._details(verdicts)
@@ -125,7 +130,7 @@ class AllOf(_Composite):
         reason = f"{first}: {failing[first].reason[:200]}"
         if len(failing) > 1:
             reason += f" (and {len(failing) - 1} more failed check(s): {', '.join(list(failing)[1:])})"
-        return Verdict(score, self._fail_status(list(failing.values())), reason, details)  # type: ignore[arg-type]
+        return Verdict(score, self._fail_status(list(failing.values())), reason, details)
 
 
 class AnyOf(_Composite):
@@ -135,11 +140,10 @@ class AnyOf(_Composite):
     name = "any_of"
 
     def verify(self, sample: Sample) -> Verdict:
-        verdicts = self._run(sample)
-        early = self._error_or_skip(verdicts)
+        verdicts, early = self._run(sample)
         if early is not None:
             return early
-        live = {k: v for k, v in verdicts.items() if v.status != "skipped"}
+        live = self._applicable(verdicts)
         details = self._details(verdicts)
         passing = [k for k, v in live.items() if v.status == "correct"]
         if passing:
@@ -188,8 +192,7 @@ class Weighted(_Composite):
         self.labels = tuple(f"gate:{label}" if i >= n else label for i, label in enumerate(self.labels))
 
     def verify(self, sample: Sample) -> Verdict:
-        verdicts = self._run(sample)
-        early = self._error_or_skip(verdicts)
+        verdicts, early = self._run(sample)
         if early is not None:
             return early
         details = self._details(verdicts)

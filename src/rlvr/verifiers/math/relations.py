@@ -43,6 +43,16 @@ def symbols(node: Node, out: set[str] | None = None) -> set[str]:
     return out
 
 
+def _constant(node: Node) -> Fraction | None:
+    """The exact value of a node with no variables; None when it has some or cannot be evaluated."""
+    if symbols(node):
+        return None
+    try:
+        return exact_value(node)
+    except (TooLarge, Undefined):
+        return None
+
+
 def affine(node: Node) -> dict[str | None, Fraction] | None:
     """``{variable: coefficient, None: constant}`` for an affine expression with exact rational
     coefficients (``2x + 4y - 3``, ``-\\frac12 x + \\frac34``); None for anything else."""
@@ -71,12 +81,7 @@ def affine(node: Node) -> dict[str | None, Fraction] | None:
         if set(b) != {None}:
             return None  # a product of two variables is not affine
         return {k: v * b[None] for k, v in a.items()}
-    if symbols(node):
-        return None
-    try:
-        value = exact_value(node)
-    except (TooLarge, Undefined):
-        return None
+    value = _constant(node)
     return None if value is None else {None: value}
 
 
@@ -117,12 +122,7 @@ def polynomial(node: Node) -> dict[Monomial, Fraction] | None:
         for _ in range(int(exp)):
             out = _times(out, base) if out is not None else None
         return out
-    if symbols(node):
-        return None
-    try:
-        value = exact_value(node)
-    except (TooLarge, Undefined):
-        return None
+    value = _constant(node)
     return None if value is None else {(): value}
 
 
