@@ -10,10 +10,10 @@ from __future__ import annotations
 import select
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from rlvr.engine.config import EngineConfig, worker_cpus
-from rlvr.engine.window import InOrderWindow
+from rlvr.engine.window import InOrderWindow, OnResult
 from rlvr.engine.worker import Raw, WorkerDied, WorkerProcess
 from rlvr.errors import ConfigError, VerifierContractError
 from rlvr.types import Sample, Verdict
@@ -39,10 +39,7 @@ class _Slot:
 
 
 def run_pool(
-    source: Iterator[Sample],
-    payload: bytes,
-    cfg: EngineConfig,
-    on_result: Callable[[Verdict], None] | None,
+    source: Iterator[Sample], payload: bytes, cfg: EngineConfig, on_result: OnResult
 ) -> Iterator[Verdict]:
     """Verify ``source`` on ``cfg.workers`` local processes; yield verdicts in input order."""
     win = InOrderWindow(source, cfg.window or 8 * cfg.chunk_size * cfg.workers)

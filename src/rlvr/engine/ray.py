@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from rlvr.engine.config import EngineConfig, default_workers
 from rlvr.engine.local import timeout_verdict
-from rlvr.engine.window import InOrderWindow
+from rlvr.engine.window import InOrderWindow, OnResult
 from rlvr.engine.worker import Raw, WorkerDied, WorkerProcess, WorkerTimeout
 from rlvr.errors import ConfigError, MissingExtraError, VerifierContractError
 from rlvr.types import Sample, Verdict
@@ -139,10 +139,7 @@ def _init_ray(ray: Any, cfg: EngineConfig) -> bool:
 
 
 def run_ray(
-    source: Iterator[Sample],
-    payload: bytes,
-    cfg: EngineConfig,
-    on_result: Callable[[Verdict], None] | None,
+    source: Iterator[Sample], payload: bytes, cfg: EngineConfig, on_result: OnResult
 ) -> Iterator[Verdict]:
     """Verify ``source`` on Ray actors; yield verdicts in input order (see the module docstring)."""
     ray = _import_ray()

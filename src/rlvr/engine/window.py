@@ -13,7 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 
 from rlvr.types import Sample, Verdict
 
-__all__ = ["InOrderWindow"]
+__all__ = ["InOrderWindow", "OnResult"]
+
+OnResult = Callable[[Verdict], None] | None
+"""Called with each verdict as it is yielded (a progress bar, a counter), or None."""
 
 
 class InOrderWindow:
