@@ -1,7 +1,7 @@
 """Small picklable verifiers and process helpers for engine, CLI and DoS tests.
 
 Worker processes import this module by name (``engine_helpers``), so tests put this folder on
-``PYTHONPATH`` before starting an engine; see ``use_helpers`` in test_engine.py.
+``PYTHONPATH`` before starting an engine; see ``use_helpers`` in engine/test_engine.py.
 """
 
 from __future__ import annotations

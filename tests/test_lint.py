@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 import sys
@@ -9,4 +10,27 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     out = subprocess.run([ruff, "check", "src", "tests", "bench"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-1000:]
+
+
+# Packages whose types mypy checks. evaluate/ is left out while it is being rewritten (it has two
+# errors in trajectory.py at the time of writing); add it once `mypy -p rlvr.evaluate` is clean.
+MYPY_PACKAGES = (
+    "rlvr.grpo",
+    "rlvr.verifiers",
+    "rlvr.engine",
+    "rlvr.httpclient",
+    "rlvr.lazy",
+    "rlvr.options",
+    "rlvr.report.format",
+    "rlvr.report.progress",
+)
+
+
+def test_mypy_is_clean():
+    args = [sys.executable, "-m", "mypy", "--cache-dir", str(ROOT / ".mypy_cache")]
+    for name in MYPY_PACKAGES:
+        args += ["-p", name]
+    env = {**os.environ, "MYPYPATH": str(ROOT / "src")}
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-1000:]

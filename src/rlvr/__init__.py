@@ -7,9 +7,6 @@ everything else is resolved on first use, so ``import rlvr`` stays light (no sym
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from rlvr.engine import EngineConfig, verify, verify_iter
 from rlvr.errors import (
     ConfigError,
@@ -20,9 +17,11 @@ from rlvr.errors import (
     VerifierContractError,
     VerifierNotFoundError,
 )
+from rlvr.lazy import lazy_exports
 from rlvr.types import STATUSES, UNJUDGED, Sample, Status, Verdict
-from rlvr.verifiers.base import BaseVerifier, Verifier, available_verifiers, get_verifier, register
+from rlvr.verifiers.base import BaseVerifier, Verifier
 from rlvr.verifiers.extract import Extraction, extract_code, extract_final_answer, extract_sql
+from rlvr.verifiers.registry import available_verifiers, get_verifier, register
 
 __version__ = "0.1.0"
 
@@ -65,17 +64,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rlvr' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

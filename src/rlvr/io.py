@@ -1,4 +1,4 @@
-"""JSONL reading and writing with errors that name the file and line (DESIGN.md §3)."""
+"""JSONL reading and writing with errors that name the file and line (the formats: README, "Verifying outputs")."""
 
 from __future__ import annotations
 

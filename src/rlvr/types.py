@@ -1,4 +1,4 @@
-"""Core data types shared by every part of rlvr (DESIGN.md §2)."""
+"""Core data types shared by every part of rlvr."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class Sample:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Sample:
-        """Build a sample from a JSONL record (DESIGN.md §3); unknown keys become metadata."""
+        """Build a sample from a JSONL record (``output``, ``answer``, ``id``, ...); unknown keys become metadata."""
         meta = {k: v for k, v in record.items() if k not in _RECORD_CORE and k not in _RESULT_FIELDS}
         rid = record.get("id")
         return cls(
@@ -54,7 +54,7 @@ class Sample:
 class Verdict:
     """A verifier's judgement of one sample.
 
-    ``score`` is in [0, 1]; ``status`` says what happened (see DESIGN.md §2); ``reason`` is one
+    ``score`` is in [0, 1]; ``status`` says what happened (one of ``STATUSES``); ``reason`` is one
     sentence a person can act on; ``details`` holds the evidence (extracted answer, failing test, ...).
     """
 

@@ -12,7 +12,8 @@ import pytest
 from rlvr.audit import audit, available_suites, builtin_cases, verifier_kind
 from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import BaseVerifier, get_verifier
+from rlvr.verifiers.base import BaseVerifier
+from rlvr.verifiers.registry import get_verifier
 
 
 def test_math_suite_against_the_math_verifier():

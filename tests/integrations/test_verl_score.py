@@ -16,7 +16,8 @@ from rlvr.errors import ConfigError, VerifierNotFoundError
 from rlvr.integrations import verl
 from rlvr.integrations.verl import compute_score, register_source, resolve_source, verl_tests
 from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import _REGISTRY, BaseVerifier, register
+from rlvr.verifiers.base import BaseVerifier
+from rlvr.verifiers.registry import REGISTRY, register
 
 KEYS = {"score", "acc", "status", "reason"}
 
@@ -53,7 +54,7 @@ def length_is():
     LengthIs.built = 0
     register("test_length_is", LengthIs, replace=True)
     yield "test_length_is"
-    _REGISTRY.pop("test_length_is", None)
+    REGISTRY.pop("test_length_is", None)
 
 
 def test_gsm8k_and_math_sources_use_the_math_verifier():

@@ -277,7 +277,7 @@ def test_the_dequantised_model_is_cached_and_reused(policy, cache_dir, monkeypat
 @needs_model
 def test_sample_then_eval_pass_at_k(tmp_path):
     from rlvr.cli import app
-    from rlvr.verifiers.base import get_verifier
+    from rlvr.verifiers.registry import get_verifier
 
     prompts = tmp_path / "p.jsonl"
     items = [("a", "What is 2+3? Answer with just the number.", "5"),

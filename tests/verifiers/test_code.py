@@ -13,8 +13,8 @@ import pytest
 from rlvr.engine import verify
 from rlvr.sandbox import probe_isolation
 from rlvr.types import Sample
-from rlvr.verifiers.base import get_verifier
 from rlvr.verifiers.code import CodeVerifier, compare_stdout, plain_equal
+from rlvr.verifiers.registry import get_verifier
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,10 @@ import pytest
 from rlvr.engine import EngineConfig, verify_iter
 from rlvr.errors import ConfigError, VerifierNotFoundError
 from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import BaseVerifier, get_verifier
+from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.compose import AllOf, Route, Weighted, all_of, any_of, from_spec, route, weighted
 from rlvr.verifiers.format import FormatVerifier
+from rlvr.verifiers.registry import get_verifier
 from rlvr.verifiers.rubric import RubricVerifier
 
 

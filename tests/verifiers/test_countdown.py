@@ -13,7 +13,7 @@ from rlvr.audit import audit, builtin_cases
 from rlvr.audit.suites.countdown import cases as countdown_cases
 from rlvr.errors import ConfigError
 from rlvr.types import Sample
-from rlvr.verifiers import base
+from rlvr.verifiers import registry
 from rlvr.verifiers.countdown import (
     MAX_DEPTH,
     CountdownVerifier,
@@ -396,8 +396,8 @@ def test_the_length_cap_is_an_option():
 
 
 def test_get_verifier_by_name(monkeypatch):
-    monkeypatch.setitem(base._REGISTRY, "countdown", "rlvr.verifiers.countdown:CountdownVerifier")
-    v = base.get_verifier("countdown", use_all=False)
+    monkeypatch.setitem(registry.REGISTRY, "countdown", "rlvr.verifiers.countdown:CountdownVerifier")
+    v = registry.get_verifier("countdown", use_all=False)
     assert isinstance(v, CountdownVerifier) and v.use_all is False
     assert v.required_fields == ("output", "answer", "numbers")
     assert v.verify(Sample.from_record({"output": "3*7+1", "answer": 22, "numbers": [3, 7, 1, 2]})).passed
@@ -414,7 +414,7 @@ def test_suite_shape():
 
 
 def test_audit_of_the_countdown_suite(monkeypatch):
-    monkeypatch.setitem(base._REGISTRY, "countdown", "rlvr.verifiers.countdown:CountdownVerifier")
+    monkeypatch.setitem(registry.REGISTRY, "countdown", "rlvr.verifiers.countdown:CountdownVerifier")
     report = audit("countdown", workers=1, repeat=2, timeout=60)
     assert report.kind == "countdown"
     assert report.n_bad >= 30 and report.n_good >= 10

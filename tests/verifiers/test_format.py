@@ -99,7 +99,7 @@ def test_bad_config():
 
 
 def test_answer_format_rewards_the_shape_never_the_value():
-    from rlvr.verifiers.base import get_verifier
+    from rlvr.verifiers.registry import get_verifier
 
     v = get_verifier("answer_format")
     assert v.verify(Sample(output=" 85\n", answer="12")).status == "correct"  # wrong value, right shape

@@ -10,8 +10,8 @@ import pytest
 from rlvr.engine import EngineConfig, verify_iter
 from rlvr.errors import ConfigError
 from rlvr.types import Sample
-from rlvr.verifiers.base import get_verifier
 from rlvr.verifiers.random import RandomVerifier, bernoulli_draw
+from rlvr.verifiers.registry import get_verifier
 
 
 def rewards(v: RandomVerifier, step: int = 0, n: int = 2000) -> list[float]:

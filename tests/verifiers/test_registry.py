@@ -11,7 +11,7 @@ from rlvr import (
     available_verifiers,
     get_verifier,
 )
-from rlvr.verifiers import base
+from rlvr.verifiers import base, registry
 
 
 class Always(BaseVerifier):
@@ -64,21 +64,21 @@ def test_resolution_errors(spec, message):
 
 
 def test_register_and_replace(monkeypatch):
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
-    base.register("always", Always)
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    registry.register("always", Always)
     assert "always" in available_verifiers()
     with pytest.raises(ConfigError, match="already registered"):
-        base.register("always", Always)
-    base.register("always", f"{__name__}:factory", replace=True)
+        registry.register("always", Always)
+    registry.register("always", f"{__name__}:factory", replace=True)
     assert isinstance(get_verifier("always"), Always)
 
 
 def test_entry_point_plugins_are_found(monkeypatch):
-    ep = metadata.EntryPoint(name="myplugin", value=f"{__name__}:Always", group=base.ENTRY_POINT_GROUP)
+    ep = metadata.EntryPoint(name="myplugin", value=f"{__name__}:Always", group=registry.ENTRY_POINT_GROUP)
     real = metadata.entry_points
 
     def fake(**kw):
-        if kw.get("group") == base.ENTRY_POINT_GROUP:
+        if kw.get("group") == registry.ENTRY_POINT_GROUP:
             return metadata.EntryPoints([ep])
         return real(**kw)
 

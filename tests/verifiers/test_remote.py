@@ -20,7 +20,7 @@ from remote_server import ScoringServer  # noqa: E402
 from rlvr.engine import EngineConfig, verify_iter  # noqa: E402
 from rlvr.errors import ConfigError  # noqa: E402
 from rlvr.types import Sample  # noqa: E402
-from rlvr.verifiers.base import get_verifier  # noqa: E402
+from rlvr.verifiers.registry import get_verifier  # noqa: E402
 from rlvr.verifiers.remote import CircuitBreaker, RemoteVerifier, TokenBucket, parse_judge_score  # noqa: E402
 
 

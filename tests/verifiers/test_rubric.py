@@ -8,7 +8,7 @@ import pytest
 
 from rlvr.errors import ConfigError
 from rlvr.types import Sample
-from rlvr.verifiers.base import get_verifier
+from rlvr.verifiers.registry import get_verifier
 from rlvr.verifiers.rubric import RubricVerifier, validate_json
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlvr.report.format import share
 from rlvr.types import UNJUDGED
 
 __all__ = ["AuditReport", "CaseResult", "percentile"]
@@ -223,7 +224,7 @@ def render(report: AuditReport, console: Any, *, show: str = "all") -> None:
     d = report.to_dict()
 
     def pct(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:.1%}"
+        return share(x, missing="n/a")
 
     lat = d["latency"]
     det = d["determinism"]

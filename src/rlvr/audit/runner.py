@@ -15,7 +15,8 @@ from rlvr.audit.mutate import load_mutants
 from rlvr.audit.report import AuditReport, CaseResult
 from rlvr.errors import ConfigError, VerifierContractError
 from rlvr.types import Verdict
-from rlvr.verifiers.base import _REGISTRY, Verifier, get_verifier, safe_verify
+from rlvr.verifiers.base import Verifier, safe_verify
+from rlvr.verifiers.registry import REGISTRY, get_verifier
 
 __all__ = ["FUNCTION_DEFAULT_KIND", "audit", "verifier_kind"]
 
@@ -34,7 +35,7 @@ def verifier_kind(verifier: Any, name: str | None = None) -> str | None:
     kind = getattr(verifier, "audit_kind", None)
     if isinstance(kind, str) and kind:
         return kind
-    if name and name in _REGISTRY:
+    if name and name in REGISTRY:
         return name
     if isinstance(verifier, FunctionVerifier):
         return None

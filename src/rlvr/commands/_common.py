@@ -13,6 +13,10 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from rlvr.errors import ConfigError
+from rlvr.options import split_pair
+from rlvr.report.progress import progress_bar as report_progress_bar
+
 err_console = Console(stderr=True)
 
 
@@ -26,38 +30,21 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     """``key=value`` pairs; values are JSON when they parse as JSON (numbers, true, lists)."""
     out: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise fail(f"--opt expects key=value, got {pair!r}", 2)
+        try:
+            key, raw = split_pair(pair, option="--opt", form="key=value")
+        except ConfigError as exc:
+            raise fail(str(exc), 2) from None
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        out[key.strip().replace("-", "_")] = value
+        out[key.replace("-", "_")] = value
     return out
 
 
-def progress_bar(*, disable: bool = False):
-    """A rich progress bar on stderr: description, bar, done/total, elapsed, remaining."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=disable,
-        transient=False,
-    )
+def progress_bar(*, disable: bool = False) -> Any:
+    """The progress widget (``rlvr.report.progress``) on this module's stderr console."""
+    return report_progress_bar(disable=disable, console=err_console)
 
 
 def count_lines(path: Path) -> int | None:

@@ -67,7 +67,7 @@ def audit(
     from rlvr.audit import audit as run_audit
     from rlvr.audit import verifier_kind
     from rlvr.audit.report import render
-    from rlvr.verifiers.base import get_verifier
+    from rlvr.verifiers.registry import get_verifier
 
     if show not in ("all", "failures"):
         raise fail(f"--show must be 'all' or 'failures', got {show!r}", 2)

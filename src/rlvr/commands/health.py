@@ -112,14 +112,13 @@ def _parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``field=value`` pairs for ``HealthConfig``; ints for the step counts, floats or None otherwise."""
     from rlvr.diagnostics import HealthConfig
     from rlvr.errors import ConfigError
+    from rlvr.options import split_pair
 
     types = {f.name: f.type for f in fields(HealthConfig)}
     out: dict[str, Any] = {}
     for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        name, raw = name.strip().replace("-", "_"), raw.strip()
-        if not sep or not name or not raw:
-            raise ConfigError(f"--set expects field=value (e.g. kl_max=5), got {pair!r}")
+        name, raw = split_pair(pair, option="--set", form="field=value (e.g. kl_max=5)", empty_value=False)
+        name, raw = name.replace("-", "_"), raw.strip()
         if name not in types:
             raise ConfigError(f"--set {pair!r}: unknown field {name!r}; fields: {', '.join(types)}")
         is_int = str(types[name]).strip() == "int"

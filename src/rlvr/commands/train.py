@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from rlvr.commands._common import err_console, fail, parse_options, progress_bar
 from rlvr.errors import RlvrError
+from rlvr.report.format import number
 
 
 def register(app: typer.Typer) -> None:
@@ -67,16 +67,12 @@ def train(
     verdict = "no warnings" if health["healthy"] else f"{health['warnings']} warning(s) {health['counts']}"
     err_console.print(
         f"{summary['steps']} steps in {summary.get('seconds', 0):.1f}s; reward "
-        f"{_fmt(summary['reward_start'])} -> {_fmt(summary['reward_end'])} (first/last steps); "
+        f"{number(summary['reward_start'])} -> {number(summary['reward_end'])} (first/last steps); "
         f"health: {verdict}; run dir {summary['run_dir']}",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
-
-
-def _fmt(x: Any) -> str:
-    return "-" if x is None else f"{x:.3f}"
 
 
 def _parse_band(text: str) -> tuple[float, float]:
@@ -111,7 +107,7 @@ def curate(
     """Keep the prompts a model solves sometimes: sample k per prompt, keep pass rates inside a band,
     write the kept set (OUT) and a summary with the pass-rate histogram (OUT.summary.json)."""
     from rlvr.engine import EngineConfig
-    from rlvr.verifiers.base import get_verifier
+    from rlvr.verifiers.registry import get_verifier
 
     lo, hi = _parse_band(band)
     try:

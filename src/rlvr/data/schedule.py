@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rlvr.errors import ConfigError, InputError
@@ -29,7 +29,7 @@ class PromptSampler:
 
     def __init__(
         self,
-        records: Sequence[dict[str, Any]],
+        records: Sequence[Mapping[str, Any]],
         *,
         seed: int = 0,
         schedule: str = "none",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from rlvr.errors import ConfigError
@@ -315,7 +315,7 @@ def make_task(name: str, n: int, *, seed: int = 0, **options: Any) -> list[dict[
 
 
 def worked_examples(
-    records: list[dict[str, Any]],
+    records: Sequence[Mapping[str, Any]],
     *,
     prompt_field: str = "prompt",
     noise: float = 0.0,

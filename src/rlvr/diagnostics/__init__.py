@@ -1,7 +1,7 @@
 """Training health: judge a GRPO-family run's metrics and say what is going wrong.
 
 TRL and verl log entropy, KL and the share of zero-variance groups but never judge them, so users
-ask why their loss is 0. ``HealthMonitor`` reads one step's metrics (DESIGN.md §3 keys) and
+ask why their loss is 0. ``HealthMonitor`` reads one step's metrics (``diagnostics.keys``) and
 returns ``HealthWarning`` objects that say what a reading means and what to do about it::
 
     from rlvr.diagnostics import HealthConfig, HealthMonitor, keys

@@ -1,4 +1,4 @@
-"""Metric keys: the names of the per-step metrics in ``metrics.jsonl`` (DESIGN.md §3).
+"""Metric keys: the names of the per-step metrics in ``metrics.jsonl``.
 
 One constant per key, shared by the trainer that writes them, the health monitor that judges
 them, and the lab and reports that draw them, so a renamed key breaks at import, not silently.

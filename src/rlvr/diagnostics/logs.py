@@ -21,6 +21,7 @@ from rlvr.diagnostics.config import HealthConfig
 from rlvr.diagnostics.keys import CHECKED_PREFIXES, METRIC_KEYS
 from rlvr.diagnostics.monitor import HealthMonitor
 from rlvr.errors import ConfigError, InputError
+from rlvr.options import split_pair
 
 __all__ = [
     "FORMATS",
@@ -104,10 +105,8 @@ def parse_key_map(pairs: Sequence[str]) -> dict[str, str]:
     """``["theirs=ours", ...]`` -> ``{theirs: ours}``; ``ours`` is one of ``METRIC_KEYS`` or ``step``."""
     out: dict[str, str] = {}
     for pair in pairs:
-        theirs, sep, ours = pair.partition("=")
-        theirs, ours = theirs.strip(), ours.strip()
-        if not sep or not theirs or not ours:
-            raise ConfigError(f"--map expects theirs=ours (e.g. reward_std=reward/std), got {pair!r}")
+        theirs, ours = split_pair(pair, option="--map", form="theirs=ours (e.g. reward_std=reward/std)", empty_value=False)
+        ours = ours.strip()
         if ours not in METRIC_KEYS and ours != "step":
             raise ConfigError(
                 f"--map {pair!r}: {ours!r} is not a metric rlvr checks; use one of "
@@ -186,7 +185,7 @@ def trl_verifier(logs: Mapping[str, Any]) -> str | None:
     if len(names) != 1:
         return None
     (name,) = names
-    from rlvr.verifiers.base import available_verifiers
+    from rlvr.verifiers.registry import available_verifiers
 
     if name.startswith("rlvr_") and name[len("rlvr_"):] in available_verifiers():
         return name[len("rlvr_"):]

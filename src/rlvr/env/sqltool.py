@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rlvr.verifiers.sql_backends import Limits, QueryError, run_sqlite
+from rlvr.verifiers.sql.backends import Limits, QueryError, run_sqlite
 
 __all__ = ["QueryError", "describe_db", "resolve_db", "run_query"]
 

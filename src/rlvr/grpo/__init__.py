@@ -19,7 +19,7 @@ the names below load on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from rlvr.lazy import lazy_exports
 
 __all__ = ["GRPOConfig", "Trainer", "load_config", "train"]
 
@@ -31,10 +31,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rlvr.grpo' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -26,6 +26,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from rlvr.diagnostics import HealthConfig
 from rlvr.errors import ConfigError
+from rlvr.options import split_pair
 from rlvr.types import UNJUDGED
 
 if sys.version_info >= (3, 11):
@@ -597,10 +598,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
     """Apply ``section.key=value`` overrides (``--set``) to a nested dict, returning a new dict."""
     out = json.loads(json.dumps(data))
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set expects section.key=value (e.g. optim.learning_rate=1e-4), got {item!r}")
+        key, raw = split_pair(item, option="--set", form="section.key=value (e.g. optim.learning_rate=1e-4)")
         parts = key.split(".")
         node = out
         for part in parts[:-1]:

@@ -1,4 +1,4 @@
-"""One training step's metrics (DESIGN.md §3 keys) and the progress line that shows them."""
+"""One training step's metrics (the keys of ``rlvr.diagnostics.keys``) and the progress line that shows them."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import torch
 from rlvr.diagnostics import keys
 from rlvr.grpo.advantages import group_advantages
 from rlvr.grpo.filtering import informative_groups
+from rlvr.report.format import share
 from rlvr.rollout import RolloutBatch
 
-__all__ = ["progress_bar", "progress_info", "run_summary", "step_metrics"]
+__all__ = ["progress_info", "run_summary", "step_metrics"]
 
 
 def step_metrics(
@@ -73,29 +74,13 @@ def step_metrics(
     return metrics
 
 
-def progress_bar() -> Any:
-    """A rich progress bar on stderr with a free-text ``info`` field."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=Console(stderr=True),
-        transient=False,
-    )
-
-
 def progress_info(m: Mapping[str, Any]) -> str:
     """The key health readings of one step, for the progress bar."""
     kl = m.get(keys.POLICY_KL)
     return (
         f"reward {m[keys.REWARD_MEAN]:.3f}  entropy {m.get(keys.POLICY_ENTROPY, float('nan')):.3f}  "
         + (f"kl {kl:.3f}  " if kl is not None else "")
-        + f"zero-std {m[keys.GROUPS_FRAC_ZERO_STD]:.0%}  len {m[keys.GEN_LEN_MEAN]:.1f}"
+        + f"zero-std {share(m[keys.GROUPS_FRAC_ZERO_STD], 0)}  len {m[keys.GEN_LEN_MEAN]:.1f}"
     )
 
 

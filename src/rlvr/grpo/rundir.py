@@ -1,8 +1,10 @@
 """The run directory of ``rlvr train``: lock, config.json, metrics/health logs, TensorBoard, resume.
 
-Layout (DESIGN.md §3): ``config.json``, ``metrics.jsonl`` (one line per step), ``health.jsonl``
-(warnings), ``checkpoints/``, ``summary.json``, optional ``tensorboard/``, ``initial/`` and ``final/``.
-Two processes never write one run: the directory is held with an exclusive lock while training.
+Layout: ``config.json``, ``metrics.jsonl`` (one line per step), ``health.jsonl`` (warnings, one
+per line; always there once the run starts, so an empty file says "checked, nothing wrong"),
+``checkpoints/``, ``summary.json``, optional ``tensorboard/``, ``initial/`` and ``final/``.
+Two processes never write one run: the directory is held with an exclusive lock (``.lock``) while
+training; the lock file goes when the run closes.
 """
 
 from __future__ import annotations
@@ -49,18 +51,33 @@ class RunDir:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no locking
             return
-        fh = (self.path / ".lock").open("a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        lock_path = self.path / ".lock"
+        while True:
+            fh = lock_path.open("a+")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.close()
+                raise ConfigError(
+                    f"{self.path} is in use by another training process; wait for it or choose another --out"
+                ) from None
+            # The holder before us removes the file as it finishes: a lock on a file that is no
+            # longer at this path guards nothing, so open the path again.
+            try:
+                same = os.stat(lock_path).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             fh.close()
-            raise ConfigError(
-                f"{self.path} is in use by another training process; wait for it or choose another --out"
-            ) from None
         self._lock = fh
 
     def unlock(self) -> None:
         if self._lock is not None:
+            try:  # removed while still held, so nobody can lock the old file after we let go
+                os.unlink(self.path / ".lock")
+            except FileNotFoundError:
+                pass
             self._lock.close()  # closing the file releases the lock
             self._lock = None
 
@@ -68,6 +85,7 @@ class RunDir:
         """Lock, write config.json, and start TensorBoard when asked (its extra named if missing)."""
         self.lock()
         write_json(self.path / "config.json", config)
+        (self.path / "health.jsonl").touch()  # empty until a warning: "checked, nothing wrong"
         if tensorboard and self._tb is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter

@@ -45,11 +45,13 @@ from rlvr.grpo.checkpoint import (
 from rlvr.grpo.config import GRPOConfig
 from rlvr.grpo.filtering import informative_groups, prune_groups
 from rlvr.grpo.loss import aggregate, kl_penalty, policy_loss
-from rlvr.grpo.metrics import progress_bar, progress_info, run_summary, step_metrics
+from rlvr.grpo.metrics import progress_info, run_summary, step_metrics
 from rlvr.grpo.rundir import RunDir, check_resumable
 from rlvr.policy.base import TokenBatch, TrainablePolicy
+from rlvr.report.progress import progress_bar
 from rlvr.rollout import RolloutBatch, collect, step_seed
-from rlvr.verifiers.base import Verifier, get_verifier
+from rlvr.verifiers.base import Verifier
+from rlvr.verifiers.registry import get_verifier
 
 __all__ = ["Trainer", "score_tokens", "train"]
 
@@ -177,7 +179,7 @@ class Trainer:
             upd["overlong_penalty"] = float(penalty.mean())
         t_end = time.perf_counter()
 
-        # 4. Metrics (DESIGN.md §3 keys, read by the health monitor) → health → log → checkpoint.
+        # 4. Metrics (``diagnostics.keys``, read by the health monitor) → health → log → checkpoint.
         metrics = step_metrics(step, batch, sampled, len(rows), upd, lr)
         metrics.update(
             {

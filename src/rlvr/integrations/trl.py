@@ -36,8 +36,9 @@ from typing import Any
 
 from rlvr.errors import ConfigError, MissingExtraError
 from rlvr.types import STATUSES, Sample, Verdict
-from rlvr.verifiers.base import Verifier, get_verifier
+from rlvr.verifiers.base import Verifier
 from rlvr.verifiers.function import FunctionVerifier
+from rlvr.verifiers.registry import get_verifier
 
 __all__ = [  # noqa: F822 - HealthCallback is built lazily by __getattr__
     "HealthCallback",

@@ -47,7 +47,8 @@ from typing import Any
 
 from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import Verifier, get_verifier, safe_verify
+from rlvr.verifiers.base import Verifier, safe_verify
+from rlvr.verifiers.registry import get_verifier
 
 __all__ = ["SOURCES", "compute_score", "register_source", "resolve_source", "verl_tests"]
 

@@ -103,10 +103,10 @@ class RayExecutor:
     here = False
 
     def __init__(self, workers: int) -> None:
-        from rlvr.engine_ray import _import_ray, _init_ray  # the verify executor's Ray start-up
+        from rlvr.engine.ray import import_ray, init_ray  # the verify executor's Ray start-up
 
-        self.ray = _import_ray()
-        self.owned = _init_ray(self.ray, SimpleNamespace(address=None, workers=workers))
+        self.ray = import_ray()
+        self.owned = init_ray(self.ray, SimpleNamespace(address=None, workers=workers))
         self.tasks: dict[Callable[..., Any], Any] = {}
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:

@@ -1,4 +1,4 @@
-"""Policies: models that sample completions and score them (DESIGN.md §5 ``policy/``).
+"""Policies: models that sample completions and score them (the ``policy/`` package).
 
 ``load_policy(spec)`` opens a local folder: a built-in tiny model (a folder holding
 ``rlvr_tiny.json``, as written by ``TinyPolicy.save``) or a transformers causal LM; a GGUF file; or

@@ -1,6 +1,6 @@
 """Sampling from an OpenAI-compatible HTTP endpoint (vLLM, SGLang, llama.cpp, TGI, OpenAI).
 
-Standard library only (``urllib``). ``EndpointSampler.sample(prompt, n)`` returns n completions
+Standard library only, through ``rlvr.httpclient`` (shared with the remote verifier). ``EndpointSampler.sample(prompt, n)`` returns n completions
 for one prompt; callers run several prompts at once from threads (``sample_many``), bounded by
 ``concurrency``. Transient failures (connection errors, timeouts, HTTP 408/409/429/5xx, malformed
 JSON) are retried with exponential backoff and jitter, honouring ``Retry-After``; other HTTP
@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import threading
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -24,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rlvr.errors import ConfigError, RlvrError
+from rlvr.httpclient import HttpFailure, RetriesExhausted, RetryPolicy, post, with_retries
 
 __all__ = ["EndpointConfig", "EndpointError", "EndpointSampler", "resolve_endpoint"]
 
@@ -232,41 +230,46 @@ class EndpointSampler:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if c.api_key:
             headers["Authorization"] = f"Bearer {c.api_key}"
-        last = ""
-        for attempt in range(c.max_retries + 1):
+
+        def attempt() -> list[dict[str, Any]]:
             if self._stop.is_set():
                 raise EndpointError("stopped")
-            retry_after: float | None = None
+            raw = post(
+                self.url,
+                data,
+                headers,
+                timeout=c.timeout,
+                max_bytes=c.max_response_bytes,
+                retry_status=_RETRY_STATUS.__contains__,
+                whole_body_deadline=False,  # a long generation may stream its answer slowly
+            )
             try:
-                req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-                with urllib.request.urlopen(req, timeout=c.timeout) as resp:  # noqa: S310 - user-given URL
-                    raw = resp.read(c.max_response_bytes + 1)
-                if len(raw) > c.max_response_bytes:
-                    raise _Malformed(f"response larger than {c.max_response_bytes:,} bytes")
                 return self._parse(raw)
-            except urllib.error.HTTPError as exc:
-                detail = _error_detail(exc)
-                if exc.code not in _RETRY_STATUS:
-                    raise EndpointError(f"{self.url}: HTTP {exc.code}: {detail}") from None
-                last = f"HTTP {exc.code}: {detail}"
-                retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
             except _Malformed as exc:
-                last = str(exc)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                last = f"{type(exc).__name__}: {reason}"
-            if attempt == c.max_retries:
-                break
+                raise HttpFailure("transient", str(exc)) from None
+
+        def count_retry() -> None:
             with self._lock:
                 self.retries += 1
-            delay = min(c.backoff_max, c.backoff * 2**attempt) * (0.5 + random.random() / 2)
-            if retry_after is not None:
-                delay = min(max(delay, retry_after), c.backoff_max)
+
+        def sleep(delay: float) -> None:
             if self._sleep is not None:
                 self._sleep(delay)
             elif self._stop.wait(delay):
                 raise EndpointError("stopped")
-        raise EndpointError(f"{self.url}: giving up after {c.max_retries + 1} attempt(s); last error: {last}")
+
+        policy = RetryPolicy(c.max_retries, c.backoff, c.backoff_max, jitter="half")
+        try:
+            return with_retries(attempt, policy, sleep=sleep, on_retry=count_retry)[0]
+        except HttpFailure as exc:  # not retryable: a wrong model name, a bad parameter
+            if exc.status is not None:
+                raise EndpointError(f"{self.url}: HTTP {exc.status}: {_error_detail(exc)}") from None
+            raise EndpointError(f"{self.url}: {exc}") from None
+        except RetriesExhausted as exc:
+            last = _describe(exc.failures[-1])
+            raise EndpointError(
+                f"{self.url}: giving up after {c.max_retries + 1} attempt(s); last error: {last}"
+            ) from None
 
     def _parse(self, raw: bytes) -> list[dict[str, Any]]:
         try:
@@ -299,11 +302,9 @@ class _Malformed(Exception):
     """A response we could not read; retried (a proxy's HTML error page, a truncated body)."""
 
 
-def _error_detail(exc: urllib.error.HTTPError) -> str:
-    try:
-        body = exc.read(2000).decode("utf-8", "replace")
-    except Exception:  # the body is only a courtesy
-        body = ""
+def _error_detail(exc: HttpFailure) -> str:
+    """The server's own message from an error answer (an OpenAI-style ``{"error": {"message"}}``)."""
+    body = exc.body
     try:
         payload = json.loads(body)
         err = payload.get("error", payload) if isinstance(payload, dict) else payload
@@ -311,16 +312,18 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
         body = str(msg)
     except ValueError:
         pass
-    return " ".join((body or exc.reason or "").split())[:300]
+    reason = getattr(exc.cause, "reason", "") or ""
+    return " ".join((body or str(reason)).split())[:300]
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+def _describe(failure: HttpFailure) -> str:
+    """One line for the last failure of a request that was given up on."""
+    if failure.status is not None:
+        return f"HTTP {failure.status}: {_error_detail(failure)}"
+    if failure.cause is not None:
+        reason = getattr(failure.cause, "reason", failure.cause)
+        return f"{type(failure.cause).__name__}: {reason}"
+    return str(failure)
 
 
 def api_key_from_env(name: str | None) -> str | None:

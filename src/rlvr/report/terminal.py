@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from rlvr.report.format import interval, percent
 from rlvr.report.html import to_report_dict
 
 __all__ = ["VERDICT_STYLES", "print_comparison", "print_evaluation", "print_runs", "print_spurious"]
@@ -27,14 +28,11 @@ VERDICT_STYLES = {
 """Terminal style of each verdict label (green: a gain; yellow: compression; red: a loss)."""
 
 
-def _pct(v: Any, signed: bool = False) -> str:
-    if v is None:
-        return "–"
-    return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
+_pct = percent
 
 
 def _ci(ci: Any, signed: bool = False) -> str:
-    return f" [{_pct(ci[0], signed)}, {_pct(ci[1], signed)}]" if ci else ""
+    return f" {interval(ci, signed)}" if ci else ""
 
 
 def _bar(v: float | None, width: int = 20) -> str:

@@ -31,7 +31,7 @@ __all__ = ["ISOLATION_TIERS", "RunOutcome", "Sandbox", "SandboxConfig", "probe_i
 
 
 def __getattr__(name: str) -> Any:
-    # Lazily: rlvr._worker imports rlvr.sandbox.box.wire for its framing, and every engine worker
+    # Lazily: rlvr.engine.worker imports rlvr.sandbox.box.wire for its framing, and every engine worker
     # (math, SQL, ...) would otherwise pay for importing the runner it never uses.
     if name in __all__:
         from rlvr.sandbox import runner

@@ -1,6 +1,6 @@
 """The code-execution verifier: run the model's Python against tests, in a real sandbox.
 
-Two test protocols (DESIGN.md §3):
+Two test protocols:
 
 * ``tests`` is Python test code: top-level ``assert`` statements (MBPP style; each is one test,
   and so is a top-level loop or call that asserts; with ``entry_point`` they call the function by

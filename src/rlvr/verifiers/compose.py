@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.errors import ConfigError
-from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import Verifier, get_verifier, safe_verify
+from rlvr.types import Sample, Status, Verdict
+from rlvr.verifiers.base import Verifier, safe_verify
+from rlvr.verifiers.registry import get_verifier
 
 __all__ = ["AllOf", "AnyOf", "Route", "Weighted", "all_of", "any_of", "from_spec", "route", "weighted"]
 
@@ -77,8 +78,14 @@ class _Composite:
             fields.update(dict.fromkeys(getattr(child, "required_fields", ("output",))))
         self.required_fields = tuple(fields)
 
-    def _run(self, sample: Sample) -> dict[str, Verdict]:
-        return {label: safe_verify(child, sample) for label, child in zip(self.labels, self.children)}
+    def _run(self, sample: Sample) -> tuple[dict[str, Verdict], Verdict | None]:
+        """Every child's verdict, and the composite's own when an error or all-skipped decides it."""
+        verdicts = {label: safe_verify(child, sample) for label, child in zip(self.labels, self.children)}
+        return verdicts, self._error_or_skip(verdicts)
+
+    @staticmethod
+    def _applicable(verdicts: Mapping[str, Verdict]) -> dict[str, Verdict]:
+        return {k: v for k, v in verdicts.items() if v.status != "skipped"}
 
     @staticmethod
     def _details(verdicts: Mapping[str, Verdict]) -> dict[str, Any]:
@@ -96,7 +103,7 @@ class _Composite:
         return None
 
     @staticmethod
-    def _fail_status(failing: Sequence[Verdict]) -> str:
+    def _fail_status(failing: Sequence[Verdict]) -> Status:
         statuses = {v.status for v in failing}
         return statuses.pop() if len(statuses) == 1 and next(iter(statuses), "") in _FAIL_ORDER else "incorrect"
 
@@ -110,11 +117,10 @@ class AllOf(_Composite):
     name = "all_of"
 
     def verify(self, sample: Sample) -> Verdict:
-        verdicts = self._run(sample)
-        early = self._error_or_skip(verdicts)
+        verdicts, early = self._run(sample)
         if early is not None:
             return early
-        live = {k: v for k, v in verdicts.items() if v.status != "skipped"}
+        live = self._applicable(verdicts)
         score = min(v.score for v in live.values())
         failing = {k: v for k, v in live.items() if v.status != "correct"}
         details = self._details(verdicts)
@@ -124,7 +130,7 @@ class AllOf(_Composite):
         reason = f"{first}: {failing[first].reason[:200]}"
         if len(failing) > 1:
             reason += f" (and {len(failing) - 1} more failed check(s): {', '.join(list(failing)[1:])})"
-        return Verdict(score, self._fail_status(list(failing.values())), reason, details)  # type: ignore[arg-type]
+        return Verdict(score, self._fail_status(list(failing.values())), reason, details)
 
 
 class AnyOf(_Composite):
@@ -134,11 +140,10 @@ class AnyOf(_Composite):
     name = "any_of"
 
     def verify(self, sample: Sample) -> Verdict:
-        verdicts = self._run(sample)
-        early = self._error_or_skip(verdicts)
+        verdicts, early = self._run(sample)
         if early is not None:
             return early
-        live = {k: v for k, v in verdicts.items() if v.status != "skipped"}
+        live = self._applicable(verdicts)
         details = self._details(verdicts)
         passing = [k for k, v in live.items() if v.status == "correct"]
         if passing:
@@ -187,8 +192,7 @@ class Weighted(_Composite):
         self.labels = tuple(f"gate:{label}" if i >= n else label for i, label in enumerate(self.labels))
 
     def verify(self, sample: Sample) -> Verdict:
-        verdicts = self._run(sample)
-        early = self._error_or_skip(verdicts)
+        verdicts, early = self._run(sample)
         if early is not None:
             return early
         details = self._details(verdicts)
@@ -197,8 +201,8 @@ class Weighted(_Composite):
         for label in labels[n:]:
             gate = verdicts[label]
             if gate.status not in ("correct", "skipped"):
-                status = gate.status if gate.status in _FAIL_ORDER else "incorrect"
-                return Verdict(0.0, status, f"{label} failed, so nothing counts: {gate.reason[:200]}", details)  # type: ignore[arg-type]
+                status: Status = gate.status if gate.status in _FAIL_ORDER else "incorrect"
+                return Verdict(0.0, status, f"{label} failed, so nothing counts: {gate.reason[:200]}", details)
         parts = [(verdicts[label], w) for label, w in zip(labels[:n], self.weights) if verdicts[label].status != "skipped"]
         total = sum(w for _, w in parts)
         if not parts or total <= 0:
@@ -210,14 +214,14 @@ class Weighted(_Composite):
             return Verdict.correct(f"weighted score {score:.3f} ({summary})", score=score, **details)
         failing = [v for v, _ in parts if v.status != "correct"]
         status = self._fail_status(failing) if failing and len(failing) == len(parts) else "incorrect"
-        return Verdict(score, status, f"weighted score {score:.3f} is below {self.pass_threshold:g} ({summary})", details)  # type: ignore[arg-type]
+        return Verdict(score, status, f"weighted score {score:.3f} is below {self.pass_threshold:g} ({summary})", details)
 
 
 class Route(_Composite):
     """Sends each sample to the verifier named by one of its fields (multi-task data).
 
     A sample whose field is missing or names no route goes to ``default`` when given; otherwise
-    it is ``skipped`` (the default: by DESIGN.md, skipped means "does not apply to this sample"
+    it is ``skipped`` (the default: skipped means "does not apply to this sample"
     and trainers count skips) or, with ``on_unknown="error"``, an ``error`` for strict pipelines
     where an unknown task is a data bug.
     """

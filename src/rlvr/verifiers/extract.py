@@ -435,9 +435,9 @@ def _last_number(text: str) -> Extraction:
     if POSES.match(sentence):
         return Extraction((), "last_number", "none")  # "If the total is 5", "Let x = 5": posed, not concluded
     for m in re.finditer(r"\bor\b", sentence, re.I):
-        before = NUMBER_RE.findall(sentence, 0, m.start())
-        if before and before[-1] != last.group():
-            return Extraction((before[-1], last.group()), "last_number", None, ((s, e),))
+        earlier = NUMBER_RE.findall(sentence, 0, m.start())
+        if earlier and earlier[-1] != last.group():
+            return Extraction((earlier[-1], last.group()), "last_number", None, ((s, e),))
     return Extraction((last.group().replace("−", "-"),), "last_number", None, ((s, e),))
 
 

@@ -1,4 +1,4 @@
-"""Plain functions as verifiers: the signature says how rlvr calls them (DESIGN.md §2).
+"""Plain functions as verifiers: the signature says how rlvr calls them.
 
 The registry hands every callable that is neither a class nor an object with ``verify`` to
 ``classify``. The rule, applied in this order, first match wins:
@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr.errors import ConfigError, VerifierContractError, VerifierNotFoundError
-from rlvr.types import Sample, Verdict
+from rlvr.types import Sample, Status, Verdict
 from rlvr.verifiers.base import BaseVerifier
 
 __all__ = ["CALL_STYLES", "FunctionVerifier", "classify", "from_callable", "function_label", "load_file_module", "to_verdict"]
@@ -168,7 +168,7 @@ def to_verdict(value: Any, label: str) -> Verdict:
     value = _plain_scalar(value)
     if isinstance(value, bool):
         score = 1.0 if value else 0.0
-        status = "correct" if value else "incorrect"
+        status: Status = "correct" if value else "incorrect"
         return Verdict(score, status, f"{label} returned {value}", {"returned": value})
     if isinstance(value, numbers.Real):  # int, float, Fraction, numpy scalars
         score = float(value)
@@ -314,7 +314,7 @@ class FunctionVerifier(BaseVerifier):
 
     def check(self, sample: Sample) -> Verdict:
         if self.call == "batch":
-            columns = {k: [v] for k, v in sample.metadata.items() if not k.startswith("_") and k != "prompt"}
+            columns: dict[str, Any] = {k: [v] for k, v in sample.metadata.items() if not k.startswith("_") and k != "prompt"}
             columns["answer"] = [sample.answer]
             prompts = [sample.metadata["prompt"]] if "prompt" in sample.metadata else None
             return self.score_batch([sample.output], prompts=prompts, **columns)[0]

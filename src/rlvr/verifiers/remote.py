@@ -38,23 +38,20 @@ failures, breaker rejections, tokens and cost — are per process: ``stats()``.
 from __future__ import annotations
 
 import hashlib
-import http.client
-import ipaddress
 import json
 import os
 import random
 import sqlite3
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rlvr.errors import ConfigError
-from rlvr.types import STATUSES, Sample, Verdict
+from rlvr.httpclient import HttpFailure, RetriesExhausted, RetryPolicy, post, with_retries
+from rlvr.types import STATUSES, Sample, Status, Verdict
 from rlvr.verifiers.base import BaseVerifier
 
 __all__ = ["CircuitBreaker", "RemoteVerifier", "TokenBucket", "VerdictCache", "parse_judge_score"]
@@ -222,22 +219,6 @@ def parse_judge_score(reply: str, pattern: str = DEFAULT_SCORE_PATTERN, max_scor
     return value / max_score
 
 
-class _Failure(Exception):
-    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind  # "timeout" | "transient" | "fatal" | "bad_response"
-        self.retry_after = retry_after
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class RemoteVerifier(BaseVerifier):
     """Scores outputs with a remote service or LLM judge; see the module docstring for the guarantees."""
 
@@ -350,7 +331,6 @@ class RemoteVerifier(BaseVerifier):
         self.pass_threshold = float(pass_threshold)
         self.cost_per_call = float(cost_per_call)
         self.cost_per_1k_tokens = float(cost_per_1k_tokens)
-        self._loopback = _is_loopback(parsed.hostname)
         self._init_runtime()
 
     # -- per-process state (never pickled: locks, the breaker, counters) -------------------------
@@ -466,7 +446,7 @@ class RemoteVerifier(BaseVerifier):
         self._count("requests")
         try:
             body, attempts = self._post_with_retries(self._payload(sample))
-        except _Failure as exc:
+        except HttpFailure as exc:
             info = {"url": self.url, "failure": exc.kind}
             if exc.kind == "fatal" or exc.kind == "bad_response":
                 self.breaker.release()  # the service answered: it is up, our request or its reply is wrong
@@ -491,85 +471,44 @@ class RemoteVerifier(BaseVerifier):
 
     def _post_with_retries(self, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
         data = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
-        last: _Failure | None = None
-        all_timeouts = True
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self._count("retries")
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-                delay = self._rng.uniform(0, delay)  # full jitter spreads a crowd of retrying workers
-                if last is not None and last.retry_after is not None:
-                    delay = max(delay, min(self.max_backoff, last.retry_after))
-                time.sleep(delay)
-            if self._bucket is not None:
-                self._bucket.acquire()
-            self._count("calls")
-            try:
-                return self._post_once(data), attempt + 1
-            except _Failure as exc:
-                if exc.kind in ("fatal", "bad_response"):
-                    raise
-                last = exc
-                all_timeouts = all_timeouts and exc.kind == "timeout"
-        assert last is not None
-        n = self.retries + 1
-        if all_timeouts:
-            raise _Failure("timeout", f"no answer within {self.timeout:g}s in {n} attempt(s) to {self.url}")
-        raise _Failure("transient", f"{last} (gave up after {n} attempt(s))")
+        policy = RetryPolicy(self.retries, self.backoff, self.max_backoff, jitter="full")
+        try:
+            return with_retries(
+                lambda: self._post_once(data), policy, rng=self._rng, on_retry=lambda: self._count("retries")
+            )
+        except RetriesExhausted as exc:
+            n = self.retries + 1
+            if all(f.kind == "timeout" for f in exc.failures):
+                message = f"no answer within {self.timeout:g}s in {n} attempt(s) to {self.url}"
+                raise HttpFailure("timeout", message) from None
+            raise HttpFailure("transient", f"{exc.failures[-1]} (gave up after {n} attempt(s))") from None
 
     def _post_once(self, data: bytes) -> dict[str, Any]:
+        if self._bucket is not None:
+            self._bucket.acquire()
+        self._count("calls")
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "rlvr"}
         headers.update(self.headers)
         if self.api_key_env:
             token = os.environ.get(self.api_key_env)
             if not token:
-                raise _Failure("fatal", f"environment variable {self.api_key_env} (the API key) is not set")
+                raise HttpFailure("fatal", f"environment variable {self.api_key_env} (the API key) is not set")
             headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-        # Loopback services never go through a proxy; others use the environment's proxy settings.
-        handlers = [urllib.request.ProxyHandler({})] if self._loopback else []
-        opener = urllib.request.build_opener(*handlers)
-        start = time.monotonic()
-        try:
-            with opener.open(request, timeout=self.timeout) as resp:
-                # Read in chunks so a server that drips its body cannot hold the attempt for long:
-                # each read is bounded by the socket timeout, the whole body by the attempt's.
-                chunks: list[bytes] = []
-                size = 0
-                read = getattr(resp, "read1", resp.read)  # read1: whatever one recv brings, no waiting for more
-                while size <= MAX_RESPONSE_BYTES:
-                    chunk = read(65536)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if time.monotonic() - start > self.timeout:
-                        raise TimeoutError
-                raw = b"".join(chunks)
-        except urllib.error.HTTPError as exc:
-            code = exc.code
-            retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
-            snippet = _snippet(exc)
-            exc.close()
-            if code == 429 or code >= 500:
-                raise _Failure("transient", f"HTTP {code} from {self.url}{snippet}", retry_after) from None
-            raise _Failure("fatal", f"HTTP {code} from {self.url}{snippet}") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise _Failure("timeout", f"timed out after {self.timeout:g}s") from None
-            raise _Failure("transient", f"cannot reach {self.url}: {exc.reason}") from None
-        except TimeoutError:
-            raise _Failure("timeout", f"timed out after {self.timeout:g}s") from None
-        except (http.client.HTTPException, ConnectionError, OSError) as exc:
-            raise _Failure("transient", f"connection to {self.url} failed: {type(exc).__name__}: {exc}") from None
-        if len(raw) > MAX_RESPONSE_BYTES:
-            raise _Failure("bad_response", f"response larger than {MAX_RESPONSE_BYTES:,} bytes")
+        raw = post(
+            self.url,
+            data,
+            headers,
+            timeout=self.timeout,
+            max_bytes=MAX_RESPONSE_BYTES,
+            retry_status=lambda code: code == 429 or code >= 500,
+            error_body_bytes=200,
+        )
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _Failure("bad_response", f"response is not JSON: {raw[:80]!r}") from None
+            raise HttpFailure("bad_response", f"response is not JSON: {raw[:80]!r}") from None
         if not isinstance(body, dict):
-            raise _Failure("bad_response", "response is not a JSON object")
+            raise HttpFailure("bad_response", "response is not a JSON object")
         return body
 
     def _to_verdict(self, body: dict[str, Any]) -> Verdict:
@@ -585,13 +524,14 @@ class RemoteVerifier(BaseVerifier):
                 raise ValueError(f"'score' must be a number in [0, 1], got {score!r}")
             reason = body.get("reason")
             reason = reason if isinstance(reason, str) and reason else "scored by the remote service"
-            status = body.get("status")
-            if status is None:
-                status = "correct" if score >= self.pass_threshold else "incorrect"
-            elif status not in STATUSES:
-                raise ValueError(f"'status' must be one of {', '.join(STATUSES)}, got {status!r}")
-            details = body.get("details") if isinstance(body.get("details"), dict) else {}
-            return Verdict(float(score), status, f"remote: {reason[:300]}", {**details, "remote_score": score})
+            given = body.get("status")
+            if given is None:
+                given = "correct" if score >= self.pass_threshold else "incorrect"
+            elif given not in STATUSES:
+                raise ValueError(f"'status' must be one of {', '.join(STATUSES)}, got {given!r}")
+            details = body.get("details")
+            details = details if isinstance(details, dict) else {}
+            return Verdict(float(score), cast(Status, given), f"remote: {reason[:300]}", {**details, "remote_score": score})
         try:
             content = body["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -601,7 +541,7 @@ class RemoteVerifier(BaseVerifier):
         score = parse_judge_score(content, self.score_pattern, self.max_score)
         lines = [ln.strip() for ln in content.strip().splitlines() if ln.strip()]
         reason = next((ln for ln in lines if not ln.upper().lstrip("*").startswith("SCORE")), "judged by the LLM")
-        status = "correct" if score >= self.pass_threshold else "incorrect"
+        status: Status = "correct" if score >= self.pass_threshold else "incorrect"
         return Verdict(score, status, f"judge: {reason[:300]}", {"judge_reply": content[:2000], "judge_score": score})
 
     def __repr__(self) -> str:
@@ -613,20 +553,3 @@ class _TemplateFields(dict):
 
     def __missing__(self, key: str) -> str:
         raise KeyError(key)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _snippet(exc: urllib.error.HTTPError) -> str:
-    try:
-        text = exc.read(200).decode("utf-8", "replace").strip()
-    except Exception:
-        return ""
-    return f": {text[:120]}" if text else ""

@@ -437,7 +437,7 @@ class RubricVerifier(BaseVerifier):
         else:
             return Verdict.error("no rubric: give criteria= to the verifier or a 'criteria' field on the sample")
         text = sample.output
-        results = []
+        results: list[dict[str, Any]] = []
         total = sum(c.weight for c in criteria)
         earned = 0.0
         for c in criteria:

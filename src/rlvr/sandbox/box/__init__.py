@@ -3,7 +3,7 @@
 Files, in the order a reviewer might read them:
 
     wire.py              framing and the plain-data value codec (the only part the verifier imports;
-                         ``rlvr._worker`` uses the same framing)
+                         ``rlvr.engine.worker`` uses the same framing)
     kernel.py            restrictions: namespaces, Landlock, seccomp, capabilities, rlimits; probe
     importer.py          standard-library imports for a uid that cannot walk to them
     zygote.py            Z: the warm root; starts (and stops) a harness and its two candidate zygotes

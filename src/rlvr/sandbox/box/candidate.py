@@ -28,7 +28,7 @@ import traceback
 from . import kernel
 from .importer import DirFdFinder
 from .wire import (
-    _JSON,
+    JSON_ENCODER,
     MAX_MESSAGE,
     FrameBuffer,
     FrameError,
@@ -141,7 +141,7 @@ def _warm_up() -> None:
     ns: dict[str, object] = {"__name__": "__warmup__", "__builtins__": builtins}
     exec(compile("def f(a, b):\n    return [a, b]\n", "candidate.py", "exec"), ns)
     pack({"op": "loaded", "names": {"f": ["H", 1, "function", callable(ns["f"])]}})
-    decode_value(json.loads(_JSON.encode({"seq": 1, "value": encode_value(ns["f"](1, (2.0, "x")))}))["value"])
+    decode_value(json.loads(JSON_ENCODER.encode({"seq": 1, "value": encode_value(ns["f"](1, (2.0, "x")))}))["value"])
 
 
 def serve(sock: socket.socket, code: str, entry: str | None = None, buf: FrameBuffer | None = None) -> None:

@@ -142,7 +142,7 @@ class StateGuard:
             os.environ._data.update(self.environ)  # type: ignore[attr-defined]
             changed.append("environment")
         # Disarm a timer a test left running (the harness itself never times anything with signals;
-        # deadlines are the parent's, DESIGN.md).
+        # deadlines are the parent's).
         for timer in self._TIMERS:
             if signal.getitimer(timer) != (0.0, 0.0):
                 signal.setitimer(timer, 0)

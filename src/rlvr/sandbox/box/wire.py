@@ -1,7 +1,7 @@
 """The wire format: framing and the plain-data value codec. The only part the verifier imports.
 
 Framing: a 4-byte big-endian length, then the body. Sandbox messages carry UTF-8 JSON objects
-(``pack`` / ``read_msg``); ``rlvr._worker`` frames pickles with the same ``frame`` /
+(``pack`` / ``read_msg``); ``rlvr.engine.worker`` frames pickles with the same ``frame`` /
 ``FrameBuffer``. Readers never read past the message they are reading (``read_exact``): the
 next message may be a secret that must not be in memory yet.
 
@@ -24,7 +24,7 @@ MAX_DEPTH = 60
 MAX_ITEMS = 2_000_000
 _BIG_INT_BITS = 4000
 
-_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps(sep=...) builds one per call
+JSON_ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps(sep=...) builds one per call
 
 
 class FrameError(Exception):
@@ -71,7 +71,7 @@ class FrameBuffer:
 
 
 def pack(obj: object) -> bytes:
-    return frame(_JSON.encode(obj).encode("utf-8", "surrogatepass"))
+    return frame(JSON_ENCODER.encode(obj).encode("utf-8", "surrogatepass"))
 
 
 def unpack(body: bytes) -> object:

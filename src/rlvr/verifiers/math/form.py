@@ -1,7 +1,7 @@
 """The optional form check (``MathVerifier(form="simplified")``): for tasks that ask for a form.
 
 Equality is decided elsewhere; this only says why an *equal* answer is not in the form asked
-for, or returns None. Pure functions on parsed answers (see ``mathparse``).
+for, or returns None. Pure functions on parsed answers (see ``parse``).
 
 - a fraction of integers must be in lowest terms with a positive denominator other than 1
   (``\\frac{6}{8}``, ``4/2`` and ``\\frac{3}{-4}`` fail);
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from rlvr.verifiers.mathparse import Node
-from rlvr.verifiers.mathrel import equation_ratio
+from rlvr.verifiers.math.parse import Node
+from rlvr.verifiers.math.relations import equation_ratio
 
 __all__ = ["form_problem"]
 
@@ -107,7 +107,7 @@ def form_problem(cand: Node, ref: Node) -> str | None:
         if cand_factors is None or not all(_is_prime(abs(f)) for f in cand_factors):
             return "the reference is a prime factorisation and the answer is not"
     if cand[0] == "rel" and ref[0] == "rel":
-        k = equation_ratio(cand, ref)
-        if k is not None and abs(k) != 1:
-            return f"the equation is {k} times the reference's"
+        ratio = equation_ratio(cand, ref)
+        if ratio is not None and abs(ratio) != 1:
+            return f"the equation is {ratio} times the reference's"
     return None

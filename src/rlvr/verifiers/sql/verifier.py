@@ -5,15 +5,15 @@ Pipeline for one sample (``answer`` = gold SQL, ``db`` = database file, optional
 
 1. Extract the SQL from the output (``extract_sql``: a fenced ```sql block, else the text from
    the first SELECT/WITH line).
-2. Static gate (``sql_guard``, sqlglot): exactly one statement, a query, only allowed tables.
+2. Static gate (``guard``, sqlglot): exactly one statement, a query, only allowed tables.
    A refusal is ``incorrect`` with the reason (the model wrote it).
 3. Gold: run once per (database file version, gold SQL) and cached in a bounded LRU. Anything
    wrong with the gold or the database is the dataset's fault: status ``error``.
-4. Prediction: run on its own fresh connection (``sql_backends``: SQLite ``mode=ro`` + allow-list
+4. Prediction: run on its own fresh connection (``backends``: SQLite ``mode=ro`` + allow-list
    authorizer, or DuckDB read-only without external access), with a deadline that really stops
    the engine, and a row cap of gold rows + 1 (more rows than the gold is already wrong, so a
    runaway cross join stops early) and a size cap.
-5. Compare (``sql_compare``): multiset by default, ordered when the gold has a top-level
+5. Compare (``compare``): multiset by default, ordered when the gold has a top-level
    ORDER BY or the sample says ``order_matters`` (rows that tie on every ORDER BY key may come
    in any order, when those keys are output columns); NULL equals NULL; numbers by value with a
    relative + absolute tolerance (1 == 1.0, but '1' != 1); optional column permutation.
@@ -46,7 +46,7 @@ from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.extract import extract_sql
-from rlvr.verifiers.sql_backends import (
+from rlvr.verifiers.sql.backends import (
     DatabaseUnavailable,
     Limits,
     QueryError,
@@ -60,8 +60,8 @@ from rlvr.verifiers.sql_backends import (
     run_duckdb,
     run_sqlite,
 )
-from rlvr.verifiers.sql_compare import Row, Tolerance, compare_results, jsonable_row, normalize_rows
-from rlvr.verifiers.sql_guard import analyze_sql
+from rlvr.verifiers.sql.compare import Row, Tolerance, compare_results, jsonable_row, normalize_rows
+from rlvr.verifiers.sql.guard import analyze_sql
 
 __all__ = ["SqlSettings", "SqlVerifier"]
 
@@ -207,7 +207,7 @@ class SqlVerifier(BaseVerifier):
         self.settings = state["settings"]
         self.tol = Tolerance(self.settings.rel_tol, self.settings.abs_tol)
         self._cache = _LRU(self.settings.cache_size)
-        self._paths: dict[tuple[str, str | None], Path] = {}
+        self._paths = {}
 
     def close(self) -> None:
         """Close the DuckDB databases this process keeps open (releases their file locks)."""

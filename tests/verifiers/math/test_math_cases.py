@@ -17,7 +17,7 @@ import pytest
 
 from rlvr.types import Sample
 
-CASES_PATH = Path(__file__).resolve().parent.parent / "data" / "math_cases.jsonl"
+CASES_PATH = Path(__file__).resolve().parents[3] / "tests" / "data" / "math_cases.jsonl"
 EXPECTS = {"correct", "incorrect", "unparsable", "fail"}
 OPTION_NAMES = {"rel_tol", "abs_tol", "percent", "units", "fallback"}
 

@@ -1,121 +1,20 @@
 """Equivalence of parsed math answers: exact rationals first, structure next, sympy last.
 
-``compare(candidate, reference, tol)`` decides whether two parsed answers (see ``mathparse``)
-are the same mathematical object. Plain numbers never reach sympy. When a scalar needs symbolic
-work, ``compare`` raises ``NeedSymbolic`` unless called with ``symbolic=True`` — the caller then
-reruns it somewhere it can be killed (a worker process), because sympy can take unbounded time.
+``compare(candidate, reference, tol)`` decides whether two parsed answers (see ``parse``) are the
+same mathematical object, building on ``exact`` (rational values), ``relations`` (equations,
+inequalities, solution sets) and ``symbolic`` (sympy). Plain numbers never reach sympy. When a
+scalar needs symbolic work, ``compare`` raises ``NeedSymbolic`` unless called with
+``symbolic=True`` — the caller then reruns it through ``compare_nodes`` somewhere it can be killed
+(a worker process), because sympy can take unbounded time.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from fractions import Fraction
+from rlvr.verifiers.math.exact import NeedSymbolic, Outcome, Tolerance, TooLarge, Undefined, exact_value
+from rlvr.verifiers.math.parse import Node
+from rlvr.verifiers.math.relations import equation_ratio, region, symbols
 
-from rlvr.verifiers.mathparse import Node
-
-__all__ = ["NeedSymbolic", "Outcome", "Tolerance", "TooLarge", "Undefined", "compare", "exact_value"]
-
-MAX_EXPONENT = 10_000
-MAX_BITS = 200_000
-MAX_FACTORIAL = 2_000
-MAX_BINOM = 20_000
-
-
-class NeedSymbolic(Exception):
-    """A scalar comparison needs sympy; rerun with ``symbolic=True`` in a killable process."""
-
-
-class TooLarge(ValueError):
-    """The expression would be too large to evaluate safely (power towers, huge factorials)."""
-
-
-class Undefined(ValueError):
-    """The expression has no value (division by zero, 0 to a negative power)."""
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """When two numbers count as equal: |a - b| <= abs_tol + rel_tol * max(|a|, |b|)."""
-
-    rel_tol: float = 1e-9
-    abs_tol: float = 0.0
-    percent: str = "strip"  # "strip": 50% is 50; "both": 50% also equals 0.5
-
-    def close(self, a: Fraction, b: Fraction) -> bool:
-        if a == b:
-            return True
-        bound = Fraction(self.abs_tol) + Fraction(self.rel_tol) * max(abs(a), abs(b))
-        return abs(a - b) <= bound
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The result of a comparison: equal or not, how it was decided, and why not."""
-
-    equal: bool
-    how: str
-    why: str = ""
-
-
-def exact_value(node: Node) -> Fraction | None:
-    """The exact rational value of a numeric expression, or None when it is not rational-only.
-
-    Raises TooLarge / Undefined for expressions that must not or cannot be evaluated.
-    """
-    kind = node[0]
-    if kind == "num":
-        return node[1]
-    if kind == "neg":
-        v = exact_value(node[1])
-        return None if v is None else -v
-    if kind == "pct":
-        return exact_value(node[1])
-    if kind in ("add", "mul", "div"):
-        a = exact_value(node[1])
-        if a is None:
-            return None
-        b = exact_value(node[2])
-        if b is None:
-            return None
-        if kind == "add":
-            return a + b
-        if kind == "mul":
-            return a * b
-        if b == 0:
-            raise Undefined("division by zero")
-        return a / b
-    if kind == "pow":
-        base = exact_value(node[1])
-        if base is None:
-            return None
-        exp = exact_value(node[2])
-        if exp is None or exp.denominator != 1:
-            return None
-        e = exp.numerator
-        if base in (0, 1, -1):
-            if base == 0 and e < 0:
-                raise Undefined("zero to a negative power")
-            return base**e if e >= 0 or base != 0 else base
-        size = max(base.numerator.bit_length(), base.denominator.bit_length())
-        if abs(e) > MAX_EXPONENT or abs(e) * size > MAX_BITS:
-            raise TooLarge("power too large to evaluate")
-        return base**e
-    if kind == "binom":
-        n, k = exact_value(node[1]), exact_value(node[2])
-        if n is None or k is None or n.denominator != 1 or k.denominator != 1 or n < 0:
-            return None
-        if n > MAX_BINOM:
-            raise TooLarge("binomial coefficient too large to evaluate")
-        return Fraction(math.comb(int(n), int(k))) if k >= 0 else Fraction(0)
-    if kind == "fact":
-        n = exact_value(node[1])
-        if n is None or n.denominator != 1 or n < 0:
-            return None
-        if n > MAX_FACTORIAL:
-            raise TooLarge("factorial too large to evaluate")
-        return Fraction(math.factorial(int(n)))
-    return None
+__all__ = ["Outcome", "Tolerance", "compare", "compare_nodes", "solution_sets"]
 
 
 def _label(node: Node) -> bool:
@@ -307,7 +206,7 @@ def _scalar(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outcome:
         return Outcome(False, "exact", "the value differs from the reference")
     if not symbolic:
         raise NeedSymbolic()
-    from rlvr.verifiers.mathsym import symbolic_equal
+    from rlvr.verifiers.math.symbolic import symbolic_equal  # here: sympy loads only when needed
 
     equal = symbolic_equal(cand, ref, tol)
     return Outcome(equal, "symbolic", "" if equal else "not equivalent to the reference")
@@ -327,7 +226,6 @@ def solution_sets(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outc
     ``(-\\infty, 1)``); two polynomial equations are the same line, plane or conic when one is a
     non-zero multiple of the other (``y = -x/2 + 3/4`` is ``2x + 4y - 3 = 0``).
     """
-    from rlvr.verifiers.mathrel import equation_ratio, region  # it builds on exact_value
 
     if cand[0] == "rel" and ref[0] == "rel" and equation_ratio(cand, ref) is not None:
         return Outcome(True, "equation")
@@ -341,7 +239,6 @@ def solution_sets(cand: Node, ref: Node, tol: Tolerance, symbolic: bool) -> Outc
 
 
 def _has_symbol(node: Node) -> bool:
-    from rlvr.verifiers.mathrel import symbols
 
     return bool(symbols(node))
 
@@ -349,7 +246,6 @@ def _has_symbol(node: Node) -> bool:
 def _alternatives(node: Node) -> Node | None:
     """``x < -2 or x > 7`` → the union of the two intervals; ``x = 2 or x = 3`` → the list of
     both; anything else unchanged. None for a mix, or inequalities in different variables."""
-    from rlvr.verifiers.mathrel import region
 
     if node[0] != "or":
         return node
@@ -360,3 +256,20 @@ def _alternatives(node: Node) -> Node | None:
     if any(r is None or r[0] is None for r in regions) or len({r[0] for r in regions}) != 1:  # type: ignore[index]
         return None
     return ("union", tuple(("interval", *r[1]) for r in regions))  # type: ignore[index]
+
+
+def compare_nodes(cand: Node, ref: Node, tol: Tolerance) -> tuple[bool, str, str]:
+    """Entry point for worker processes: the full comparison, sympy allowed.
+
+    Returns ``(equal, how, why)``; ``how`` is ``"too_large"`` or ``"undefined"`` when the answer
+    could not be evaluated safely.
+    """
+    try:
+        out = compare(cand, ref, tol, symbolic=True)
+    except TooLarge as exc:
+        return False, "too_large", str(exc)
+    except Undefined as exc:
+        return False, "undefined", str(exc)
+    except (RecursionError, OverflowError, MemoryError) as exc:
+        return False, "too_large", f"expression too complex to evaluate ({type(exc).__name__})"
+    return out.equal, out.how, out.why

@@ -21,7 +21,7 @@ import pytest
 
 from rlvr.types import Sample
 
-CASES_PATH = Path(__file__).resolve().parent.parent / "data" / "math_notation_cases.jsonl"
+CASES_PATH = Path(__file__).resolve().parents[3] / "tests" / "data" / "math_notation_cases.jsonl"
 CATEGORIES = {
     "answer_tag",
     "anchor_sentence",

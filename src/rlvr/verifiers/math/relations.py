@@ -1,6 +1,6 @@
 """Relations read as the sets they describe: linear inequalities as intervals, polynomial
 equations (lines, planes, conics) up to a constant factor. Pure functions on parsed answers
-(see ``mathparse``); no sympy.
+(see ``parse``); no sympy.
 
 ``region(node)`` → ``(variable, (lo_closed, lo, hi, hi_closed))`` for an inequality in one
 variable (``-x > -1``, ``-2 \\le x \\le 7``), an interval or a pair; ``None`` otherwise.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from rlvr.verifiers.mathcompare import TooLarge, Undefined, exact_value
-from rlvr.verifiers.mathparse import Node
+from rlvr.verifiers.math.exact import TooLarge, Undefined, exact_value
+from rlvr.verifiers.math.parse import Node
 
 __all__ = ["affine", "equation_ratio", "polynomial", "region", "symbols"]
 
@@ -41,6 +41,16 @@ def symbols(node: Node, out: set[str] | None = None) -> set[str]:
                     if isinstance(item, tuple) and item and isinstance(item[0], str):
                         symbols(item, out)
     return out
+
+
+def _constant(node: Node) -> Fraction | None:
+    """The exact value of a node with no variables; None when it has some or cannot be evaluated."""
+    if symbols(node):
+        return None
+    try:
+        return exact_value(node)
+    except (TooLarge, Undefined):
+        return None
 
 
 def affine(node: Node) -> dict[str | None, Fraction] | None:
@@ -71,12 +81,7 @@ def affine(node: Node) -> dict[str | None, Fraction] | None:
         if set(b) != {None}:
             return None  # a product of two variables is not affine
         return {k: v * b[None] for k, v in a.items()}
-    if symbols(node):
-        return None
-    try:
-        value = exact_value(node)
-    except (TooLarge, Undefined):
-        return None
+    value = _constant(node)
     return None if value is None else {None: value}
 
 
@@ -117,12 +122,7 @@ def polynomial(node: Node) -> dict[Monomial, Fraction] | None:
         for _ in range(int(exp)):
             out = _times(out, base) if out is not None else None
         return out
-    if symbols(node):
-        return None
-    try:
-        value = exact_value(node)
-    except (TooLarge, Undefined):
-        return None
+    value = _constant(node)
     return None if value is None else {(): value}
 
 

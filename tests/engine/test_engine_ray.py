@@ -16,7 +16,7 @@ import pytest
 
 ray = pytest.importorskip("ray")  # the ray extra; CI installs it with the test extra
 
-TESTS_DIR = str(Path(__file__).resolve().parent)
+TESTS_DIR = str(Path(__file__).resolve().parent.parent)
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
@@ -150,7 +150,7 @@ def test_streams_with_a_bounded_window() -> None:
 
 
 def test_plain_function_from_a_folder_only_the_driver_has_on_sys_path(tmp_path: Path, monkeypatch) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "verifiers"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "verifiers"))
     from user_functions import write_user_module
 
     from rlvr.errors import VerifierContractError

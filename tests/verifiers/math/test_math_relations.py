@@ -1,12 +1,12 @@
-"""Relations as sets (mathrel) and the optional form check (mathform), against hand-worked values."""
+"""Relations as sets (math.relations) and the optional form check (math.form), against hand-worked values."""
 
 from fractions import Fraction
 
 import pytest
 
-from rlvr.verifiers.mathform import form_problem
-from rlvr.verifiers.mathparse import normalize, parse_answer
-from rlvr.verifiers.mathrel import affine, equation_ratio, region
+from rlvr.verifiers.math.form import form_problem
+from rlvr.verifiers.math.parse import normalize, parse_answer
+from rlvr.verifiers.math.relations import affine, equation_ratio, region
 
 INF, NEG_INF = ("const", "inf"), ("neg", ("const", "inf"))
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from rlvr.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "sql.jsonl"
 
 # What each example record must get (hand-checked against examples/sql/shop.sql).

@@ -1,10 +1,14 @@
 """Killable worker processes: the one mechanism behind hard timeouts in rlvr.
 
-A worker is a fresh ``python -m rlvr._worker`` process in its own session, talking to its parent
+A worker is a fresh ``python -m rlvr.engine.verify_main`` process (or ``-m rlvr.engine.worker``,
+which only answers ``call`` and imports no verifier) in its own session, talking to its parent
 over pipes with length-prefixed pickles (the sandbox's framing, ``rlvr.sandbox.box.wire``). The parent enforces deadlines with ``select`` and kills
 the worker's whole process group when one passes — no signals in the parent, so every caller is
 thread-safe. The worker only ever runs *trusted* code (our verifiers, sympy); untrusted model
 code goes through ``rlvr.sandbox``.
+
+This module sits below the verifiers: it imports nothing from ``rlvr.verifiers``. The one place
+that does (for ``safe_verify``) is the batch worker's main, ``rlvr.engine.verify_main``.
 
 Messages parent → worker:  ("init", verifier) | ("verify", [(idx, sample), ...]) | ("call", "mod:fn", args)
 Messages worker → parent:  ("ready",) | ("result", idx, verdict) | ("ret", value) | ("exc", "Type: msg")
@@ -23,12 +27,18 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rlvr.sandbox.box import wire
 
 _MAX_FRAME = (1 << 32) - 1  # the header's limit: a worker's own messages are trusted
+
+VERIFY_MAIN = "rlvr.engine.verify_main"
+"""The batch worker: answers ``init`` / ``verify`` (and ``call``)."""
+CALL_MAIN = "rlvr.engine.worker"
+"""A bare worker: answers ``call`` only, imports no verifier."""
 
 
 class WorkerDied(Exception):
@@ -40,23 +50,26 @@ class WorkerTimeout(Exception):
 
 
 def _src_root() -> str:
-    return str(Path(__file__).resolve().parent.parent)
+    return str(Path(__file__).resolve().parent.parent.parent)
 
 
 class WorkerProcess:
     """One killable Python worker. Not shared between threads: check it out, use it, return it."""
 
-    def __init__(self, *, env: dict[str, str] | None = None, cpu: int | None = None) -> None:
-        """``cpu``: pin the worker to this CPU (what it starts later, a sandbox included, inherits it)."""
+    def __init__(
+        self, *, env: dict[str, str] | None = None, cpu: int | None = None, main: str = VERIFY_MAIN
+    ) -> None:
+        """``cpu``: pin the worker to this CPU (what it starts later, a sandbox included, inherits it).
+        ``main``: the module the worker runs (``-m``); ``CALL_MAIN`` answers only ``call``."""
         child_env = dict(os.environ if env is None else env)
-        # Make `-m rlvr._worker` importable even when rlvr runs from a source tree.
+        # Make `-m rlvr.engine...` importable even when rlvr runs from a source tree.
         root = _src_root()
         child_env["PYTHONPATH"] = root + (
             os.pathsep + child_env["PYTHONPATH"] if child_env.get("PYTHONPATH") else ""
         )
         child_env.setdefault("OMP_NUM_THREADS", "1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rlvr._worker"],
+            [sys.executable, "-m", main],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -161,6 +174,16 @@ def call_in_worker(worker: WorkerProcess, func: str, args: tuple[Any, ...], time
     raise RuntimeError(reply[1])
 
 
+class Raw:
+    """Ships an already-pickled object (a verifier) without pickling it again per worker."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (pickle.loads, (self.payload,))
+
+
 # ---------------------------------------------------------------------------------------------
 # Worker side
 # ---------------------------------------------------------------------------------------------
@@ -176,7 +199,8 @@ def _read_exact(stream: Any, n: int) -> bytes | None:
     return data
 
 
-def _write(stream: Any, msg: Any) -> None:
+def write_message(stream: Any, msg: Any) -> None:
+    """Send one framed pickle to the parent."""
     data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(wire.frame(data))
     stream.flush()
@@ -190,11 +214,11 @@ def _resolve(path: str) -> Any:
     return obj
 
 
-def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tests
-    from rlvr.errors import VerifierContractError
-    from rlvr.types import Verdict
-    from rlvr.verifiers.base import safe_verify
+def serve(handle: Callable[[Any, Any], bool] | None = None) -> None:  # pragma: no cover - in a child
+    """The worker's loop: read framed requests from stdin, answer on stdout, until EOF.
 
+    ``call`` requests are answered here; any other message goes to ``handle(msg, stdout)``, which
+    answers it with ``write_message`` and returns False for a message it does not know."""
     # Die with the parent even while busy: a worker started by a worker lives in its own process
     # group, so killing the parent's group would otherwise leave it running.
     parent = os.getppid()
@@ -209,7 +233,6 @@ def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tes
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Anything a verifier prints must not corrupt the protocol stream.
     sys.stdout = sys.stderr
-    verifier = None
     while True:
         header = _read_exact(stdin, wire.HEADER.size)
         if header is None:
@@ -221,30 +244,17 @@ def main() -> None:  # pragma: no cover - exercised through WorkerProcess in tes
         try:
             msg = pickle.loads(payload)
         except Exception as exc:
-            _write(stdout, ("exc", f"cannot unpickle request: {type(exc).__name__}: {exc}"))
+            write_message(stdout, ("exc", f"cannot unpickle request: {type(exc).__name__}: {exc}"))
             continue
-        kind = msg[0]
-        if kind == "init":
-            verifier = msg[1]
-            _write(stdout, ("ready",))
-        elif kind == "verify":
-            for idx, sample in msg[1]:
-                try:
-                    verdict = safe_verify(verifier, sample)
-                except VerifierContractError as exc:
-                    _write(stdout, ("setup", str(exc)))
-                    break
-                try:
-                    _write(stdout, ("result", idx, verdict))
-                except Exception as exc:  # unpicklable details
-                    _write(stdout, ("result", idx, Verdict.error(f"verdict could not be sent: {exc}"[:300])))
-        elif kind == "call":
+        if msg[0] == "call":
             try:
                 value = _resolve(msg[1])(*msg[2])
-                _write(stdout, ("ret", value))
+                write_message(stdout, ("ret", value))
             except Exception as exc:
-                _write(stdout, ("exc", f"{type(exc).__name__}: {exc}"[:1000]))
+                write_message(stdout, ("exc", f"{type(exc).__name__}: {exc}"[:1000]))
+        elif handle is None or not handle(msg, stdout):
+            write_message(stdout, ("exc", f"unknown request {msg[0]!r}"))
 
 
 if __name__ == "__main__":
-    main()
+    serve()

@@ -14,10 +14,10 @@ import pytest
 from rlvr.audit.suites.sql import build_shop_db, cases
 from rlvr.errors import ConfigError
 from rlvr.types import Sample
-from rlvr.verifiers.base import get_verifier
+from rlvr.verifiers.registry import get_verifier
 from rlvr.verifiers.sql import SqlVerifier
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -205,8 +205,8 @@ def test_prediction_errors(v, shop):
 
 def test_parse_fallback_with_sqlglot_failure(shop, monkeypatch):
     """Whatever sqlglot makes of a text, the engine gate holds: force a sqlglot failure."""
-    import rlvr.verifiers.sql as sqlmod
-    from rlvr.verifiers.sql_guard import QueryInfo
+    import rlvr.verifiers.sql.verifier as sqlmod
+    from rlvr.verifiers.sql.guard import QueryInfo
 
     monkeypatch.setattr(sqlmod, "analyze_sql", lambda sql, dialect, tables=None, **kw: QueryInfo("parse", "forced"))
     v = SqlVerifier()
@@ -231,8 +231,8 @@ def test_table_allow_list(shop):
 
 
 def test_table_allow_list_enforced_by_the_authorizer(shop, monkeypatch):
-    import rlvr.verifiers.sql as sqlmod
-    from rlvr.verifiers.sql_guard import QueryInfo
+    import rlvr.verifiers.sql.verifier as sqlmod
+    from rlvr.verifiers.sql.guard import QueryInfo
 
     monkeypatch.setattr(sqlmod, "analyze_sql", lambda sql, dialect, tables=None, **kw: QueryInfo("parse", "forced"))
     v = SqlVerifier(allowed_tables=["customers"])
@@ -248,8 +248,8 @@ def test_table_allow_list_enforced_by_the_authorizer(shop, monkeypatch):
 def test_table_allow_list_and_views(tmp_path, monkeypatch):
     import shutil
 
-    import rlvr.verifiers.sql as sqlmod
-    from rlvr.verifiers.sql_guard import QueryInfo
+    import rlvr.verifiers.sql.verifier as sqlmod
+    from rlvr.verifiers.sql.guard import QueryInfo
 
     db = tmp_path / "views.sqlite"
     shutil.copy(build_shop_db(tmp_path / "base.sqlite"), db)
@@ -290,7 +290,7 @@ def test_relative_db_resolves_against_source_dir(v, shop):
 
 
 def test_gold_cache_hits_and_invalidates_on_change(tmp_path, monkeypatch):
-    import rlvr.verifiers.sql as sqlmod
+    import rlvr.verifiers.sql.verifier as sqlmod
 
     db = build_shop_db(tmp_path / "shop.sqlite")
     calls: list[str] = []

@@ -1,9 +1,9 @@
 """The math verifier: is the model's final answer the same mathematical object as the reference?
 
 Pipeline: extract the final answer(s) (``extract``) → normalise, split off units and percent →
-parse (``mathparse``, bounded, no eval) → compare (``mathcompare``): exact rationals with a
+parse (``parse``, bounded, no eval) → compare (``compare``): exact rationals with a
 relative + absolute tolerance, then structure (sets, tuples, intervals, matrices, equation
-chains), then sympy (``mathsym``) for what needs it. Plain numbers never touch sympy. The sympy
+chains), then sympy (``symbolic``) for what needs it. Plain numbers never touch sympy. The sympy
 step runs in a killable worker process with a hard deadline — never an alarm signal — so
 ``verify`` is safe from any thread.
 """
@@ -18,15 +18,16 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from rlvr import _worker
+from rlvr.engine.worker import CALL_MAIN, WorkerDied, WorkerProcess, WorkerTimeout, call_in_worker
 from rlvr.errors import ConfigError
 from rlvr.types import Sample, Verdict
 from rlvr.verifiers.base import BaseVerifier
 from rlvr.verifiers.extract import extract_final_answer
-from rlvr.verifiers.mathcompare import NeedSymbolic, Outcome, Tolerance, TooLarge, Undefined, compare
-from rlvr.verifiers.mathform import form_problem
-from rlvr.verifiers.mathparse import MathParseError, Node, normalize, parse_answer, plain_number
-from rlvr.verifiers.mathunits import UNITS, canonical_unit, multiplier, percent_words, split_unit
+from rlvr.verifiers.math.compare import compare
+from rlvr.verifiers.math.exact import NeedSymbolic, Outcome, Tolerance, TooLarge, Undefined
+from rlvr.verifiers.math.form import form_problem
+from rlvr.verifiers.math.parse import MathParseError, Node, normalize, parse_answer, plain_number
+from rlvr.verifiers.math.units import UNITS, canonical_unit, multiplier, percent_words, split_unit
 
 __all__ = ["MathVerifier", "split_unit"]
 
@@ -40,7 +41,7 @@ class _SymbolicPool:
     """Warm worker processes for sympy; each call checks one out, so threads never share one."""
 
     def __init__(self) -> None:
-        self._idle: list[_worker.WorkerProcess] = []
+        self._idle: list[WorkerProcess] = []
         self._lock = threading.Lock()
 
     def run(self, args: tuple[Any, ...], timeout: float) -> tuple[bool, str, str]:
@@ -48,10 +49,10 @@ class _SymbolicPool:
             worker = self._idle.pop() if self._idle else None
         try:
             if worker is None or not worker.alive():
-                worker = _worker.WorkerProcess()
+                worker = WorkerProcess(main=CALL_MAIN)
                 # Loading sympy takes a while; it does not count against the check's deadline.
-                _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:warm", (), 120.0)
-            result = _worker.call_in_worker(worker, "rlvr.verifiers.mathsym:compare_nodes", args, timeout)
+                call_in_worker(worker, "rlvr.verifiers.math.symbolic:warm", (), 120.0)
+            result = call_in_worker(worker, "rlvr.verifiers.math.compare:compare_nodes", args, timeout)
         except BaseException:
             if worker is not None:
                 worker.kill()  # never hand a worker in an unknown state to the next caller
@@ -70,11 +71,17 @@ class _SymbolicPool:
         for w in idle:
             w.close()
 
+    def forget(self) -> None:
+        """In a forked child: drop the parent's workers without touching them (their pipes are the
+        parent's), and the lock, which another thread may have held at the fork."""
+        self._idle = []
+        self._lock = threading.Lock()
+
 
 _POOL = _SymbolicPool()
 atexit.register(_POOL.close)
 # A forked child must not share the parent's worker pipes: it starts with an empty pool.
-os.register_at_fork(after_in_child=lambda: _POOL.__init__())
+os.register_at_fork(after_in_child=_POOL.forget)
 
 
 @lru_cache(maxsize=4096)
@@ -256,11 +263,11 @@ class MathVerifier(BaseVerifier):
             cand_node = ("mul", cand_node, ("num", scale))
         try:
             outcome = self._compare(cand_node, ref_node, tol)
-        except _worker.WorkerTimeout:
+        except WorkerTimeout:
             return Verdict.timeout(
                 f"the symbolic check took longer than {self.timeout:g}s and was stopped", **details
             )
-        except _worker.WorkerDied as exc:
+        except WorkerDied as exc:
             return Verdict.error(f"the symbolic checker died: {exc}", **details)
         if outcome.how == "too_large":
             return Verdict.unparsable(

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from rlvr.verifiers.sql_compare import Tolerance, compare_results, jsonable_row, normalize_rows
+from rlvr.verifiers.sql.compare import Tolerance, compare_results, jsonable_row, normalize_rows
 
 EXACT = Tolerance(0.0, 0.0)
 TOL = Tolerance(1e-6, 1e-9)

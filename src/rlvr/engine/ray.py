@@ -1,6 +1,6 @@
 """The batch engine on a Ray cluster: ``EngineConfig(executor="ray", address=...)``.
 
-Each Ray actor owns one warm, killable ``rlvr._worker`` process (the same mechanism as the local
+Each Ray actor owns one warm, killable ``rlvr.engine.worker`` process (the same mechanism as the local
 pool) and checks whole chunks through it. Deadlines are enforced *inside* the actor, per sample:
 a sample that overruns gets a ``timeout`` verdict, its worker is killed with everything it started
 (sandboxed programs included) and a fresh one takes the rest of the chunk. A worker that dies
@@ -17,31 +17,28 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from rlvr._worker import WorkerDied, WorkerProcess, WorkerTimeout
-from rlvr.engine import read_ahead
+from rlvr.engine.config import EngineConfig, default_workers
+from rlvr.engine.local import timeout_verdict
+from rlvr.engine.window import InOrderWindow, OnResult
+from rlvr.engine.worker import Raw, WorkerDied, WorkerProcess, WorkerTimeout
 from rlvr.errors import ConfigError, MissingExtraError, VerifierContractError
 from rlvr.types import Sample, Verdict
 
-__all__ = ["run_ray"]
+__all__ = ["import_ray", "init_ray", "run_ray"]
 
 # Chunks queued per actor beyond the running one: keeps actors busy between round trips.
 _CHUNKS_PER_ACTOR = 2
 
 
-def _import_ray() -> Any:
+def import_ray() -> Any:
     try:
         import ray
     except ImportError:
         raise MissingExtraError("ray", "ray", "running the batch engine on Ray (--executor ray)") from None
     return ray
-
-
-def timeout_verdict(timeout: float) -> Verdict:
-    """The verdict for a sample that overran its deadline (same text as the local pool)."""
-    return Verdict.timeout(f"verification took longer than {timeout:g}s and was stopped", timeout_s=timeout)
 
 
 class ChunkRunner:
@@ -55,11 +52,9 @@ class ChunkRunner:
 
     def _start(self) -> str | None:
         """Start a worker and load the verifier; an error message if that fails."""
-        from rlvr.engine import _Raw
-
         worker = WorkerProcess()
         try:
-            worker.send(("init", _Raw(self.payload)))
+            worker.send(("init", Raw(self.payload)))
             msg = worker.recv(time.monotonic() + self.start_timeout)
         except WorkerTimeout:
             return f"verifier worker did not start within {self.start_timeout:.0f}s"
@@ -123,14 +118,12 @@ class ChunkRunner:
         self._drop()
 
 
-def _init_ray(ray: Any, cfg: Any) -> bool:
+def init_ray(ray: Any, cfg: EngineConfig) -> bool:
     """Connect to (or start) Ray; True when this call started it and must shut it down."""
     if ray.is_initialized():
         return False
     quiet = {"logging_level": logging.WARNING, "log_to_driver": False}
     if cfg.address is None:
-        from rlvr.engine import default_workers
-
         ray.init(
             num_cpus=cfg.workers or default_workers(),
             include_dashboard=False,
@@ -146,47 +139,34 @@ def _init_ray(ray: Any, cfg: Any) -> bool:
 
 
 def run_ray(
-    source: Iterator[Sample],
-    payload: bytes,
-    cfg: Any,
-    on_result: Callable[[Verdict], None] | None,
+    source: Iterator[Sample], payload: bytes, cfg: EngineConfig, on_result: OnResult
 ) -> Iterator[Verdict]:
     """Verify ``source`` on Ray actors; yield verdicts in input order (see the module docstring)."""
-    ray = _import_ray()
-    started = _init_ray(ray, cfg)
+    ray = import_ray()
+    started = init_ray(ray, cfg)
     actors: list[Any] = []
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         n_actors = min(cfg.workers, cpus) if cfg.workers else cpus
         runner = ray.remote(num_cpus=1, max_restarts=0)(ChunkRunner)
-        window = cfg.window or 8 * cfg.chunk_size * n_actors
-        queue: deque[tuple[int, Sample]] = deque()  # read, not yet submitted (retries go first)
-        results: dict[int, Verdict] = {}
+        win = InOrderWindow(source, cfg.window or 8 * cfg.chunk_size * n_actors)
         in_flight: dict[Any, tuple[int, list[tuple[int, Sample]]]] = {}  # ref -> (actor, chunk)
         load = [0] * n_actors
         retried: set[int] = set()  # first index of chunks already resubmitted after an actor loss
-        next_read = next_out = 0
-        exhausted = False
 
         def new_actor() -> Any:
             return runner.remote(payload, cfg.timeout, cfg.start_timeout)
 
         actors.extend(new_actor() for _ in range(n_actors))
         while True:
-            if not exhausted:
-                next_read, exhausted = read_ahead(source, queue, next_read, next_out, window)
+            win.fill()
             for i in range(n_actors):
-                while queue and load[i] < _CHUNKS_PER_ACTOR:
-                    chunk = [queue.popleft() for _ in range(min(cfg.chunk_size, len(queue)))]
+                while win.queue and load[i] < _CHUNKS_PER_ACTOR:
+                    chunk = win.take(cfg.chunk_size)
                     in_flight[actors[i].run.remote(chunk)] = (i, chunk)
                     load[i] += 1
-            while next_out in results:
-                verdict = results.pop(next_out)
-                next_out += 1
-                if on_result:
-                    on_result(verdict)
-                yield verdict
-            if exhausted and not queue and next_out == next_read:
+            yield from win.pop_ready(on_result)
+            if win.done:
                 return
             if not in_flight:
                 continue  # the window refilled: submit more
@@ -203,16 +183,18 @@ def run_ray(
                     actors[i] = new_actor()
                     if chunk[0][0] not in retried:
                         retried.add(chunk[0][0])
-                        queue.extendleft(reversed(chunk))
+                        win.requeue(chunk)
                     else:
                         reason = f"Ray actor died twice while checking this chunk: {type(exc).__name__}"
-                        results.update((idx, Verdict.error(reason)) for idx, _ in chunk)
+                        for idx, _ in chunk:
+                            win.put(idx, Verdict.error(reason))
                     continue
                 if kind == "setup":
                     raise VerifierContractError(value)
                 if kind == "fail":
                     raise ConfigError(value)
-                results.update(value)
+                for idx, verdict in value:
+                    win.put(idx, verdict)
     finally:
         _stop(ray, actors)
         if started:

@@ -7,10 +7,11 @@ from fractions import Fraction
 import pytest
 
 from rlvr import ConfigError, Sample, get_verifier
-from rlvr._worker import WorkerProcess, WorkerTimeout, call_in_worker
+from rlvr.engine.worker import WorkerProcess, WorkerTimeout, call_in_worker
 from rlvr.verifiers.math import MathVerifier, split_unit
-from rlvr.verifiers.mathcompare import NeedSymbolic, Tolerance, TooLarge, compare, exact_value
-from rlvr.verifiers.mathparse import MathParseError, normalize, parse_answer, plain_number
+from rlvr.verifiers.math.compare import compare
+from rlvr.verifiers.math.exact import NeedSymbolic, Tolerance, TooLarge, exact_value
+from rlvr.verifiers.math.parse import MathParseError, normalize, parse_answer, plain_number
 
 
 def P(s):
@@ -227,7 +228,7 @@ def test_regressions(output, answer, status):
 def test_forked_child_starts_with_an_empty_pool():
     import os
 
-    from rlvr.verifiers import math as math_module
+    from rlvr.verifiers.math import verifier as math_module
 
     MathVerifier().verify(Sample(r"\boxed{\sqrt8}", r"2\sqrt2"))  # warm the parent's pool
     r, w = os.pipe()

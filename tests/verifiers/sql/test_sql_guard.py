@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.verifiers.sql_guard import analyze_sql
+from rlvr.verifiers.sql.guard import analyze_sql
 
 
 @pytest.mark.parametrize("full", [True, False])

@@ -15,7 +15,7 @@ from typing import Any
 import sympy
 from sympy.core.evalf import PrecisionExhausted
 
-from rlvr.verifiers.mathcompare import (
+from rlvr.verifiers.math.exact import (
     MAX_BINOM,
     MAX_BITS,
     MAX_EXPONENT,
@@ -24,9 +24,9 @@ from rlvr.verifiers.mathcompare import (
     TooLarge,
     Undefined,
 )
-from rlvr.verifiers.mathparse import Node
+from rlvr.verifiers.math.parse import Node
 
-__all__ = ["compare_nodes", "symbolic_equal", "to_sympy", "warm"]
+__all__ = ["symbolic_equal", "to_sympy", "warm"]
 
 _DIGITS = 50
 _FUNCS: dict[str, Any] = {
@@ -187,22 +187,3 @@ def symbolic_equal(cand: Node, ref: Node, tol: Tolerance) -> bool:
             return False
         checked += 1
     return checked >= 3
-
-
-def compare_nodes(cand: Node, ref: Node, tol: Tolerance) -> tuple[bool, str, str]:
-    """Entry point for worker processes: the full comparison, sympy allowed.
-
-    Returns ``(equal, how, why)``; ``how`` is ``"too_large"`` or ``"undefined"`` when the answer
-    could not be evaluated safely.
-    """
-    from rlvr.verifiers.mathcompare import compare
-
-    try:
-        out = compare(cand, ref, tol, symbolic=True)
-    except TooLarge as exc:
-        return False, "too_large", str(exc)
-    except Undefined as exc:
-        return False, "undefined", str(exc)
-    except (RecursionError, OverflowError, MemoryError) as exc:
-        return False, "too_large", f"expression too complex to evaluate ({type(exc).__name__})"
-    return out.equal, out.how, out.why

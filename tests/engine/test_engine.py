@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS_DIR = str(Path(__file__).resolve().parent)
+TESTS_DIR = str(Path(__file__).resolve().parent.parent)
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
@@ -21,7 +21,7 @@ from rlvr.types import Sample  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def use_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Workers run ``python -m rlvr._worker`` and must be able to import ``engine_helpers``."""
+    """Workers run ``python -m rlvr.engine.verify_main`` and must be able to import ``engine_helpers``."""
     inherited = os.environ.get("PYTHONPATH")
     monkeypatch.setenv("PYTHONPATH", TESTS_DIR + (os.pathsep + inherited if inherited else ""))
 
@@ -284,7 +284,7 @@ def _worker_pids() -> set[int]:
                 cmd = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"rlvr._worker" in cmd and h.proc_state(int(entry.name)) not in (None, "Z"):
+            if b"rlvr.engine." in cmd and h.proc_state(int(entry.name)) not in (None, "Z"):
                 pids.add(int(entry.name))
     return pids
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-TESTS_DIR = str(Path(__file__).resolve().parent.parent)
+TESTS_DIR = str(Path(__file__).resolve().parents[2])
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
