@@ -14,7 +14,7 @@ from rlvr.data.tasks import HELD_OUT_PAIRS, countdown, disjoint_splits, multidig
 from rlvr.errors import ConfigError
 from rlvr.lab import TASK_SPECS, lab_config
 from rlvr.types import Sample
-from rlvr.verifiers.base import get_verifier
+from rlvr.verifiers.registry import get_verifier
 
 runner = CliRunner()
 

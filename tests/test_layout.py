@@ -25,13 +25,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 MAX_LINES = 700
 
 # (importer, imported): why the edge is allowed to close a cycle for now.
-KNOWN_CYCLE_EDGES = {
-    ("rlvr.verifiers.base", "rlvr.verifiers.registry"): (
-        "base's __getattr__ still answers get_verifier / register / available_verifiers for callers "
-        "not yet moved to rlvr.verifiers.registry (lab/arms.py, evaluate/samples.py, "
-        "commands/evaluate.py, tests/test_lab.py); remove it once they import from registry"
-    ),
-}
+KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {}
 
 # module -> why it may exceed MAX_LINES for now.
 KNOWN_LONG_MODULES = {
@@ -44,7 +38,6 @@ KNOWN_PRIVATE_IMPORTS = {
     ("rlvr.report.lab", "rlvr.report.html", "_CSS"): "html exports CSS now; switch the import",
     ("rlvr.report.lab", "rlvr.report.svg", "_nice_step"): "svg exports nice_step now; switch the import",
     ("rlvr.report.lab", "rlvr.report.html", "_comparison"): "compare rendering is being rewritten",
-    ("rlvr.evaluate.pooled", "rlvr.evaluate.compare", "_transitions"): "compare is being rewritten",
 }
 
 
@@ -235,13 +228,8 @@ def test_no_private_name_crosses_modules():
     )
 
 
-# Files owned by other work in progress that still cite DESIGN.md (it is not in this repository).
-KNOWN_DESIGN_CITATIONS = {
-    "rlvr/lab/calibrate.py",
-    "rlvr/lab/record.py",
-    "rlvr/evaluate/samples.py",
-    "rlvr/report/calibration.py",
-}
+# Files that may still cite DESIGN.md (it is not in this repository): none.
+KNOWN_DESIGN_CITATIONS: set[str] = set()
 
 
 def test_docstrings_cite_no_file_outside_the_repository():

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from rlvr.evaluate.spurious import LABEL_ORDER, SPURIOUS_LABELS, ControlEvidence, control_calls, spurious_label
+from rlvr.evaluate.spurious import (
+    LABEL_ORDER,
+    SPURIOUS_LABELS,
+    ControlEvidence,
+    control_calls,
+    spurious_label,
+)
 
 T = 0.05
 

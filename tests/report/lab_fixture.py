@@ -125,8 +125,6 @@ def lab_summary(*, model: str = "tiny", task: str = "arithmetic") -> dict[str, A
     main = comps["in_distribution"]["trained"]
     ind = sets["in_distribution"]
     sp = spurious_analysis(ind["base"], ind["trained"], ind["random_control"], KS, n_boot=n_boot).to_dict()
-    real_imp = sp["improvement"]["real"]["pass_at_1"]
-    rand_imp = sp["improvement"]["random"]["pass_at_1"]
 
     curves = {"trained": _curves(True), "random_control": _curves(False)}
     health: dict[str, Any] = {"warnings": []}

@@ -1,5 +1,5 @@
-"""`rlvr env replay` and `rlvr env run`: episodes through a real tool environment (DESIGN.md,
-"Environment episodes"), written as one JSON record per line."""
+"""`rlvr env replay` and `rlvr env run`: episodes through a real tool environment, written as one
+JSON record per line (the README's "Tool environments" gives the record)."""
 
 from __future__ import annotations
 

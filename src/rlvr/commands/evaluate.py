@@ -66,7 +66,7 @@ def _load(path: Path, *, verifier: str | None, opt: list[str], workers: int | No
     v = None
     engine = None
     if verifier is not None:
-        from rlvr.verifiers.base import get_verifier
+        from rlvr.verifiers.registry import get_verifier
 
         v = get_verifier(verifier, **parse_options(opt))
         engine = EngineConfig(workers=default_workers() if workers is None else workers, timeout=timeout)

@@ -1,4 +1,4 @@
-"""Tool-using environments in TRL's ``environment_factory`` shape (DESIGN.md, "Environment episodes").
+"""Tool-using environments in TRL's ``environment_factory`` shape.
 
 ``environment_factory=rlvr.env.PythonEnv`` (or a ``functools.partial`` of it) works as is.
 """

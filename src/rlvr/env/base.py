@@ -31,7 +31,8 @@ from rlvr.env.episode import Budget, Episode, Step, ToolCallRecord, truncate
 from rlvr.env.parse import parse_tool_calls
 from rlvr.env.schema import RESERVED, tool_schema, tools_of
 from rlvr.types import Sample, Verdict
-from rlvr.verifiers.base import get_verifier, safe_verify
+from rlvr.verifiers.base import safe_verify
+from rlvr.verifiers.registry import get_verifier
 
 __all__ = [
     "ToolEnv",

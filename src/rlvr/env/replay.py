@@ -1,4 +1,4 @@
-"""Scripted and policy-driven episodes over JSONL files, writing DESIGN's episode records.
+"""Scripted and policy-driven episodes over JSONL files, writing the episode records.
 
 Replay input: one ``{"id", "prompt", "answer", "db"?, "turns": [assistant messages]}`` per line;
 ``rlvr env run`` needs no ``turns`` (a policy writes them). Output: every input field plus

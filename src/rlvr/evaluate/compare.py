@@ -19,7 +19,7 @@ For each k, on the problems both sample sets share:
   trained model does not solve at one sample what the base solved at K); never_solved = neither.
 - ``verdict`` from pass@1 and pass@K (K = largest k): each change gets a direction (up / flat /
   down / inconclusive) from its paired interval and the equivalence margin, and the pair maps to a
-  label through DESIGN.md's table (``rlvr.evaluate.verdict``); ``uninformative`` when the base's
+  label through the verdict table (``rlvr.evaluate.verdict``); ``uninformative`` when the base's
   pass@K lies outside [0.05, 0.95]. ``flat`` needs the whole interval inside the margin: absence of
   a change is claimed only when it is shown.
 """

@@ -1,4 +1,4 @@
-"""Sample files (DESIGN.md §3) → per-problem outcomes, verifying lines that carry no reward yet.
+"""Sample files (the README's file formats) → per-problem outcomes, verifying lines that carry no reward yet.
 
 A samples JSONL has one sampled output per line with ``problem_id``. A line that already carries
 ``status`` (or, without it, ``reward``) is used as is; any other line is verified with the given
@@ -343,7 +343,8 @@ def _build(
             add(record, lineno, record.get("status"), record.get("reward"), record.get("details"))
     else:
         from rlvr.engine import EngineConfig, verify_iter
-        from rlvr.verifiers.base import Verifier, get_verifier
+        from rlvr.verifiers.base import Verifier
+        from rlvr.verifiers.registry import get_verifier
 
         v = verifier if isinstance(verifier, Verifier) else get_verifier(verifier, **dict(verifier_options or {}))
         required = tuple(getattr(v, "required_fields", ("output",)))

@@ -1,4 +1,4 @@
-"""The verdict vocabulary (DESIGN.md, "Verdict vocabulary"): one definition, used by ``rlvr compare``,
+"""The verdict vocabulary: one definition, used by ``rlvr compare``,
 ``rlvr lab``, the report and the terminal.
 
 Each change (pass@1, and pass@K at the largest k) gets a *direction* from its paired interval and an
@@ -49,7 +49,7 @@ VERDICT_TABLE: dict[tuple[str, str], str] = {
     ("inconclusive", "down"): "regression",
     ("inconclusive", "inconclusive"): "inconclusive",
 }
-"""(pass@1 direction, pass@K direction) → label, exactly DESIGN.md's 4 x 4 table."""
+"""(pass@1 direction, pass@K direction) → label, the README's 4 x 4 table."""
 
 VERDICTS = (
     "capability_gain_and_compression",

@@ -93,7 +93,7 @@ def seed_arms(cfg: LabConfig) -> list[str]:
 
 def real_verifier(cfg: LabConfig) -> Any:
     """The task's verifier (the user's, or the built-in task's)."""
-    from rlvr.verifiers.base import get_verifier
+    from rlvr.verifiers.registry import get_verifier
 
     return get_verifier(cfg.verifier_name())
 
@@ -160,7 +160,7 @@ def run_arm(cfg: LabConfig, out: Path, arm: str, prep: Mapping[str, Any], phases
     with the arm's reward (the real verifier, a random reward at the base's hit rate, or the
     format-only reward), then sampled on both test sets. Independent of the other arms (every
     arm seeds its own trainer and sampling), so arms may run in any order or process."""
-    from rlvr.verifiers.base import get_verifier
+    from rlvr.verifiers.registry import get_verifier
 
     phases = phases or Phases(False)
     t_start = time.perf_counter()

@@ -11,7 +11,7 @@ under it), judged from the same runs.
 
 Seeds: the scenarios were tuned on seeds 0-9 only; calibration runs on ``DEFAULT_SEED`` onwards
 unless ``--seed`` says otherwise, so what it reports was never seen while tuning.
-``DIR/calibration.json`` follows DESIGN.md ("Calibration directory"); ``DIR/calibration.html`` is its page.
+``DIR/calibration.json`` is the contract the README describes; ``DIR/calibration.html`` is its page.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``summary.json`` of a lab run as a typed record: ``LabSummary`` with ``to_dict`` / ``from_dict``.
 
-The file's keys are a contract (DESIGN.md section 3; bars and scripts read them), so the record's
+The file's keys are a contract (bars and scripts read them), so the record's
 fields *are* those keys, in the file's order, and ``to_dict`` writes exactly them: ``from_dict(d)
 .to_dict() == d`` for any summary the lab writes. Nested sections stay plain JSON objects (their
 shapes are documented where they are built, in ``rlvr.lab.summary``); keys a newer writer added

@@ -1,5 +1,5 @@
 """The calibration page of ``rlvr lab calibrate``: scenario × seed (planted vs observed) and each
-scenario's pooled pass@k curves, from ``calibration.json`` (DESIGN.md section 3)."""
+scenario's pooled pass@k curves, from ``calibration.json``."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ Names (``--verifier NAME``) and plain functions are resolved by ``rlvr.verifiers
 from __future__ import annotations
 
 import traceback
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from rlvr.errors import VerifierContractError
 from rlvr.types import Sample, Verdict
@@ -76,16 +76,3 @@ def safe_verify(verifier: Verifier, sample: Sample) -> Verdict:
     if not isinstance(verdict, Verdict):
         return Verdict.error(f"verifier returned {type(verdict).__name__}, not a Verdict")
     return verdict
-
-
-# Registry names that lived here before ``rlvr.verifiers.registry`` existed, for the callers not yet
-# moved to it (lab/, evaluate/, commands/evaluate.py). A known, listed lazy cycle (tests/test_layout.py).
-_MOVED_TO_REGISTRY = frozenset({"available_verifiers", "get_verifier", "register"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_REGISTRY:
-        from rlvr.verifiers import registry
-
-        return getattr(registry, name)
-    raise AttributeError(f"module 'rlvr.verifiers.base' has no attribute {name!r}")
