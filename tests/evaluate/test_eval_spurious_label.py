@@ -43,6 +43,8 @@ T = 0.05
         # Constant reward: every group zero-variance; it could not fire, so it says so, not "no gain".
         (ControlEvidence(0.0, (-0.01, 0.01), zero_std=1.0), ["control_uninformative"]),
         (ControlEvidence(0.0, (-0.01, 0.01), zero_std=0.79), ["no_spurious_gain"]),
+        # A control with nothing to learn that drifted anyway says first that it could not be a test.
+        (ControlEvidence(-0.08, (-0.12, -0.04), zero_std=0.95), ["control_uninformative", "control_unstable"]),
         # Mostly zero-variance yet it gained: the gain still shows first.
         (ControlEvidence(0.1, (0.05, 0.15), zero_std=0.9), ["spurious_gain", "control_uninformative"]),
     ],

@@ -38,8 +38,9 @@ null. ``control_uninformative``: its reward carried no signal to learn from (mos
 groups, or a constant reward), so it could not have moved: not a finding. ``control_inconclusive``:
 none of these is shown (the interval straddles the threshold): more seeds or problems would tell."""
 
-LABEL_ORDER = ("spurious_gain", "control_unstable", "control_uninformative", "no_spurious_gain", "control_inconclusive")
-"""Which held call a control shows first: a spurious gain is never hidden behind another call."""
+LABEL_ORDER = ("spurious_gain", "control_uninformative", "control_unstable", "no_spurious_gain", "control_inconclusive")
+"""Which held call a control shows first: a spurious gain is never hidden behind another call; a
+control whose reward had nothing to teach says so before anything it drifted into."""
 
 UNINFORMATIVE_ZERO_STD = 0.8
 """A control whose groups were zero-variance (every completion scored alike) this often at the start

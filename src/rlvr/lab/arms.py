@@ -38,14 +38,9 @@ class Phases:
         self.timings: dict[str, float] = {}
         self.progress: Any = None
         if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rlvr.report.progress import progress_bar
 
-            from rlvr.commands._common import err_console
-
-            self.progress = Progress(
-                TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TextColumn("{task.fields[info]}"), console=err_console, transient=False,
-            )
+            self.progress = progress_bar()  # the one progress widget, on stderr
             self.progress.start()
 
     def run(self, name: str, label: str, total: int, fn: Callable[[Callable[..., None]], Any]) -> Any:
