@@ -13,6 +13,7 @@ from typing import Any
 
 from rlvr.diagnostics import keys
 from rlvr.errors import InputError
+from rlvr.report.format import interval, number, percent, share
 from rlvr.report.html import BASE_COLOR, RANDOM_COLOR, TRAINED_COLOR, VERDICT_COLORS
 from rlvr.report.svg import nice_step
 
@@ -67,27 +68,29 @@ def text(v: Any) -> str:
 
 
 def pct(v: Any, signed: bool = False) -> str:
-    """A fraction as a percentage ("41.3%"), or points when ``signed`` ("+22.5 pts")."""
+    """A fraction as a percentage ("41.3%"), or points when ``signed`` ("+22.5 pts": shorter than
+    ``format.points``'s "points", for table cells); a value that is not a number prints as escaped
+    text, a missing one as the lab's dash (``format`` prints an en dash and fails on text)."""
     if not is_num(v):
         return DASH if v is None else escape(str(v))
-    return f"{100 * v:+.1f} pts" if signed else f"{100 * v:.1f}%"
+    return f"{percent(v, signed=True)} pts" if signed else share(v)
 
 
-def num(v: Any, fmt: str = ".2f") -> str:
-    if not is_num(v):
-        return DASH if v is None else escape(str(v))
-    return format(v, fmt)
+def num(v: Any, digits: int = 2) -> str:
+    """A reading with fixed decimals, escaped (anything that is not a number prints as its text)."""
+    return escape(number(v, digits, missing=DASH))
 
 
 def ci_html(ci: Any, signed: bool = False) -> str:
     """``[low, high]`` in points under a value, or nothing when the interval is absent."""
     if not (isinstance(ci, Sequence) and not isinstance(ci, str) and len(ci) == 2 and all(map(is_num, ci))):
         return ""
-    f = "{:+.1f}" if signed else "{:.1f}"
-    return f'<div class="ci">[{f.format(100 * ci[0])}, {f.format(100 * ci[1])}]</div>'
+    return f'<div class="ci">{interval(ci, signed)}</div>'
 
 
 def duration(v: Any) -> str:
+    """A duration; unlike ``format.seconds`` a time under a second stays in seconds ("0.4 s", not
+    "400 ms"), and a missing one prints as the lab's dash."""
     if not is_num(v):
         return DASH if v is None else escape(str(v))
     if v < 60:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from rlvr.report.format import share
 from rlvr.report.html import BASE_COLOR, comparison_html
 from rlvr.report.lab.common import DASH, duration, is_num, pct, text
 from rlvr.report.svg import Bar, bar_plot
@@ -48,7 +49,7 @@ def curation_section(s: Mapping[str, Any]) -> str:
             if is_num(rate) and isinstance(k, int) and k > 0:
                 label = f"{round(rate * k)}/{k}"  # the bins are j/k: say so exactly
             else:
-                label = f"{100 * rate:.0f}%" if is_num(rate) else str(rate)
+                label = share(rate, digits=0) if is_num(rate) else str(rate)
             kept_bin = b.get("kept") is True
             bars.append(Bar(label, b["count"], BASE_COLOR if kept_bin else "#c4c7cc", "kept" if kept_bin else "dropped"))
     plot = (
@@ -90,8 +91,9 @@ def data_and_timings_section(s: Mapping[str, Any]) -> str:
             value = str(sec) if phase == "workers" else duration(sec)
             rows.append(f'<tr><td class="l">{label}</td><td>{value}</td><td></td></tr>')
             continue
-        share = f"{100 * sec / total:.0f}%" if is_num(sec) and is_num(total) and total > 0 else DASH
-        rows.append(f'<tr><td class="l">{escape(str(phase))}</td><td>{duration(sec)}</td><td>{share}</td></tr>')
+        # 100 * sec / total, not format.share(sec / total): the rounding can differ in the last digit.
+        part = f"{100 * sec / total:.0f}%" if is_num(sec) and is_num(total) and total > 0 else DASH
+        rows.append(f'<tr><td class="l">{escape(str(phase))}</td><td>{duration(sec)}</td><td>{part}</td></tr>')
     rows.append(f'<tr><th class="l">total</th><th>{duration(total)}</th><th></th></tr>')
     out.append(
         '<table><tr><th class="l">phase</th><th>time</th><th>share</th></tr>' + "".join(rows) + "</table></div></div>"

@@ -118,7 +118,7 @@ def spurious_section(s: Mapping[str, Any]) -> str:
         if show_k:
             row += f"<td>{pct(c.get(f'pass_at_{int(k)}'), True)}{ci_html(c.get(f'pass_at_{int(k)}_ci'), True)}</td>"
         row += (f'<td>{pct(c.get("shifted_pass_at_1"), True)}{ci_html(c.get("shifted_pass_at_1_ci"), True)}</td>'
-                f'<td>{num(c.get("kl_end"), ".3f")}</td><td>{pct(c.get("zero_std_share"))}</td></tr>')
+                f'<td>{num(c.get("kl_end"), 3)}</td><td>{pct(c.get("zero_std_share"))}</td></tr>')
         out.append(row)
         out.append(f'<tr><td></td><td class="l msg sub" colspan="6">{text(c.get("reason"))}</td></tr>')
     out.append("</table>")

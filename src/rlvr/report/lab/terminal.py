@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape as rich_escape
 from rich.table import Table
 
+from rlvr.report.format import interval, percent
 from rlvr.report.lab.common import (
     CONTROL_ROWS,
     DASH,
@@ -31,12 +32,12 @@ from rlvr.report.lab.common import (
 def _tpct(v: Any, signed: bool = False) -> str:
     if not is_num(v):
         return DASH if v is None else str(v)
-    return f"{100 * v:+.1f}" if signed else f"{100 * v:.1f}"
+    return percent(v, signed)
 
 
 def _tci(ci: Any) -> str:
     if isinstance(ci, Sequence) and not isinstance(ci, str) and len(ci) == 2 and all(map(is_num, ci)):
-        return f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+        return " " + interval(ci)
     return ""
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from rlvr.report.format import percent
 from rlvr.report.lab.common import (
     DASH,
     SPLITS,
@@ -44,7 +45,7 @@ def header_section(s: Mapping[str, Any]) -> str:
     if dirs:
         margin = v.get("margin")
         out.append('<div class="label">' + escape(" · ".join(f"{k.replace('_at_', '@')}: {d}" for k, d in dirs.items()))
-                   + (f" · equivalence margin ±{100 * margin:.1f} points" if is_num(margin) else "") + "</div>")
+                   + (f" · equivalence margin ±{percent(margin)} points" if is_num(margin) else "") + "</div>")
     if reasons:
         out.append("<ul>" + "".join(f"<li>{text(r)}</li>" for r in reasons) + "</ul>")
     out.append("</div>")
