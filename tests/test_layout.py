@@ -28,17 +28,10 @@ MAX_LINES = 700
 KNOWN_CYCLE_EDGES: dict[tuple[str, str], str] = {}
 
 # module -> why it may exceed MAX_LINES for now.
-KNOWN_LONG_MODULES = {
-    "rlvr.report.lab": "to be split by report section (issue 24; owned by the lab rewrite)",
-}
+KNOWN_LONG_MODULES: dict[str, str] = {}
 
 # (importer, defining module, name): why a private name crosses modules for now.
-KNOWN_PRIVATE_IMPORTS = {
-    ("rlvr.report.calibration", "rlvr.report.html", "_CSS"): "html exports CSS now; switch the import",
-    ("rlvr.report.lab", "rlvr.report.html", "_CSS"): "html exports CSS now; switch the import",
-    ("rlvr.report.lab", "rlvr.report.svg", "_nice_step"): "svg exports nice_step now; switch the import",
-    ("rlvr.report.lab", "rlvr.report.html", "_comparison"): "compare rendering is being rewritten",
-}
+KNOWN_PRIVATE_IMPORTS: dict[tuple[str, str, str], str] = {}
 
 
 def module_files(src: Path = SRC) -> dict[str, Path]:

@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from rlvr.report.html import _CSS
+from rlvr.report.html import CSS
 from rlvr.report.lab import ARMS
 from rlvr.report.svg import Series, line_plot
 
@@ -89,7 +89,7 @@ def render_calibration_html(cal: Mapping[str, Any]) -> str:
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>rlvr lab calibrate</title>'
-        f"<style>{_CSS}</style></head><body><main>{body}</main></body></html>\n"
+        f"<style>{CSS}</style></head><body><main>{body}</main></body></html>\n"
     ).replace(' xmlns="http://www.w3.org/2000/svg"', "")
 
 

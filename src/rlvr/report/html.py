@@ -21,7 +21,7 @@ from rlvr.errors import InputError
 from rlvr.report.format import interval, percent
 from rlvr.report.svg import Series, line_plot
 
-__all__ = ["CSS", "render_html", "to_report_dict", "write_report"]
+__all__ = ["CSS", "comparison_html", "render_html", "to_report_dict", "write_report"]
 
 BASE_COLOR = "#3b6fb6"
 TRAINED_COLOR = "#e0701b"
@@ -77,7 +77,7 @@ def render_html(result: Any, *, title: str | None = None) -> str:
     data = to_report_dict(result)
     kind = data.get("kind") or ("comparison" if "verdict" in data else "eval" if "sets" in data else None)
     if kind == "comparison":
-        body, default_title = _comparison(data), "RLVR evaluation: base vs trained"
+        body, default_title = comparison_html(data), "RLVR evaluation: base vs trained"
     elif kind == "eval":
         body, default_title = _evaluation(data), "RLVR evaluation: pass@k"
     elif kind == "spurious":
@@ -149,7 +149,8 @@ def _name(d: Mapping[str, Any] | None, default: str) -> str:
     return str(d.get("model") or d.get("name") or default)
 
 
-def _comparison(d: Mapping[str, Any]) -> str:
+def comparison_html(d: Mapping[str, Any]) -> str:
+    """The body of a base-vs-trained comparison page; the lab report folds it under ``<details>``."""
     ks = _ks(d)
     pk = d["pass_at_k"]
     cis = d.get("pass_at_k_ci", {})
@@ -423,6 +424,3 @@ def _provenance(d: Mapping[str, Any]) -> str:
         + "</table>"
         + only
     )
-
-
-_CSS = CSS  # report/lab.py and report/calibration.py still import this name; it goes once they import CSS

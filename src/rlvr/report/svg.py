@@ -259,6 +259,3 @@ def bar_plot(
     parts += _axis_titles(x_label, y_label, left, top, pw, ph, height, always_x=False)
     parts.append("</svg>")
     return "".join(parts)
-
-
-_nice_step = nice_step  # report/lab.py still imports this name; it goes once that import is switched
