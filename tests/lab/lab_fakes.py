@@ -52,13 +52,13 @@ def fake_seed(
 
 def arms(base: np.ndarray, trained: np.ndarray, *, random: np.ndarray | None = None,
          fmt: np.ndarray | None = None, shifted: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
-    """The arm -> set -> probabilities mapping (controls default to the base: they learned nothing)."""
+    """The arm -> set -> probabilities mapping of every arm (controls default to the base: they
+    learned nothing)."""
     sb, st = shifted if shifted is not None else (base, trained)
     out = {
         "base": {"in_distribution": base, "shifted": sb},
         "trained": {"in_distribution": trained, "shifted": st},
         "random_control": {"in_distribution": base if random is None else random, "shifted": sb},
     }
-    if fmt is not None:
-        out["format_control"] = {"in_distribution": fmt, "shifted": sb}
+    out["format_control"] = {"in_distribution": base if fmt is None else fmt, "shifted": sb}
     return out

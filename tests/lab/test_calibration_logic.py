@@ -59,6 +59,12 @@ def null(rng):
     return arms(base, _spread(rng, base + 0.2))
 
 
+def ood(rng):
+    base = _reach(rng)
+    shifted = rng.uniform(0.2, 0.5, P)
+    return arms(base, _spread(rng, base + 0.2), shifted=(shifted, shifted - 0.15))
+
+
 def uninformative(rng):
     base = rng.uniform(0.9, 1.0, P)
     return arms(base, base)
@@ -71,13 +77,24 @@ def underpowered(rng):
 
 PLANTS = {
     "compression": (compression, {}),
-    "capability": (capability, {"zero_std": {"format_control": 1.0}}),
+    "capability": (capability, {}),
     "collapse": (collapse, {"kl": {"random_control": 3.0}}),
     "spurious": (spurious, {}),
     "null": (null, {"entropy": {"random_control": (0.5, 0.49)}}),
+    "ood": (ood, {"entropy": {"trained": (0.8, 0.4)}}),
     "uninformative": (uninformative, {}),
-    "underpowered": (underpowered, {}),
+    "underpowered": (underpowered, {"zero_std": {"format_control": 1.0}}),
 }
+
+
+def _only_judged(seed: dict, sc) -> dict:
+    """The arms calibration trains for ``sc``: the planted control only (as run_calibration does)."""
+    judged = sc.control if sc.spurious is not None else None
+    for arm in ("random_control", "format_control"):
+        if arm != judged:
+            seed["outcomes"].pop(arm, None)
+            seed["runs"].pop(arm, None)
+    return seed
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +103,11 @@ def runs():
     out = {}
     for sc in SCENARIOS:
         plant, extra = PLANTS[sc.name]
+        judged = sc.control if sc.spurious is not None else None
         cfg = lab_config("quick", seeds=3, n_samples=8, n_boot=200, seed=DEFAULT_SEED,
-                         format_control=sc.control == "format_control")
-        seeds = [fake_seed(DEFAULT_SEED + i, plant, **extra) for i in range(3)]
+                         margin=sc.overrides.get("margin", 0.02), format_control=judged == "format_control",
+                         random_control=judged == "random_control")
+        seeds = [_only_judged(fake_seed(DEFAULT_SEED + i, plant, **extra), sc) for i in range(3)]
         out[sc.name] = (cfg, seeds, lab_summary(cfg, seeds))
     return out
 
@@ -116,7 +135,7 @@ def test_the_intended_scenario_catches_each_mutant(runs):
     expect = {
         "constant_verdict": "capability", "constant_control_call": "spurious",
         "verdict_ignores_margin": "underpowered", "no_floor_ceiling_guard": "uninformative",
-        "dead_random_arm": "collapse", "format_arm_real_verifier": "capability",
+        "dead_random_arm": "collapse", "format_arm_real_verifier": "underpowered",
     }
     for m in MUTANTS:
         assert expect[m.name] in _judge_mutant(m, SCENARIOS, runs, "quick")["caught_by"], m.name

@@ -83,7 +83,8 @@ def _torch_threads(cfg: LabConfig) -> Iterator[None]:
 
 def seed_arms(cfg: LabConfig) -> list[str]:
     """The RL arms of one seed, in the order they are trained and reported."""
-    return ["trained", "random_control", *(["format_control"] if cfg.format_control else [])]
+    return ["trained", *(["random_control"] if cfg.random_control else []),
+            *(["format_control"] if cfg.format_control else [])]
 
 
 def real_verifier(cfg: LabConfig) -> Any:

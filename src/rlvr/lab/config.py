@@ -158,6 +158,8 @@ class LabConfig:
     (below minus it)."""
     kl_limit: float = 1.0
     """A control whose KL to the base ends above this (nats per token) is unstable, not a null."""
+    random_control: bool = True
+    """Train the random-reward control (calibration leaves it out of scenarios that do not judge it)."""
     format_control: bool = True
     """Also train the format-only control (reward: a well-formed answer, correctness unchecked)."""
     trajectory_every: int = 25

@@ -130,8 +130,10 @@ def finish_lab(study: StudyRun, workers: int, *, quiet: bool = False) -> dict[st
         "summary": "summary.json", "report": "report.html", "seeds": [f"seed{s}/" for s in cfg.seed_list()],
         "samples": first + "samples/", "data": first + "data/",
         "base_model": cfg.model if cfg.custom else first + "base/",
-        "trained_run": first + "train_real/", "random_control_run": first + "train_random/",
+        "trained_run": first + "train_real/",
     }
+    if cfg.random_control:
+        summary["files"]["random_control_run"] = first + "train_random/"
     if cfg.format_control:
         summary["files"]["format_control_run"] = first + "train_format/"
     t0 = time.perf_counter()
