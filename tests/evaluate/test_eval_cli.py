@@ -104,9 +104,9 @@ def test_compare_json_contract(tmp_path):
 
 
 def test_compare_with_random_arm_and_report_from_json(tmp_path):
-    base = samples(tmp_path / "base.jsonl", [(60, 2), (20, 0)])
-    trained = samples(tmp_path / "trained.jsonl", [(60, 6), (20, 0)])
-    rand = samples(tmp_path / "random.jsonl", [(60, 3), (20, 0)])
+    base = samples(tmp_path / "base.jsonl", [(300, 2), (100, 0)])
+    trained = samples(tmp_path / "trained.jsonl", [(300, 6), (100, 0)])
+    rand = samples(tmp_path / "random.jsonl", [(300, 3), (100, 0)])
     r = cli("compare", base, trained, "--random", rand, "--k", "1,8", "--json", "--bootstrap", "200")
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)

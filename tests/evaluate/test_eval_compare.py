@@ -8,6 +8,7 @@ import pytest
 
 from rlvr.errors import ConfigError
 from rlvr.evaluate import VERDICTS, compare, spurious_analysis
+from rlvr.evaluate.intervals import gain_floor
 from rlvr.evaluate.passk import pass_at_k
 
 
@@ -23,8 +24,8 @@ def problems(spec: list[tuple[int, int]], n: int = 8, start: int = 0) -> dict[st
 
 
 def test_pure_compression_with_hand_computed_ratio():
-    base = problems([(60, 1)])  # every problem: 1 of 8 correct → pass@8 = 1, pass@1 = 1/8
-    trained = problems([(60, 6)])  # 6 of 8 → pass@1 = 0.75, pass@8 = 1
+    base = problems([(400, 1)])  # every problem: 1 of 8 correct → pass@8 = 1, pass@1 = 1/8
+    trained = problems([(400, 6)])  # 6 of 8 → pass@1 = 0.75, pass@8 = 1
     r = compare(base, trained, [1, 2, 8], n_boot=300)
     # The base solves every problem at k=8 (a ceiling): nothing could be gained, so no finding.
     assert r.verdict == "uninformative"
@@ -38,7 +39,7 @@ def test_pure_compression_with_hand_computed_ratio():
     # At k=2 the base reaches 1 − 7/8·6/7 = 0.25: ratio (0.75 − 0.125)/(0.25 − 0.125) = 5.
     assert r.compression_ratio[2] == pytest.approx(5.0)
     assert r.compression_ratio[1] is None and "k=1" in r.compression_ratio_reason[1]
-    assert r.transitions["counts"] == {"self_distilled": 60, "newly_capable": 0, "lost": 0, "never_solved": 0}
+    assert r.transitions["counts"] == {"self_distilled": 400, "newly_capable": 0, "lost": 0, "never_solved": 0}
     assert r.crossover_k == 8  # base pass@8 = 1 ≥ trained pass@8 = 1
     assert r.crossover_k_significant is None  # equal is not significantly behind
 
@@ -66,7 +67,7 @@ def test_mode_collapse_is_flagged():
 
 
 def test_regression():
-    r = compare(problems([(60, 4), (20, 0)]), problems([(60, 1), (20, 0)]), [1, 8], n_boot=300)
+    r = compare(problems([(300, 4), (100, 0)]), problems([(300, 1), (100, 0)]), [1, 8], n_boot=300)
     assert r.verdict == "regression"
     assert r.directions == {"pass_at_1": "down", "pass_at_K": "flat"}
     assert r.capability_gain[1] == pytest.approx(-3 / 8 * 60 / 80)
@@ -84,11 +85,23 @@ def test_regression_when_only_coverage_falls():
 
 
 def test_identical_sets_show_no_change():
-    s = problems([(20, 0), (20, 3), (20, 8)])
+    s = problems([(100, 0), (100, 3), (100, 8)])
     r = compare(s, s, [1, 2, 8], n_boot=200)
-    assert r.verdict == "no_change"  # both intervals are [0, 0]: inside the margin, absence shown
+    assert r.verdict == "no_change"  # both intervals at the pseudo-count floor: inside the margin, absence shown
     assert all(g == 0 for g in r.capability_gain.values())
-    assert r.capability_gain_ci[1] == (0.0, 0.0)
+    floor = gain_floor(300)
+    assert r.capability_gain_ci[1] == pytest.approx((-floor, floor)) and 0 < floor < 0.01
+
+
+def test_agreement_on_a_handful_of_problems_shows_no_equivalence():
+    """20 problems on which both sets agree everywhere: a bootstrap interval of zero width would call
+    the change flat; the pseudo-count floor keeps it inconclusive (a change up to ~14 points cannot be
+    excluded from 20 problems)."""
+    s = problems([(10, 0), (10, 8)])
+    r = compare(s, s, [1, 8], n_boot=200)
+    assert r.directions == {"pass_at_1": "inconclusive", "pass_at_K": "inconclusive"}
+    assert r.verdict == "inconclusive"
+    assert r.capability_gain_ci[8][1] == pytest.approx(gain_floor(20)) and gain_floor(20) > 0.1
 
 
 def test_noise_is_not_a_change():
@@ -109,8 +122,8 @@ def test_noise_is_not_a_change():
 
 def test_small_but_consistent_gain_is_significant():
     # Every problem gains exactly 1 of 16 samples: tiny, but the paired interval excludes zero.
-    base = problems([(50, 4), (20, 0)], n=16)
-    trained = problems([(50, 5), (20, 0)], n=16)
+    base = problems([(300, 4), (120, 0)], n=16)
+    trained = problems([(300, 5), (120, 0)], n=16)
     r = compare(base, trained, [1, 16], n_boot=200)
     assert r.capability_gain[1] == pytest.approx(1 / 16 * 50 / 70)
     assert r.capability_gain_ci[1][0] > 0
@@ -209,11 +222,11 @@ def test_random_arm_gaining_more_than_threshold_is_flagged():
 
 
 def test_random_arm_within_threshold_is_not_flagged():
-    base = problems([(60, 2)], n=16)
-    s = spurious_analysis(base, problems([(60, 8)], n=16), problems([(60, 2)], n=16), [1, 16], n_boot=100)
+    base = problems([(400, 2)], n=16)
+    s = spurious_analysis(base, problems([(400, 8)], n=16), problems([(400, 2)], n=16), [1, 16], n_boot=100)
     assert not s.flagged
     assert s.to_dict()["explanation"] == []
     # A 3-point gain stays under the default 5-point threshold, above a 2-point one.
-    rand = problems([(30, 3), (30, 2)], n=16)
+    rand = problems([(200, 3), (200, 2)], n=16)
     assert not spurious_analysis(base, base, rand, [1], n_boot=50).flagged
     assert spurious_analysis(base, base, rand, [1], n_boot=50, threshold=0.02).flagged

@@ -85,12 +85,12 @@ def test_pooled_compare_on_one_seed_matches_compare_points():
 def test_pooled_verdict_follows_the_seeds_not_one_of_them():
     # Seed 0: a clear pass@1 gain; seed 1: none. Seed 0 alone says compression; the pool cannot
     # tell (two seeds that disagree: t with 1 df), and says how many runs would resolve it.
-    base = _flags([1] * 30 + [0] * 10)
-    up = _flags([4] * 30 + [0] * 10)
+    base = _flags([1] * 300 + [0] * 100)
+    up = _flags([4] * 300 + [0] * 100)
     one = pooled_compare([base], [up], [1, 4], n_boot=400)
     two = pooled_compare([base, base], [up, base], [1, 4], n_boot=400)
     assert one.verdict == "pure_compression"
-    assert two.capability_gain[1] == pytest.approx(0.5 * 3 / 4 * 30 / 40)  # mean of +3/4·30/40 and 0
+    assert two.capability_gain[1] == pytest.approx(0.5 * 3 / 4 * 300 / 400)  # mean of +3/4·300/400 and 0
     assert two.capability_gain_ci[1][0] < 0 < two.capability_gain_ci[1][1]
     assert two.directions["pass_at_1"] == "inconclusive"
     assert two.verdict == "inconclusive"

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlvr.errors import ConfigError
+from rlvr.evaluate.intervals import gain_floor
 from rlvr.evaluate.passk import bootstrap_indices, mean, pass_at_k, pass_at_k_cached, percentile
 from rlvr.evaluate.samples import ProblemOutcomes, SampleSet, as_problem_map
 from rlvr.evaluate.summary import check_ks, default_ks, per_problem
@@ -281,6 +282,10 @@ def estimates(
     gain = {k: pt[k] - pb[k] for k in ks_l}
     gain_ci = {k: ci([t - b for t, b in zip(rep_t[k], rep_b[k])]) for k in ks_l}
     gain_ci.update(given.get("gain", {}))
+    # A gain's interval is never narrower than a pseudo-count floor (``gain_floor``): agreement on a
+    # handful of problems shows no equivalence.
+    floor = gain_floor(n_problems, n_runs, confidence)
+    gain_ci = {k: (min(lo, gain[k] - floor), max(hi, gain[k] + floor)) for k, (lo, hi) in gain_ci.items()}
     base_ci = {k: ci(list(rep_b[k])) for k in ks_l}
     base_ci.update(given.get("base", {}))
     trained_ci = {k: ci(list(rep_t[k])) for k in ks_l}
