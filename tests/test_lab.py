@@ -340,10 +340,10 @@ def test_lab_summary_pools_seeds_and_calls_the_control():
     from rlvr.lab.summary import lab_summary
 
     cfg = lab_config("quick", n_samples=8, n_boot=300, format_control=False)
-    base = [2] * 30 + [0] * 10
+    base = [2] * 240 + [0] * 80
     seeds = [
-        _fake_seed(0, base, [6] * 30 + [0] * 10, base, [0] * 40),
-        _fake_seed(1, base, [5] * 30 + [0] * 10, [1] * 30 + [0] * 10, [0] * 40, kl=0.02),
+        _fake_seed(0, base, [6] * 240 + [0] * 80, base, [0] * 320),
+        _fake_seed(1, base, [5] * 240 + [0] * 80, [1] * 240 + [0] * 80, [0] * 320, kl=0.02),
     ]
     s = lab_summary(cfg, seeds)
     assert s["seeds"] == [0, 1] and [p["seed"] for p in s["per_seed"]] == [0, 1]

@@ -13,10 +13,11 @@ def test_ruff_is_clean():
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-1000:]
 
 
-# Packages whose types mypy checks. evaluate/ is left out while it is being rewritten (it has two
-# errors in trajectory.py at the time of writing); add it once `mypy -p rlvr.evaluate` is clean.
+# Packages whose types mypy checks.
 MYPY_PACKAGES = (
     "rlvr.grpo",
+    "rlvr.evaluate",
+    "rlvr.lab",
     "rlvr.verifiers",
     "rlvr.engine",
     "rlvr.httpclient",

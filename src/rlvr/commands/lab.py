@@ -147,7 +147,7 @@ def calibrate(
     quick: bool = typer.Option(False, "--quick", help="Quick profile (3 seeds per scenario); default: full (5 seeds)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per scenario."),
     seed: int | None = typer.Option(
-        None, "--seed", help="First seed (default 1000: the scenarios were tuned on seeds 0-9 only, never reported)."
+        None, "--seed", help="First seed (default 2000: held out from every seed the scenarios were tuned on)."
     ),
     only: str | None = typer.Option(None, "--only", help="Comma-separated scenarios (default: all)."),
     workers: int | None = typer.Option(None, "--workers", help="Processes running the jobs (default: one per CPU core)."),

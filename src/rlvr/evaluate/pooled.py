@@ -88,7 +88,7 @@ def pooled_interval(reps: Sequence[float], confidence: float = 0.95) -> tuple[fl
 
 def _rescale(point: float, reps: np.ndarray, target: tuple[float, float], confidence: float) -> np.ndarray:
     """Stretch replicates about ``point`` so their percentile interval has ``target``'s half-width."""
-    lo, hi = pooled_interval(reps, confidence)
+    lo, hi = pooled_interval(reps.tolist(), confidence)
     half = (hi - lo) / 2
     want = (target[1] - target[0]) / 2
     if half <= 0:
@@ -207,7 +207,7 @@ def pooled_compare(
     intervals: dict[str, dict[int, tuple[float, float]]] | None = None
     spread: dict[int, dict[str, Any]] = {}
     if S > 1:
-        gains = {k: pooled_mean(vg[k], confidence) for k in ks_l}
+        gains = {k: pooled_mean([v.tolist() for v in vg[k]], confidence) for k in ks_l}
         intervals = {
             "gain": {k: g.ci for k, g in gains.items()},
             "base": {k: pooled_mean(vb[k], confidence).ci for k in ks_l},

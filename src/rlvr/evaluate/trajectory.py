@@ -36,7 +36,7 @@ def mean_trajectory(trajectories: Sequence[Sequence[Mapping[str, Any]]]) -> list
         points = [next(p for p in t if p["step"] == step) for t in trajectories]
         row: dict[str, Any] = {"step": step}
         for key in POINT_KEYS:
-            vals = [p.get(key) for p in points if _num(p.get(key))]
+            vals = [float(p[key]) for p in points if _num(p.get(key))]
             row[key] = round(statistics.fmean(vals), 6) if vals else None
         out.append(row)
     return out

@@ -373,10 +373,11 @@ def _train(
     probe."""
     from rlvr.grpo.trainer import Trainer
 
-    every = cfg.trajectory_every if probe_sets else 0
+    probes: Mapping[str, list[dict[str, Any]]] = probe_sets or {}
+    every = cfg.trajectory_every if probes else 0
     trajectory: list[dict[str, Any]] = []
     if every:
-        trajectory.append({**probe(cfg, policy, probe_sets, eval_verifier, 0), "entropy": None})
+        trajectory.append({**probe(cfg, policy, probes, eval_verifier, 0), "entropy": None})
     window: list[float] = []
 
     def on_step(step: int, m: dict[str, Any]) -> None:
@@ -387,7 +388,7 @@ def _train(
         if isinstance(ent, (int, float)) and math.isfinite(ent):
             window.append(float(ent))
         if step % every == 0 or step == cfg.steps:
-            point = probe(cfg, policy, probe_sets, eval_verifier, step)
+            point = probe(cfg, policy, probes, eval_verifier, step)
             point["entropy"] = round(statistics.fmean(window), 6) if window else None
             window.clear()
             trajectory.append(point)

@@ -9,8 +9,9 @@ calls equal them. The bar (``passed``): every scenario pooled-recovered and reco
 ``BAR[profile]`` of its seeds, and every broken lab of ``rlvr.lab.mutants`` caught (the bar fails
 under it), judged from the same runs.
 
-Seeds: the scenarios were tuned on seeds 0-9 only; calibration runs on ``DEFAULT_SEED`` onwards
-unless ``--seed`` says otherwise, so what it reports was never seen while tuning.
+Seeds: the scenarios were tuned on ``TUNING_SEEDS`` only; calibration runs on ``DEFAULT_SEED`` onwards
+unless ``--seed`` says otherwise, so what it reports was never seen while tuning (a run that overlaps
+the tuning seeds says which in ``seeds_tuned_on``).
 ``DIR/calibration.json`` is the contract the README describes; ``DIR/calibration.html`` is its page.
 """
 
@@ -32,11 +33,13 @@ __all__ = [
     "BAR", "DEFAULT_SEED", "SCENARIOS", "TUNING_SEEDS", "Scenario", "judge", "observe", "recovered", "run_calibration",
 ]
 
-DEFAULT_SEED = 1000
+DEFAULT_SEED = 2000
 """First seed of a calibration by default: far from the seeds the scenarios were tuned on."""
 
-TUNING_SEEDS = range(0, 10)
-"""The only seeds any scenario's settings were chosen on; never a calibration's reported seeds."""
+TUNING_SEEDS = (*range(0, 10), 1000, 1001, 1002)
+"""Every seed any scenario's settings were chosen on (never a calibration's reported seeds): 0-9,
+and 1000-1002, the first default range, whose run missed compression and ood and so shaped their
+redesign (the README says so)."""
 
 BAR = {"quick": 2 / 3, "full": 4 / 5}
 """Share of its seeds on which each scenario must be recovered (rounded up)."""
@@ -71,10 +74,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "compression",
         "carries are never shown in warm-up (a stratum neither the base nor RL can reach at any k), the rest "
-        "slips 30% of the time: RL can only sharpen what the base already reaches, so pass@1 rises and pass@K "
-        "stays within a 5-point margin (judged on 300 problems; a 2-point margin needs far more problems or "
-        "seeds than a quick study has, and the lab then says compression_ceiling_unresolved)",
-        "pure_compression", None, overrides={"carry_drop": 1.0, "pretrain_noise": 0.3, "n_test": 300, "margin": 0.05},
+        "slips 30% of the time: RL can only sharpen what the base already reaches, so pass@1 rises and pass@16 "
+        "stays within a 5-point margin (300 problems, 16 samples each; measured on tuning seeds, pass@8 still "
+        "gains a few points on some seeds and pass@32 loses about 3, so 'no change at large k' holds at k = 16 "
+        "within 5 points, not at every k and not within 2, which a quick study cannot resolve)",
+        "pure_compression", None,
+        overrides={"carry_drop": 1.0, "pretrain_noise": 0.3, "n_test": 300, "n_samples": 16, "margin": 0.05},
     ),
     Scenario(
         "capability",
@@ -110,9 +115,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "ood",
-        "carries never shown and half the warm-up answers slip: RL sharpens the seen additions, its entropy "
-        "falls on every seed and it loses the held-out tens-digit pairs of the shifted set",
-        None, None, overrides={"carry_drop": 1.0}, ood=("trained", True),
+        "the collapse recipe on arithmetic (no KL anchor, learning rate 4e-4): RL sharpens the seen additions, its "
+        "entropy falls on every seed and it loses the held-out tens-digit pairs of the shifted set (judged on 200 "
+        "shifted problems)",
+        None, None, overrides={"kl_beta": 0.0, "learning_rate": 4e-4, "n_shifted": 200}, ood=("trained", True),
     ),
     Scenario(
         "uninformative",
@@ -260,10 +266,11 @@ def _judge_mutant(
     mutant: Mutant, chosen: Sequence[Scenario], runs: Mapping[str, tuple[LabConfig, list[dict[str, Any]], dict[str, Any]]],
     profile: str,
 ) -> dict[str, Any]:
-    """Whether the bar fails under ``mutant``, and which scenarios fail it."""
-    failing = []
+    """Whether the bar fails under ``mutant``: caught by the scenarios that meet the bar as run and
+    miss it under the mutant (a scenario the real lab already misses proves nothing about a mutant)."""
+    caught_by = []
     for sc in chosen:
         cfg, seeds, summary = runs[sc.name]
-        if not judge(sc, _mutated(mutant, cfg, seeds, summary), profile)["met"]:
-            failing.append(sc.name)
-    return {"name": mutant.name, "why": mutant.why, "caught": bool(failing), "caught_by": failing}
+        if judge(sc, summary, profile)["met"] and not judge(sc, _mutated(mutant, cfg, seeds, summary), profile)["met"]:
+            caught_by.append(sc.name)
+    return {"name": mutant.name, "why": mutant.why, "caught": bool(caught_by), "caught_by": caught_by}

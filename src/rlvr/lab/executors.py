@@ -13,7 +13,6 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 from rlvr.errors import ConfigError
@@ -103,10 +102,11 @@ class RayExecutor:
     here = False
 
     def __init__(self, workers: int) -> None:
+        from rlvr.engine import EngineConfig
         from rlvr.engine.ray import import_ray, init_ray  # the verify executor's Ray start-up
 
         self.ray = import_ray()
-        self.owned = init_ray(self.ray, SimpleNamespace(address=None, workers=workers))
+        self.owned = init_ray(self.ray, EngineConfig(workers=workers, executor="ray"))
         self.tasks: dict[Callable[..., Any], Any] = {}
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:

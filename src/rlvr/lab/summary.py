@@ -33,16 +33,18 @@ def _arms(seeds: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _pooled_passk(per_seed: list[Mapping[str, Any]], ks: list[int], n_boot: int, seed: int) -> tuple[dict, dict]:
-    from rlvr.evaluate.pooled import hierarchical_means, pooled_interval
+    """One arm's pooled pass@k per k and its interval (``pooled_mean_interval``: the seed-level
+    t-interval with several seeds, the problem bootstrap with one)."""
+    from rlvr.evaluate.pooled import pooled_mean_interval
     from rlvr.evaluate.samples import as_problem_map
     from rlvr.evaluate.summary import per_problem
 
     maps = [list(as_problem_map(m).values()) for m in per_seed]
-    points, reps = hierarchical_means([[per_problem(m, k) for m in maps] for k in ks], n_boot, seed)
-    return (
-        {str(k): points[i] for i, k in enumerate(ks)},
-        {str(k): list(pooled_interval(reps[i])) for i, k in enumerate(ks)},
-    )
+    points, cis = {}, {}
+    for k in ks:
+        point, ci = pooled_mean_interval([per_problem(m, k) for m in maps], n_boot=n_boot, seed=seed)
+        points[str(k)], cis[str(k)] = point, list(ci)
+    return points, cis
 
 
 def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -159,14 +161,14 @@ class Comparisons:
     ``b``, or None when a seed lacks that set."""
 
     def __init__(self, cfg: LabConfig, ks: list[int]) -> None:
-        self.kw = {"n_boot": cfg.n_boot, "seed": cfg.seed, "margin": cfg.margin}
+        self.kw: dict[str, Any] = {"n_boot": cfg.n_boot, "seed": cfg.seed, "margin": cfg.margin}
         self.ks = ks
         self.cache: dict[tuple[Any, ...], Any] = {}
 
     @staticmethod
     def sets_of(arm: str, name: str, seeds: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
         got = [(s["outcomes"].get(arm) or {}).get(name) for s in seeds]
-        return got if all(got) else None
+        return [g for g in got if g] if all(got) else None
 
     def __call__(self, a: str, b: str, name: str, seeds: Sequence[Mapping[str, Any]]) -> Any:
         from rlvr.evaluate.pooled import pooled_compare
