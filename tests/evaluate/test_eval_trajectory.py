@@ -45,7 +45,7 @@ def test_ood_warning_fires_on_a_consistent_shifted_decline_with_entropy_collapse
 @pytest.mark.parametrize(
     ("gains", "ents", "pooled_ci", "why"),
     [
-        ([-0.08, -0.10, -0.06], ((1.0, 0.5),) * 3, (-0.12, 0.01), "pooled interval reaches 0"),
+        ([-0.08, -0.10, -0.01], ((1.0, 0.5),) * 3, (-0.12, 0.01), "pooled interval reaches 0, one seed's too"),
         ([-0.08, 0.02, -0.06], ((1.0, 0.5),) * 3, (-0.12, -0.01), "one seed went the other way"),
         ([-0.08, -0.10, -0.06], ((1.0, 0.5), (1.0, 0.95), (1.0, 0.5)), (-0.12, -0.04), "entropy held on one seed"),
         ([-0.08, -0.10, -0.06], ((1.0, 0.5), (None, 0.5), (1.0, 0.5)), (-0.12, -0.04), "no entropy reading"),
@@ -53,6 +53,12 @@ def test_ood_warning_fires_on_a_consistent_shifted_decline_with_entropy_collapse
 )
 def test_ood_warning_needs_every_piece_of_evidence(gains, ents, pooled_ci, why):
     assert entropy_ood_warning("trained", _seeds(gains, ents), -0.06, pooled_ci) is None, why
+
+
+def test_ood_warning_fires_when_every_seed_shows_the_decline_though_the_pooled_interval_is_wide():
+    # Three seeds, each paired interval below 0, but spread apart: the t quantile of 2 df reaches 0.
+    seeds = _seeds([-0.03, -0.15, -0.06], half=0.025)
+    assert entropy_ood_warning("trained", seeds, -0.08, (-0.23, 0.07)) is not None
 
 
 def test_ood_warning_ignores_a_seed_whose_interval_lies_above_zero():
