@@ -89,6 +89,8 @@ def calibration_table(cal: dict, measured: dict[str, float] | None = None) -> st
     if measured:
         head += (f"; {measured['wall_s'] / 60:.1f} min wall-clock, {measured['peak_mb']:.0f} MB peak summed RSS, "
                  f"{measured['cpu_s']:.0f} CPU-seconds, cold cache")
+    elif cal.get("resumed"):
+        head += "; re-judged by `--resume` from the stored jobs of an earlier run (times: that run's)"
     elif cal.get("seconds"):
         head += f"; {cal['seconds'] / 60:.1f} min wall-clock by its own clock (calibration.json)"
     rows = [

@@ -235,3 +235,18 @@ def test_docstrings_cite_no_file_outside_the_repository():
     stale = KNOWN_DESIGN_CITATIONS - citing
     assert not stale, f"no longer cite DESIGN.md (remove from the list): {sorted(stale)}"
     assert citing <= KNOWN_DESIGN_CITATIONS, f"cite DESIGN.md: {sorted(citing - KNOWN_DESIGN_CITATIONS)}"
+
+
+def test_test_modules_have_unique_basenames():
+    """The suite runs in pytest's default import mode, where two test files with one basename in
+    different folders stop collection ("import file mismatch")."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(tests.rglob("*.py")):
+        if path.name == "conftest.py" or "__pycache__" in path.parts:
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(tests)} and {path.relative_to(tests)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, "test modules sharing a basename: " + "; ".join(clashes)

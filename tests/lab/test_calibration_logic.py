@@ -55,7 +55,8 @@ def spurious(rng):
 
 
 def null(rng):
-    base = _reach(rng)
+    # 600 problems: the random arm's own sampling noise must leave room to *show* no gain below 5 points.
+    base = _reach(rng, n=600, hard=240)
     return arms(base, _spread(rng, base + 0.2))
 
 

@@ -226,7 +226,7 @@ def run_calibration(
     t_start = time.perf_counter()
     result: dict[str, Any] = {
         "profile": profile, "seed": seed, "passed": False, "seeds_tuned_on": tuned, "scenarios": [], "mutants": [],
-        "workers": workers,
+        "workers": workers, "resumed": resume,
     }
     done: dict[str, dict[str, Any]] = {}
     finished_runs: dict[str, tuple[LabConfig, list[dict[str, Any]], dict[str, Any]]] = {}

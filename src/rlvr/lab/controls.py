@@ -52,14 +52,15 @@ def zero_std_share(run: Mapping[str, Any]) -> float | None:
     return round(statistics.fmean(head), 6) if head else None
 
 
-def overall_call(labels_by_control: Mapping[str, Sequence[str]]) -> tuple[list[str], str]:
+def overall_call(labels_by_control: Mapping[str, Sequence[str]]) -> tuple[list[str], str | None]:
     """The study's call from its controls' labels: ``(labels, label)``, labels the union of every
-    control's (in ``LABEL_ORDER``), label the first of ``OVERALL_ORDER`` that some control shows."""
+    control's (in ``LABEL_ORDER``), label the first of ``OVERALL_ORDER`` that some control shows
+    (None: no control arm was trained)."""
     union = {lab for labels in labels_by_control.values() for lab in labels}
     labels = [lab for lab in LABEL_ORDER if lab in union]
     shown = {labels[0] for labels in labels_by_control.values() if labels}
     label = next((lab for lab in OVERALL_ORDER if lab in union and (lab == "spurious_gain" or lab in shown)), None)
-    return labels, label or (labels[0] if labels else "control_inconclusive")
+    return labels, label or (labels[0] if labels else None)
 
 
 def study_controls(
@@ -100,8 +101,10 @@ def study_controls(
             "verdict": res.verdict,
             "per_seed": per_seed,
         }
-    labels, label = overall_call({arm: c["labels"] for arm, c in controls.items()})
-    out: dict[str, Any] = {"controls": controls, "labels": labels, "label": label, "flag": "spurious_gain" in labels}
+    study_labels, study_label = overall_call({arm: c["labels"] for arm, c in controls.items()})
+    out: dict[str, Any] = {
+        "controls": controls, "labels": study_labels, "label": study_label, "flag": "spurious_gain" in study_labels,
+    }
     if "random_control" in controls:
         diff = compare("random_control", "trained", "in_distribution", seeds)
         out["real_minus_random"] = {

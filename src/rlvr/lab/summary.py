@@ -43,7 +43,8 @@ def _pooled_passk(per_seed: list[Mapping[str, Any]], ks: list[int], n_boot: int,
     points, cis = {}, {}
     for k in ks:
         point, ci = pooled_mean_interval([per_problem(m, k) for m in maps], n_boot=n_boot, seed=seed)
-        points[str(k)], cis[str(k)] = point, list(ci)
+        # A t-interval on few seeds can reach past what a rate can be: clip it to [0, 1].
+        points[str(k)], cis[str(k)] = point, [max(0.0, ci[0]), min(1.0, ci[1])]
     return points, cis
 
 
@@ -227,6 +228,8 @@ def _point_passk(problems: Mapping[str, Any], ks: list[int]) -> dict[str, float]
 
 
 def _spurious_message(controls: Mapping[str, Any], real_gain: float, threshold: float) -> str:
+    if not controls:
+        return f"no control arm was trained, so no spurious-reward call is made (the real reward: {100 * real_gain:+.1f})."
     parts = [f"{c['label'].replace('_', ' ')}: the {CONTROL_NAMES[arm]} arm: {c['reason']}" for arm, c in controls.items()]
     return "; ".join(parts) + f" (threshold {100 * threshold:.0f} points; the real reward: {100 * real_gain:+.1f})."
 
