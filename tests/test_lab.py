@@ -202,8 +202,14 @@ def test_quick_lab_run_end_to_end(tmp_path, monkeypatch):
     assert margin == 0.02
     dirs = {key: direction(comp["capability_gain"][k], comp["capability_gain_ci"][k], margin)
             for key, k in (("pass_at_1", "1"), ("pass_at_K", "8"))}
-    assert v["directions"] == dirs and dirs["pass_at_1"] == "up"
+    assert v["directions"] == dirs
     assert v["label"] == verdict_label(dirs["pass_at_1"], dirs["pass_at_K"])
+    # Every seed shows its own pass@1 gain (its paired problem interval above 0); pooled over 3 seeds
+    # that differ (+9 to +22 points here) the t quantile of 2 df may leave it unresolved, and then
+    # the verdict must not claim one.
+    assert all(p["comparison"]["directions"]["pass_at_1"] == "up" for p in summary["per_seed"])
+    if dirs["pass_at_1"] != "up":
+        assert v["label"] in {"inconclusive", "coverage_gain"}
     # Pooled = mean of the seeds, its interval covering the seeds' spread.
     for arm in arms:
         seeds_p1 = [p["pass_at_k"][arm]["in_distribution"]["1"] for p in summary["per_seed"]]
