@@ -172,7 +172,9 @@ def _mutated(mutant: Mutant, cfg: LabConfig, seeds: Sequence[Mapping[str, Any]],
     from rlvr.lab.summary import lab_summary
 
     if mutant.seeds is not None:
-        summary = lab_summary(cfg, mutant.seeds(seeds))
+        mutated = mutant.seeds(seeds)
+        if mutated != list(seeds):  # a scenario without the mutated arm needs no second summary
+            summary = lab_summary(cfg, mutated)
     return mutant.summary(summary) if mutant.summary is not None else summary
 
 
