@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlvr.diagnostics import keys
+from rlvr.evaluate.verdict import verdict_label
 
 __all__ = ["MUTANTS", "Mutant"]
 
@@ -57,8 +58,6 @@ def _constant_control(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _old_rule(comp: Mapping[str, Any] | None, old: str) -> str:
     """The verdict of a lab that calls a change flat whenever its interval includes 0."""
-    from rlvr.evaluate.verdict import verdict_label
-
     if not comp or old == "uninformative":
         return old
     gains, cis = comp["capability_gain"], comp["capability_gain_ci"]
@@ -79,8 +78,6 @@ def _no_floor_guard(summary: dict[str, Any]) -> dict[str, Any]:
     def unguarded(comp: Mapping[str, Any] | None, old: str) -> str:
         if old != "uninformative" or not comp:
             return old
-        from rlvr.evaluate.verdict import verdict_label
-
         dirs = comp.get("directions") or {}
         return verdict_label(dirs.get("pass_at_1", "inconclusive"), dirs.get("pass_at_K", "inconclusive"))
 
