@@ -33,16 +33,35 @@ def test_task_errors():
         arithmetic(3, ops="/")
 
 
-def test_worked_examples_noise_gives_near_misses():
+def test_worked_examples_draws_carry_drops_then_slips_in_record_order():
+    recs = [
+        {"prompt": "17+25=", "solution": "42", "carry_dropped": "32"},
+        {"prompt": "3*4=", "answer": "12"},  # no solution: the answer is shown
+        {"prompt": "x"},  # nothing to show: skipped, no draw
+        {"prompt": "8+1=", "solution": "9"},
+    ]
+    assert worked_examples(recs) == [("17+25=", "42"), ("3*4=", "12"), ("8+1=", "9")]
+    # random.Random(3) draws 0.238, 0.544, 0.370, then choice((-1, 1)) = +1: record 1's carry-drop draw
+    # 0.238 < 0.5 shows "32"; record 2's slip draw 0.544 >= 0.5 keeps "12"; record 4's slip draw
+    # 0.370 < 0.5 slips its last digit 9 by +1 to 0.
+    assert worked_examples(recs, noise=0.5, carry_drop=0.5, seed=3) == [("17+25=", "32"), ("3*4=", "12"), ("8+1=", "0")]
+
+
+def test_worked_examples_noise_gives_slips_and_copies():
     recs = arithmetic(50, seed=0, max_operand=9)
-    clean = worked_examples(recs)
-    assert clean == [(r["prompt"], r["answer"]) for r in recs]
     noisy = worked_examples(recs, noise=0.5, copies=4, seed=0)
     assert len(noisy) == 200
-    answers = {r["prompt"]: int(r["answer"]) for r in recs}
-    wrong = [(p, a) for p, a in noisy if int(a) != answers[p]]
+    assert [p for p, _ in noisy[:4]] == [recs[0]["prompt"]] * 4
+    answers = {r["prompt"]: r["answer"] for r in recs}
+    wrong = [(p, a) for p, a in noisy if a != answers[p]]
     assert 0.35 < len(wrong) / len(noisy) < 0.65
-    assert all(abs(int(a) - answers[p]) <= 2 for p, a in noisy)
+    # A slip moves the last digit by one (mod 10) and keeps the rest.
+    assert all(a[:-1] == answers[p][:-1] and (int(a[-1]) - int(answers[p][-1])) % 10 in (1, 9) for p, a in wrong)
+    malformed = worked_examples(recs, malformed=0.5, seed=0)
+    share = sum(a.startswith("a") for _, a in malformed) / len(malformed)
+    assert 0.3 < share < 0.7
+    with pytest.raises(ConfigError, match="copies"):
+        worked_examples(recs, copies=0)
 
 
 def test_load_prompts_and_errors(tmp_path):

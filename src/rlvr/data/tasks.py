@@ -319,24 +319,36 @@ def worked_examples(
     *,
     prompt_field: str = "prompt",
     noise: float = 0.0,
+    carry_drop: float = 0.0,
+    malformed: float = 0.0,
     copies: int = 1,
     seed: int = 0,
 ) -> list[tuple[str, str]]:
-    """(prompt, answer) pairs for supervised warm-up of a fresh model.
+    """(prompt, worked solution) pairs for the supervised warm-up of a fresh tiny model.
 
-    With ``noise`` > 0, that share of the pairs gets a near-miss answer (an integer answer ± 1..2),
-    and ``copies`` pairs are made per record: the warmed-up model then puts roughly 1 − noise of
-    its probability on the right answer, a base model that is *sometimes* right for RL to sharpen.
+    The solution shown is the record's ``solution`` (else its ``answer``; records with neither are
+    skipped), ``copies`` times per record, each copy drawn on its own: a ``carry_drop`` share of the
+    records that carry a ``carry_dropped`` solution show that one instead; otherwise a ``noise``
+    share show a ``slip``; then a ``malformed`` share of all get a letter prefix (unparsable). The
+    warmed-up model then knows the method but is only sometimes right: a base for RL to sharpen.
+    One ``random.Random(seed)`` draws every choice in record order (the lab's cached bases depend on
+    this exact order of draws).
     """
+    if copies < 1:
+        raise ConfigError(f"worked_examples: copies must be >= 1, got {copies}")
     rng = random.Random(seed)
     pairs = []
     for r in records:
-        if r.get("answer") is None:
+        solution = r.get("solution", r.get("answer"))
+        if solution is None:
             continue
-        answer = str(r["answer"])
         for _ in range(copies):
-            shown = answer
-            if noise > 0 and rng.random() < noise and answer.lstrip("-").isdigit():
-                shown = str(max(0, int(answer) + rng.choice((-2, -1, 1, 2))))
+            shown = str(solution)
+            if "carry_dropped" in r and carry_drop and rng.random() < carry_drop:
+                shown = str(r["carry_dropped"])
+            elif rng.random() < noise:
+                shown = slip(shown, rng)
+            if malformed and rng.random() < malformed:
+                shown = "a" + shown
             pairs.append((str(r[prompt_field]), shown))
     return pairs

@@ -69,28 +69,21 @@ def build_policy(config: GRPOConfig, records: Sequence[Mapping[str, Any]] | None
 
         opts = {} if m.chat_template is None else {"chat_template": m.chat_template}
         return check_trainable(load_policy(m.path, device=device, dtype=m.dtype, **opts))
-    from rlvr.policy.tiny import TinyConfig, TinyPolicy, cache_key, cached_model, pretrain
+    from rlvr.policy.tiny import TinyConfig, TinyPolicy, warm_up
 
     tcfg = TinyConfig(n_layer=m.tiny.n_layer, n_head=m.tiny.n_head, n_embd=m.tiny.n_embd, block_size=m.tiny.block_size)
     if not m.pretrain_steps:
         return TinyPolicy(tcfg, seed=config.run.seed, device=device)
-    pairs = warmup_pairs(config, records)
-    key = cache_key(
-        tiny=tcfg.__dict__, steps=m.pretrain_steps, lr=m.pretrain_lr, seed=config.run.seed, pairs=pairs
+    policy, _ = warm_up(
+        tcfg, warmup_pairs(config, records), steps=m.pretrain_steps, lr=m.pretrain_lr, seed=config.run.seed,
+        cache_dir=m.pretrain_cache or cache_root() / "tiny", device=device,
     )
-    folder = Path(m.pretrain_cache) if m.pretrain_cache else cache_root() / "tiny"
-
-    def build() -> TinyPolicy:
-        policy = TinyPolicy(tcfg, seed=config.run.seed, device="cpu")
-        pretrain(policy, pairs, steps=m.pretrain_steps, lr=m.pretrain_lr, seed=config.run.seed)
-        return policy
-
-    cached, _ = cached_model(folder, key, build)
-    return TinyPolicy.load(cached, device=device)
+    return policy
 
 
 def warmup_pairs(config: GRPOConfig, records: Sequence[Mapping[str, Any]] | None) -> list[tuple[str, str]]:
-    """Worked examples for the tiny warm-up: a fresh draw of the built-in task, else the prompts."""
+    """Worked examples for the tiny warm-up (``rlvr.data.tasks.worked_examples``: a ``pretrain_noise``
+    share slipped, 4 copies per record when noisy): a fresh draw of the built-in task, else the prompts."""
     d = config.data
     if d.task is not None:
         from rlvr.data.tasks import make_task

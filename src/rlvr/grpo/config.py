@@ -129,8 +129,8 @@ class ModelConfig:
     pretrain_lr: float = 3e-3
     """Learning rate of that warm-up."""
     pretrain_noise: float = 0.0
-    """Share of worked examples shown with a near-miss answer, so the warmed-up model is only
-    sometimes right (a base model for RL to sharpen)."""
+    """Share of worked examples shown with a slip (``rlvr.data.tasks.slip``: the answer's last digit
+    off by one), so the warmed-up model is only sometimes right (a base model for RL to sharpen)."""
     pretrain_cache: str | None = None
     """Folder caching warmed-up tiny models by config hash (None: ~/.cache/rlvr/tiny)."""
 

@@ -14,7 +14,6 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -282,54 +281,26 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
         policy = load_policy(cfg.model, device=cfg.device)
         advance(1, info=str(cfg.model))
         return policy
+    from rlvr.data.tasks import worked_examples
     from rlvr.grpo.build import cache_root
-    from rlvr.policy.tiny import TinyPolicy, cache_key, cached_model, pretrain
+    from rlvr.policy.tiny import warm_up
 
-    tcfg = _tiny_config(cfg)
     spec = TASK_SPECS[cfg.task]
-    noise = cfg.pretrain_noise if cfg.pretrain_noise is not None else spec.pretrain_noise
-    drop = cfg.carry_drop if cfg.carry_drop is not None else spec.carry_drop
-    pairs = _worked_pairs(splits["pretrain"], noise, cfg.seed, carry_drop=drop, malformed=cfg.malformed)
-    key = cache_key(tiny=asdict(tcfg), steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed, pairs=pairs)
-    folder = Path(cfg.cache_dir) if cfg.cache_dir else cache_root() / "lab"
-
-    def build() -> Any:
-        policy = TinyPolicy(tcfg, seed=cfg.seed)
-        pretrain(
-            policy, pairs, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed,
-            on_step=lambda step, loss: advance(1, info=f"loss {loss:.3f}"),
-        )
-        return policy
-
-    cached, hit = cached_model(folder, key, build)
+    pairs = worked_examples(
+        splits["pretrain"], seed=cfg.seed, malformed=cfg.malformed,
+        noise=cfg.pretrain_noise if cfg.pretrain_noise is not None else spec.pretrain_noise,
+        carry_drop=cfg.carry_drop if cfg.carry_drop is not None else spec.carry_drop,
+    )
+    policy, hit = warm_up(
+        _tiny_config(cfg), pairs, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed,
+        cache_dir=cfg.cache_dir or cache_root() / "lab", device=cfg.device,
+        on_step=lambda step, loss: advance(1, info=f"loss {loss:.3f}"),
+    )
     if hit:
         advance(cfg.pretrain_steps, info="cached")
     shutil.rmtree(base_dir, ignore_errors=True)
-    shutil.copytree(cached, base_dir)
-    return TinyPolicy.load(base_dir, device=cfg.device)
-
-
-def _worked_pairs(
-    records: Sequence[Mapping[str, Any]], noise: float, seed: int, *, carry_drop: float = 0.0,
-    malformed: float = 0.0,
-) -> list[tuple[str, str]]:
-    """(prompt, solution) warm-up pairs: a ``carry_drop`` share of the records that have a
-    ``carry_dropped`` solution show it, and a ``noise`` share of the rest a slip; then a
-    ``malformed`` share of all get a letter prefix (unparsable)."""
-    from rlvr.data.tasks import slip
-
-    rng = random.Random(seed)
-    pairs = []
-    for r in records:
-        shown = str(r["solution"])
-        if "carry_dropped" in r and carry_drop and rng.random() < carry_drop:
-            shown = str(r["carry_dropped"])
-        elif rng.random() < noise:
-            shown = slip(shown, rng)
-        if malformed and rng.random() < malformed:
-            shown = "a" + shown
-        pairs.append((r["prompt"], shown))
-    return pairs
+    policy.save(base_dir)  # every RL arm starts from this copy (``_fresh_copy``)
+    return policy
 
 
 def _fresh_copy(cfg: LabConfig, base_dir: Path) -> Any:

@@ -25,7 +25,9 @@ from torch import Tensor, nn
 from rlvr.errors import ConfigError
 from rlvr.policy.base import TokenBatch, TorchPolicy, make_generator
 
-__all__ = ["MARKER", "CharTokenizer", "TinyConfig", "TinyGPT", "TinyPolicy", "cache_key", "cached_model", "pretrain"]
+__all__ = [
+    "MARKER", "CharTokenizer", "TinyConfig", "TinyGPT", "TinyPolicy", "cache_key", "cached_model", "pretrain", "warm_up",
+]
 
 MARKER = "rlvr_tiny.json"
 DEFAULT_CHARSET = string.digits + string.ascii_letters + string.punctuation + " \n"
@@ -325,3 +327,32 @@ def cache_key(**parts: Any) -> str:
     """A short stable hash of JSON-able parts (pretraining cache folders)."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def warm_up(
+    cfg: TinyConfig,
+    pairs: list[tuple[str, str]],
+    *,
+    steps: int,
+    lr: float,
+    seed: int,
+    cache_dir: str | Path,
+    device: str = "cpu",
+    on_step: Callable[[int, float], None] | None = None,
+) -> tuple[TinyPolicy, bool]:
+    """A fresh tiny model (``cfg``, initialised from ``seed``) after ``pretrain`` on ``pairs``, and
+    whether it came from the cache.
+
+    The one warm-up of the tiny model (``rlvr train`` and ``rlvr lab`` both use it): it trains on the
+    CPU and is cached under ``cache_dir`` by a hash of everything that shapes it (model size, steps,
+    learning rate, seed and the pairs), so a rerun costs a load; ``on_step`` sees a miss's steps.
+    """
+    key = cache_key(tiny=asdict(cfg), steps=steps, lr=lr, seed=seed, pairs=pairs)
+
+    def build() -> TinyPolicy:
+        policy = TinyPolicy(cfg, seed=seed, device="cpu")
+        pretrain(policy, pairs, steps=steps, lr=lr, seed=seed, on_step=on_step)
+        return policy
+
+    cached, hit = cached_model(Path(cache_dir), key, build)
+    return TinyPolicy.load(cached, device=device), hit
