@@ -16,7 +16,6 @@ import argparse
 import json
 import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ def main() -> None:
         for i, (name, overrides) in enumerate(RECIPES.items()):
             arm_dir = seed_dir / f"recipe{i}"
             shutil.copytree(seed_dir / "base", arm_dir / "base", dirs_exist_ok=True)
-            arm = run_arm(replace(cfg, **overrides), arm_dir, "random_control", prep)
+            arm = run_arm(cfg.updated(**overrides), arm_dir, "random_control", prep)
             row: dict[str, Any] = {"seed": s, "recipe": name}
             for test_set in ("in_distribution", "shifted"):
                 c = pooled_compare([prep["base_outcomes"][test_set]], [arm["outcomes"][test_set]], [1, 8], n_boot=400)

@@ -144,7 +144,7 @@ def test_lab_config_rejects_bad_settings(overrides, message):
 
 def test_profiles_and_overrides():
     quick = lab_config("quick", seed=3, steps=None)
-    assert quick.profile == "quick" and quick.seed == 3 and quick.steps < lab_config().steps
+    assert quick.profile == "quick" and quick.seed == 3 and quick.grpo.run.steps < lab_config().grpo.run.steps
     assert quick.ks() == [1, 2, 4, 8]
     with pytest.raises(ConfigError, match="unknown profile"):
         lab_config("huge")

@@ -21,7 +21,7 @@ def test_fingerprint_keeps_only_what_changes_a_jobs_numbers():
     assert fingerprint(same) == fingerprint(cfg)
     for field, value in (("steps", 101), ("seed", 1), ("learning_rate", 1e-3), ("band", (0.1, 0.9)),
                          ("format_control", False)):
-        assert fingerprint(replace(cfg, **{field: value})) != fingerprint(cfg), field
+        assert fingerprint(cfg.updated(**{field: value})) != fingerprint(cfg), field
     assert fingerprint(cfg)["band"] == [0.05, 0.95]  # JSON data: as it reads back from a job file
     assert "out_dir" not in fingerprint(cfg) and "workers" not in fingerprint(cfg)
 
@@ -45,7 +45,7 @@ def test_saved_job_reads_back_as_the_json_copy_it_returns(tmp_path):
     # Settings no job reads keep it; one a job reads refuses it, naming the field and both values.
     assert load_job(tmp_path, "prep", replace(cfg, workers=3, n_boot=7)) is not None
     with pytest.raises(ConfigError, match=r"jobs/prep.json was run with another config \(steps: 100 -> 50\)"):
-        load_job(tmp_path, "prep", replace(cfg, steps=50))
+        load_job(tmp_path, "prep", cfg.updated(steps=50))
 
 
 def test_bad_job_files_and_results_fail_clearly(tmp_path):

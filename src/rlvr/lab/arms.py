@@ -114,7 +114,7 @@ def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dic
         cur = phases.run(
             "curate", "curate (base pass rate)", len(pool),
             lambda adv: curate(
-                base, pool, verifier, k=cfg.curate_k, band=cfg.band, temperature=cfg.temperature,
+                base, pool, verifier, k=cfg.curate_k, band=cfg.band, temperature=cfg.grpo.rollout.temperature,
                 max_new_tokens=cfg.new_tokens(), seed=cfg.seed, on_batch=lambda n: adv(n),
             ),
         )
@@ -175,7 +175,7 @@ def run_arm(cfg: LabConfig, out: Path, arm: str, prep: Mapping[str, Any], phases
         policy = _fresh_copy(cfg, out / "base")
         run_name = RUN_DIRS[arm]
         run = phases.run(
-            run_name, f"GRPO ({arm.replace('_', ' ')})", cfg.steps,
+            run_name, f"GRPO ({arm.replace('_', ' ')})", cfg.grpo.run.steps,
             lambda adv: _train(
                 cfg, policy, arm_verifier, prep["kept"], out / run_name, adv, probe_sets=probe_sets,
                 eval_verifier=verifier,
@@ -313,26 +313,6 @@ def _fresh_copy(cfg: LabConfig, base_dir: Path) -> Any:
     return load_policy(str(base_dir), device=cfg.device)
 
 
-def _train_config(cfg: LabConfig, run_dir: Path) -> Any:
-    from rlvr.grpo.config import config_from_dict
-
-    spec = cfg.spec()
-    model: dict[str, Any] = {"path": cfg.model} if cfg.custom else {"name": "tiny"}
-    data: dict[str, Any] = {"path": cfg.data} if cfg.custom else {"task": spec.generator}  # type: ignore[union-attr]
-    return config_from_dict({
-        "algorithm": cfg.algorithm,
-        "run": {"steps": cfg.steps, "seed": cfg.seed, "out_dir": str(run_dir), "checkpoint_every": 0,
-                "keep_checkpoints": 1, "device": cfg.device, "threads": cfg.threads or 0, "progress": False},
-        "model": model,
-        "data": data,
-        "rollout": {"prompts_per_step": cfg.prompts_per_step, "group_size": cfg.group_size,
-                    "temperature": cfg.temperature, "max_new_tokens": cfg.new_tokens()},
-        "optim": {"learning_rate": cfg.learning_rate, "epochs": cfg.epochs, "minibatches": cfg.minibatches},
-        "loss": {"beta": cfg.kl_beta, **{k: v for k, v in (("eps_low", cfg.eps_low), ("eps_high", cfg.eps_high))
-                                         if v is not None}},
-    })
-
-
 def _train(
     cfg: LabConfig, policy: Any, verifier: Any, prompts: list[dict[str, Any]], run_dir: Path,
     advance: Callable[..., None], probe_sets: Mapping[str, list[dict[str, Any]]] | None = None,
@@ -358,14 +338,14 @@ def _train(
         ent = m.get(keys.POLICY_ENTROPY)
         if isinstance(ent, (int, float)) and math.isfinite(ent):
             window.append(float(ent))
-        if step % every == 0 or step == cfg.steps:
+        if step % every == 0 or step == cfg.grpo.run.steps:
             point = probe(cfg, policy, probes, eval_verifier, step)
             point["entropy"] = round(statistics.fmean(window), 6) if window else None
             window.clear()
             trajectory.append(point)
 
     trainer = Trainer(
-        _train_config(cfg, run_dir), policy=policy, verifier=verifier, prompts=prompts, run_dir=run_dir,
+        cfg.arm_config(run_dir), policy=policy, verifier=verifier, prompts=prompts, run_dir=run_dir,
         quiet=True, callbacks=[on_step],
     )
     summary = trainer.train()

@@ -1,18 +1,28 @@
 """The lab's configuration: built-in task specs, the run config, profiles.
 
-``LabConfig`` is the one frozen config of ``rlvr lab``; the trainer's ``GRPOConfig`` of each arm
-is derived from it (``rlvr.lab.arms.train_config``).
+``LabConfig`` is the one frozen config of ``rlvr lab``. It holds the trainer's settings as a typed
+``GRPOConfig`` template (``grpo``); each RL arm's config is that template with the arm's seed, run
+folder, model and data (``LabConfig.arm_config``). ``lab_config`` and the CLI take the trainer's
+settings by their flat names (steps, learning_rate, kl_beta, ...: ``TRAINER_FIELDS``), and
+``LabConfig.flat`` gives them back flat (summary.json's ``config``, the job fingerprints).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from rlvr.data.tasks import HELD_OUT_PAIRS
 from rlvr.errors import ConfigError
+from rlvr.grpo.config import ALGORITHMS, DataConfig, GRPOConfig, LossConfig, ModelConfig, config_from_dict
 
-__all__ = ["PROFILES", "TASK_SPECS", "LabConfig", "TaskSpec", "lab_config"]
+__all__ = [
+    "PROFILES", "TASK_SPECS", "TRAINER_DEFAULTS", "TRAINER_FIELDS", "LabConfig", "TaskSpec", "lab_config",
+    "train_template", "trainer_values",
+]
 
 
 @dataclass(frozen=True)
@@ -119,33 +129,14 @@ class LabConfig:
     """Samples per pool prompt when measuring its base pass rate."""
     band: tuple[float, float] = (0.05, 0.95)
     """Pass-rate band kept by curation (inclusive)."""
-    algorithm: str = "grpo"
-    """GRPO-family preset of both RL runs."""
-    steps: int = 200
-    """RL steps of each arm (real and random control: the same budget)."""
-    prompts_per_step: int = 32
-    """Prompts per RL step."""
-    group_size: int = 8
-    """Completions per prompt (G)."""
-    learning_rate: float = 2e-4
-    """RL learning rate of every arm (the tiny model tolerates far more than LLM recipes' ~1e-6)."""
-    epochs: int = 1
-    """Passes over each rollout batch (PPO epochs; > 1 makes later updates off-policy, so the clip acts)."""
-    minibatches: int = 1
-    """Optimizer steps per epoch."""
-    eps_low: float | None = None
-    """Lower clip of the policy ratio (None: the algorithm preset's, 0.2)."""
-    eps_high: float | None = None
-    """Upper clip (None: the preset's; above ``eps_low``: DAPO's asymmetric clip-higher)."""
     random_p: float | None = None
     """Probability that the random-reward control pays 1 (None: the base's pass rate on the curated
     prompts; arXiv 2506.10947 used 0.5)."""
-    kl_beta: float = 0.1
-    """KL-to-base coefficient of every RL arm (0: no KL term). Without it the random control
-    random-walks away from the base at this learning rate (AdamW turns zero-mean gradient noise into
-    fixed-size steps) and stops being a null; with it the real arm still learns."""
-    temperature: float = 1.0
-    """Sampling temperature for RL and evaluation."""
+    grpo: GRPOConfig = field(default_factory=lambda: train_template())
+    """The trainer's config of every RL arm, as a template: algorithm, steps, rollout, optimizer and
+    loss (``train_template`` builds it from the flat names ``lab_config`` takes). Its ``model``,
+    ``data`` and the run's seed, folder, device and threads are placeholders that ``arm_config``
+    fills per arm; ``rollout.temperature`` is also the temperature of curation and evaluation."""
     n_samples: int = 32
     """Samples per test problem; pass@k is reported for k = 1, 2, 4, ... up to it."""
     max_new_tokens: int | None = None
@@ -197,27 +188,19 @@ class LabConfig:
             raise ConfigError("--model and --data go together: a transformers model needs your prompts, and vice versa")
         if self.shifted_data is not None and self.data is None:
             raise ConfigError("--shifted needs --model and --data")
-        for name in ("seeds", "n_pretrain", "n_pool", "n_test", "curate_k", "steps", "prompts_per_step", "n_samples"):
+        if not isinstance(self.grpo, GRPOConfig):
+            raise ConfigError(f"grpo must be a GRPOConfig (rlvr.lab.config.train_template), got {type(self.grpo).__name__}")
+        for name in ("seeds", "n_pretrain", "n_pool", "n_test", "curate_k", "n_samples"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.group_size < 2:
-            raise ConfigError("group_size must be >= 2: GRPO compares completions within a group")
         if self.trajectory_every < 0 or self.trajectory_problems < 1 or self.trajectory_samples < 1:
             raise ConfigError("trajectory_every must be >= 0, trajectory_problems and trajectory_samples >= 1")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {self.workers}")
-        if self.epochs < 1 or self.minibatches < 1:
-            raise ConfigError("epochs and minibatches must be >= 1")
-        for name in ("eps_low", "eps_high"):
-            v = getattr(self, name)
-            if v is not None and not 0.0 <= v < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {v}")
         if self.random_p is not None and not 0.0 < self.random_p < 1.0:
             raise ConfigError(f"random_p must be in (0, 1) (0 or 1 pays every completion alike: nothing to learn), got {self.random_p}")
         if not 0.0 <= self.margin < 0.5:
             raise ConfigError(f"margin is a fraction of problems (0.02 = 2 points), got {self.margin}")
-        if self.kl_beta < 0:
-            raise ConfigError("kl_beta must be >= 0 (0: no KL term)")
         if self.n_shifted < 0 or self.pretrain_steps < 0:
             raise ConfigError("n_shifted and pretrain_steps must be >= 0")
         if self.pretrain_noise is not None and not 0.0 <= self.pretrain_noise < 1.0:
@@ -237,6 +220,34 @@ class LabConfig:
     @property
     def custom(self) -> bool:
         return self.model is not None
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat name (the trainer's as ``trainer_values``): what summary.json's
+        ``config`` and the job fingerprints hold, and what ``lab_config`` / ``updated`` take."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "grpo":
+                out.update(trainer_values(self.grpo))
+            else:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+    def updated(self, **overrides: Any) -> LabConfig:
+        """This config with ``overrides`` by flat name (trainer names included; None values are kept)."""
+        return _from_flat({**self.flat(), **overrides})
+
+    def arm_config(self, run_dir: str | Path) -> GRPOConfig:
+        """The trainer's config of one RL arm: the template with this seed, ``run_dir``, device,
+        threads, the model (the user's, else a fresh tiny one) and the data, and the completion limit."""
+        t = self.grpo
+        spec = self.spec()
+        model = ModelConfig(path=self.model) if self.custom else ModelConfig(name="tiny")
+        data = DataConfig(path=self.data) if spec is None else DataConfig(task=spec.generator)
+        return replace(
+            t, model=model, data=data,
+            run=replace(t.run, seed=self.seed, out_dir=str(run_dir), device=self.device, threads=self.threads or 0),
+            rollout=replace(t.rollout, max_new_tokens=self.new_tokens()),
+        )
 
     def spec(self) -> TaskSpec | None:
         return None if self.custom else TASK_SPECS[self.task]
@@ -278,8 +289,96 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 def lab_config(profile: str = "default", **overrides: Any) -> LabConfig:
-    """A ``LabConfig`` from a profile, with ``overrides`` (None values are ignored) winning."""
+    """A ``LabConfig`` from a profile, with ``overrides`` (None values are ignored) winning; the
+    trainer's settings go by their flat names (``TRAINER_FIELDS``)."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
-    values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
-    return LabConfig(profile=profile, **values)
+    return _from_flat({**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}, "profile": profile})
+
+
+TRAINER_FIELDS: dict[str, tuple[str | None, str]] = {
+    "algorithm": (None, "algorithm"),  # GRPO-family preset of every RL arm
+    "steps": ("run", "steps"),  # RL steps of each arm (real and controls: the same budget)
+    "prompts_per_step": ("rollout", "prompts_per_step"),
+    "group_size": ("rollout", "group_size"),  # completions per prompt (G)
+    "learning_rate": ("optim", "learning_rate"),  # the tiny model tolerates far more than LLM recipes' ~1e-6
+    "epochs": ("optim", "epochs"),  # passes over each rollout batch (> 1: off-policy updates, the clip acts)
+    "minibatches": ("optim", "minibatches"),  # optimizer steps per epoch
+    "eps_low": ("loss", "eps_low"),  # lower ratio clip (None: the preset's)
+    "eps_high": ("loss", "eps_high"),  # upper clip (None: the preset's; above eps_low: DAPO's clip-higher)
+    "kl_beta": ("loss", "beta"),  # KL-to-base coefficient (0: no KL term)
+    "temperature": ("rollout", "temperature"),  # sampling temperature of RL, curation and evaluation
+}
+"""Flat name of each trainer setting of the lab -> (section of ``GRPOConfig``, None: top level; key)."""
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "algorithm": "grpo", "steps": 200, "prompts_per_step": 32, "group_size": 8, "learning_rate": 2e-4,
+    "epochs": 1, "minibatches": 1, "eps_low": None, "eps_high": None, "kl_beta": 0.1, "temperature": 1.0,
+}
+"""The lab's trainer defaults (not ``GRPOConfig``'s). kl_beta 0.1: without a KL term the random
+control random-walks away from the base at this learning rate (AdamW turns zero-mean gradient noise
+into fixed-size steps) and stops being a null; with it the real arm still learns."""
+
+_LAB_RUN = {"checkpoint_every": 0, "keep_checkpoints": 1, "progress": False}
+"""Run settings of every arm: no checkpoints but the last, no progress bar of its own."""
+
+
+def train_template(**values: Any) -> GRPOConfig:
+    """The lab's ``GRPOConfig`` template from flat trainer settings (``TRAINER_FIELDS``; missing ones
+    take ``TRAINER_DEFAULTS``; eps_low / eps_high None: the algorithm preset's). The model and data
+    are placeholders (``LabConfig.arm_config`` sets them)."""
+    unknown = sorted(set(values) - set(TRAINER_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown trainer setting {unknown[0]!r}; settings: {', '.join(TRAINER_FIELDS)}")
+    v = {**TRAINER_DEFAULTS, **values}
+    for name in ("steps", "prompts_per_step"):
+        if v[name] < 1:
+            raise ConfigError(f"{name} must be >= 1, got {v[name]}")
+    if v["group_size"] < 2:
+        raise ConfigError("group_size must be >= 2: GRPO compares completions within a group")
+    if v["epochs"] < 1 or v["minibatches"] < 1:
+        raise ConfigError("epochs and minibatches must be >= 1")
+    for name in ("eps_low", "eps_high"):
+        if v[name] is not None and not 0.0 <= v[name] < 1.0:
+            raise ConfigError(f"{name} must be in [0, 1), got {v[name]}")
+    if v["kl_beta"] < 0:
+        raise ConfigError("kl_beta must be >= 0 (0: no KL term)")
+    data: dict[str, Any] = {"model": {"name": "tiny"}, "data": {"task": "arithmetic"}, "run": dict(_LAB_RUN)}
+    for name, (section, key) in TRAINER_FIELDS.items():
+        if v[name] is None:
+            continue
+        if section is None:
+            data[key] = v[name]
+        else:
+            data.setdefault(section, {})[key] = v[name]
+    return config_from_dict(data)
+
+
+def trainer_values(template: GRPOConfig) -> dict[str, Any]:
+    """The flat trainer settings of a template (``train_template``'s inverse): eps_low / eps_high are
+    None where they are the algorithm preset's, as the lab records an unset clip."""
+    out: dict[str, Any] = {}
+    for name, (section, key) in TRAINER_FIELDS.items():
+        out[name] = getattr(template if section is None else getattr(template, section), key)
+    preset = _preset_clip(template.algorithm)
+    for i, name in enumerate(("eps_low", "eps_high")):
+        if out[name] == preset[i]:
+            out[name] = None
+    return out
+
+
+def _preset_clip(algorithm: str | None) -> tuple[float, float]:
+    """(eps_low, eps_high) of ``algorithm``'s preset (``LossConfig``'s defaults where it sets none)."""
+    loss = ALGORITHMS.get(algorithm or "", {}).get("loss", {})
+    default = LossConfig()
+    return loss.get("eps_low", default.eps_low), loss.get("eps_high", default.eps_high)
+
+
+def _from_flat(values: Mapping[str, Any]) -> LabConfig:
+    """A ``LabConfig`` from flat settings: the trainer's build the template, the rest are fields."""
+    names = {f.name for f in dataclasses.fields(LabConfig)} - {"grpo"}
+    unknown = sorted(set(values) - names - set(TRAINER_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown lab setting {unknown[0]!r}; settings: {', '.join(sorted(names | set(TRAINER_FIELDS)))}")
+    trainer = {k: v for k, v in values.items() if k in TRAINER_FIELDS}
+    return LabConfig(**{k: v for k, v in values.items() if k in names}, grpo=train_template(**trainer))

@@ -83,7 +83,8 @@ def job_cost(cfg: LabConfig, arm: str | None) -> float:
     width = (spec.block_size if spec is not None else 64) / 16
     if arm is None:
         return (cfg.pretrain_steps if not cfg.custom else 1) * 0.03 * width**0.6 + 2.0
-    return cfg.steps * cfg.prompts_per_step * cfg.group_size / 256 * 0.13 * width + 1.0
+    rollout = cfg.grpo.rollout
+    return cfg.grpo.run.steps * rollout.prompts_per_step * rollout.group_size / 256 * 0.13 * width + 1.0
 
 
 def priority(job: Job, workers: int) -> tuple[float, ...]:

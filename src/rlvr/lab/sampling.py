@@ -37,7 +37,7 @@ def probe(
             point[f"pass1_{name}"] = point[f"passk_{name}"] = None
             continue
         _, verdicts = generate_and_verify(
-            policy, records, n, verifier=verifier, temperature=cfg.temperature, max_new_tokens=cfg.new_tokens(),
+            policy, records, n, verifier=verifier, temperature=cfg.grpo.rollout.temperature, max_new_tokens=cfg.new_tokens(),
             seed=cfg.seed * 104_729 + step, step=step,
         )
         flags = judged_flags([str(r["id"]) for r in records], verdicts, n)
@@ -78,7 +78,7 @@ def sample_set(
         for start in range(0, len(records), batch):
             chunk = records[start : start + batch]
             flat, verdicts = generate_and_verify(
-                policy, chunk, n, verifier=verifier, temperature=cfg.temperature,
+                policy, chunk, n, verifier=verifier, temperature=cfg.grpo.rollout.temperature,
                 max_new_tokens=cfg.new_tokens(), seed=cfg.seed * 7919 + start + 1,
             )
             outcomes.update(judged_flags([str(r["id"]) for r in chunk], verdicts, n))

@@ -14,7 +14,6 @@ read identical values and end with identical numbers.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -45,7 +44,7 @@ _FORMAT = 1
 def fingerprint(cfg: LabConfig) -> dict[str, Any]:
     """The fields of ``cfg`` that a job's numbers depend on, as JSON data (tuples become lists),
     and the content hash of the user's prompt files (an edited file under the same name is new data)."""
-    values = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_JOB_INPUTS}
+    values = {k: v for k, v in cfg.flat().items() if k not in NOT_JOB_INPUTS}
     values["files_sha256"] = {name: file_hash(path) for name in ("data", "shifted_data")
                               if (path := getattr(cfg, name, None)) is not None}
     return json.loads(json.dumps(values, sort_keys=True, default=str))

@@ -12,7 +12,6 @@ import math
 import statistics
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from rlvr.diagnostics import keys
@@ -114,7 +113,7 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
         profile=cfg.profile,
         device=cfg.device,
         date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        config=json.loads(json.dumps(asdict(cfg), default=str)),
+        config=json.loads(json.dumps(cfg.flat(), default=str)),
         data={**first["data"], "curated_per_seed": [s["curated"] for s in seeds]},
         curation=first["curation"],
         hit_rate=round(statistics.fmean(s["hit_rate"] for s in seeds), 6),
