@@ -58,10 +58,10 @@ def main() -> None:
             arm = run_arm(cfg.updated(**overrides), arm_dir, "random_control", prep)
             row: dict[str, Any] = {"seed": s, "recipe": name}
             for test_set in ("in_distribution", "shifted"):
-                c = pooled_compare([prep["base_outcomes"][test_set]], [arm["outcomes"][test_set]], [1, 8], n_boot=400)
+                c = pooled_compare([prep.base_outcomes[test_set]], [arm.outcomes[test_set]], [1, 8], n_boot=400)
                 row[test_set] = {"pass_at_1": c.capability_gain[1], "ci": list(c.capability_gain_ci[1]),
                                  "pass_at_8": c.capability_gain[8]}
-            curves = arm["run"]["curves"]
+            curves = arm.run.curves
             ent, kl = curves.get("policy/entropy") or [], curves.get("policy/kl") or []
             row["entropy"] = [ent[0], ent[-1]] if ent else None
             row["kl_end"] = kl[-1] if kl else None

@@ -326,20 +326,21 @@ def _fake_seed(seed, base_c, trained_c, random_c, shifted_c, kl=0.01, n=8):
     def flags(cs):
         return {f"p{i}": [True] * c + [False] * (n - c) for i, c in enumerate(cs)}
 
+    from rlvr.lab.results import SeedResult, TrainingRun
+
     runs = {
-        arm: {"summary": {"health": None}, "warnings": [], "trajectory": [],
-              "curves": {"policy/entropy": [0.4, 0.3], "policy/kl": [kl, kl]}}
+        arm: TrainingRun(summary={"health": None}, curves={"policy/entropy": [0.4, 0.3], "policy/kl": [kl, kl]})
         for arm in ("trained", "random_control")
     }
-    return {
-        "seed": seed, "hit_rate": 0.4, "curated": 10, "verifier": "math", "curation": {},
-        "data": {"shifted_description": "held out"}, "timings": {}, "runs": runs,
-        "outcomes": {
+    return SeedResult(
+        seed=seed, hit_rate=0.4, curated=10, verifier="math", curation={},
+        data={"shifted_description": "held out"}, timings={}, runs=runs,
+        outcomes={
             "base": {"in_distribution": flags(base_c), "shifted": flags(shifted_c)},
             "trained": {"in_distribution": flags(trained_c), "shifted": flags(shifted_c)},
             "random_control": {"in_distribution": flags(random_c), "shifted": flags(shifted_c)},
         },
-    }
+    )
 
 
 def test_lab_summary_pools_seeds_and_calls_the_control():

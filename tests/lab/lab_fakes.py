@@ -1,7 +1,7 @@
 """Simulated lab seeds with a planted truth, without any training: each arm's per-problem success
 probabilities are given, every seed draws its own problems' samples (binomial) plus a seed-level
-shift (run-to-run spread), and the result has the shape ``rlvr.lab.arms.assemble_seed`` returns,
-so ``rlvr.lab.summary.lab_summary`` reads it as it reads a real study."""
+shift (run-to-run spread), and the result is the ``SeedResult`` ``rlvr.lab.arms.assemble_seed``
+returns, so ``rlvr.lab.summary.lab_summary`` reads it as it reads a real study."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+
+from rlvr.lab.results import SeedResult, TrainingRun
 
 Probs = Callable[[np.random.Generator], Mapping[str, Mapping[str, np.ndarray]]]
 """rng -> arm -> test set -> per-problem success probability (one seed's truth)."""
@@ -21,7 +23,7 @@ def clip(p: np.ndarray) -> np.ndarray:
 def fake_seed(
     seed: int, probs: Probs, *, n: int = 8, kl: Mapping[str, float] | None = None,
     zero_std: Mapping[str, float] | None = None, entropy: Mapping[str, tuple[float, float]] | None = None,
-) -> dict[str, Any]:
+) -> SeedResult:
     """One seed: samples drawn from ``probs(rng)``; per RL arm its KL, zero-std share and entropy
     (start, end) curves as constant-ish readings."""
     rng = np.random.default_rng(seed)
@@ -39,15 +41,13 @@ def fake_seed(
         e0, e1 = (entropy or {}).get(arm, (0.5, 0.45))
         k = (kl or {}).get(arm, 0.02)
         z = (zero_std or {}).get(arm, 0.3)
-        runs[arm] = {
-            "summary": {"health": None}, "warnings": [], "trajectory": [],
-            "curves": {"policy/entropy": list(np.linspace(e0, e1, 20)), "policy/kl": [k] * 20,
-                       "groups/frac_zero_std": [z] * 20},
-        }
-    return {
-        "seed": seed, "hit_rate": 0.4, "curated": 100, "verifier": "math", "curation": {},
-        "data": {"shifted_description": "held out"}, "timings": {}, "runs": runs, "outcomes": outcomes,
-    }
+        runs[arm] = TrainingRun(
+            summary={"health": None},
+            curves={"policy/entropy": list(np.linspace(e0, e1, 20)), "policy/kl": [k] * 20,
+                    "groups/frac_zero_std": [z] * 20},
+        )
+    return SeedResult(seed=seed, outcomes=outcomes, runs=runs, curation={}, curated=100, hit_rate=0.4,
+                      verifier="math", data={"shifted_description": "held out"}, timings={})
 
 
 def arms(base: np.ndarray, trained: np.ndarray, *, random: np.ndarray | None = None,

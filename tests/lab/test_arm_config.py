@@ -1,6 +1,6 @@
 """The lab's GRPOConfig template: every arm's trainer config equals the one the lab built before the
 template existed (captured in data/arm_configs.json from ``rlvr.lab.arms._train_config`` at commit
-99e1d88), and the flat settings read back as before (summary.json's ``config``, job fingerprints)."""
+93423db), and the flat settings read back as before (summary.json's ``config``, job fingerprints)."""
 
 from __future__ import annotations
 

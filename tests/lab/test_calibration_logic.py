@@ -15,6 +15,7 @@ from lab_fakes import arms, fake_seed
 from rlvr.lab import lab_config
 from rlvr.lab.calibrate import BAR, DEFAULT_SEED, SCENARIOS, TUNING_SEEDS, _judge_mutant, judge, recovered
 from rlvr.lab.mutants import MUTANTS
+from rlvr.lab.results import SeedResult
 from rlvr.lab.summary import lab_summary
 
 P = 200
@@ -88,14 +89,12 @@ PLANTS = {
 }
 
 
-def _only_judged(seed: dict, sc) -> dict:
+def _only_judged(seed: SeedResult, sc) -> SeedResult:
     """The arms calibration trains for ``sc``: the planted control only (as run_calibration does)."""
     judged = sc.control if sc.spurious is not None else None
-    for arm in ("random_control", "format_control"):
-        if arm != judged:
-            seed["outcomes"].pop(arm, None)
-            seed["runs"].pop(arm, None)
-    return seed
+    dropped = {arm for arm in ("random_control", "format_control") if arm != judged}
+    return replace(seed, outcomes={a: o for a, o in seed.outcomes.items() if a not in dropped},
+                   runs={a: r for a, r in seed.runs.items() if a not in dropped})
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from rlvr.cli import app
 from rlvr.errors import ConfigError
 from rlvr.lab import jobs, lab_config
 from rlvr.lab.jobs import run_studies
+from rlvr.lab.results import ArmRun, SeedPrep, TrainingRun
 from rlvr.lab.study import run_lab, start_lab
 
 ARMS = ("trained", "random_control", "format_control")
@@ -32,17 +33,17 @@ class Scripted:
         self.calls: list[tuple[int, str]] = []
         self.fail_at = fail_at
 
-    def prep(self, cfg: Any, out: str, show: bool) -> dict[str, Any]:
+    def prep(self, cfg: Any, out: str, show: bool) -> SeedPrep:
         self._call(cfg.seed, "prep")
-        return {"seed": cfg.seed, "base_outcomes": {"in_distribution": {"p": [True, False]}}, "kept": [{"id": "k"}],
-                "curation": {}, "hit_rate": 0.25 + cfg.seed, "verifier": "math", "data": {}, "test_sets": {},
-                "timings": {"total": 1.0}, "seconds": 1.0}
+        return SeedPrep(seed=cfg.seed, base_outcomes={"in_distribution": {"p": [True, False]}}, kept=[{"id": "k"}],
+                        curation={}, hit_rate=0.25 + cfg.seed, verifier="math", data={}, test_sets={},
+                        timings={"total": 1.0}, seconds=1.0)
 
-    def arm(self, cfg: Any, out: str, arm: str, prep: dict[str, Any], show: bool) -> dict[str, Any]:
+    def arm(self, cfg: Any, out: str, arm: str, prep: SeedPrep, show: bool) -> ArmRun:
         self._call(cfg.seed, arm)
         # The arm's numbers come from its prep's, as a real arm's do (the random reward's hit rate).
-        return {"arm": arm, "outcomes": {"in_distribution": {"p": [prep["hit_rate"] > 1, True]}},
-                "run": {"hit_rate": prep["hit_rate"]}, "timings": {arm: 0.5}, "seconds": 0.5}
+        return ArmRun(arm=arm, outcomes={"in_distribution": {"p": [prep.hit_rate > 1, True]}},
+                      run=TrainingRun(summary={"hit_rate": prep.hit_rate}, curves={}), timings={arm: 0.5}, seconds=0.5)
 
     def _call(self, seed: int, job: str) -> None:
         if (seed, job) == self.fail_at:
@@ -84,8 +85,8 @@ def test_resume_reruns_only_the_unfinished_jobs(monkeypatch, tmp_path):
     assert {p: (out / p).stat().st_mtime_ns for p in stored} == mtimes  # reused, never rewritten
     assert not (out / "seed1/train_random").exists() and not (out / "seed1/samples/random_control_shifted.jsonl").exists()
     assert (out / "seed1/train_real/metrics.jsonl").exists() and (out / "seed1/samples/trained_shifted.jsonl").exists()
-    assert json.dumps(resumed.ordered(), sort_keys=True) == json.dumps(full.ordered(), sort_keys=True)
-    assert resumed.ordered()[1]["runs"]["random_control"] == {"hit_rate": 1.25}  # from seed 1's stored prep
+    assert resumed.ordered() == full.ordered()
+    assert resumed.ordered()[1].runs["random_control"].summary == {"hit_rate": 1.25}  # from seed 1's stored prep
 
 
 def test_resume_refuses_another_config_before_touching_anything(monkeypatch, tmp_path):

@@ -1,7 +1,8 @@
 """One seed of the study: data splits, the warmed-up base, curation, the RL arms and their samples.
 
-``run_seed`` is what a worker process runs; it returns plain data (picklable): per arm and test
-set, problem id -> correctness flags, plus each RL run's curves and health warnings.
+A seed is a prep job (``prepare_seed`` -> ``SeedPrep``) and one job per RL arm (``run_arm`` ->
+``ArmRun``), joined by ``assemble_seed`` into a ``SeedResult`` (``rlvr.lab.results``): per arm and
+test set, problem id -> correctness flags, plus each RL run's curves and health warnings.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rlvr.data.prompts import write_records
 from rlvr.diagnostics import keys
 from rlvr.errors import ConfigError
 from rlvr.lab.config import TASK_SPECS, LabConfig
+from rlvr.lab.results import ArmRun, SeedPrep, SeedResult, TrainingRun
 from rlvr.lab.sampling import probe, sample_arm
 
 ARMS = ("base", "trained", "random_control", "format_control")
@@ -93,9 +95,9 @@ def real_verifier(cfg: LabConfig) -> Any:
     return get_verifier(cfg.verifier_name())
 
 
-def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[str, Any]:
+def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> SeedPrep:
     """The first part of a replicate, before any RL arm: data splits, the base, curation and the
-    base's test samples. Returns plain data (picklable) that ``run_arm`` starts from."""
+    base's test samples: what ``run_arm`` starts from."""
     from rlvr.data.curate import curate
 
     phases = phases or Phases(False)
@@ -130,15 +132,15 @@ def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dic
         test_sets = {"in_distribution": splits["test"], "shifted": splits.get("shifted") or []}
         base_outcomes = sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
     phases.timings["total"] = round(time.perf_counter() - t_start, 3)
-    return {
-        "seed": cfg.seed,
-        "base_outcomes": base_outcomes,
-        "kept": cur.kept,
-        "curation": cur.summary(),
-        "hit_rate": round(hit_rate, 6),
-        "verifier": cfg.verifier_name(),
-        "test_sets": test_sets,
-        "data": {
+    return SeedPrep(
+        seed=cfg.seed,
+        base_outcomes=base_outcomes,
+        kept=cur.kept,
+        curation=cur.summary(),
+        hit_rate=round(hit_rate, 6),
+        verifier=cfg.verifier_name(),
+        test_sets=test_sets,
+        data={
             "pretrain": len(splits.get("pretrain") or []),
             "train": len(pool),
             "curated": len(cur.kept),
@@ -146,11 +148,11 @@ def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dic
             "test_shifted": len(base_outcomes.get("shifted") or {}),
             "shifted_description": shifted_description,
         },
-        "timings": dict(phases.timings),
-    }
+        timings=dict(phases.timings),
+    )
 
 
-def run_arm(cfg: LabConfig, out: Path, arm: str, prep: Mapping[str, Any], phases: Phases | None = None) -> dict[str, Any]:
+def run_arm(cfg: LabConfig, out: Path, arm: str, prep: SeedPrep, phases: Phases | None = None) -> ArmRun:
     """One RL arm of a replicate from ``prepare_seed``'s output: a fresh copy of the base trained
     with the arm's reward (the real verifier, a random reward at the base's hit rate, or the
     format-only reward), then sampled on both test sets. Independent of the other arms (every
@@ -164,56 +166,48 @@ def run_arm(cfg: LabConfig, out: Path, arm: str, prep: Mapping[str, Any], phases
         if arm == "trained":
             arm_verifier = verifier
         elif arm == "random_control":
-            p = cfg.random_p if cfg.random_p is not None else prep["hit_rate"]
+            p = cfg.random_p if cfg.random_p is not None else prep.hit_rate
             arm_verifier = get_verifier("random", p=p, seed=cfg.seed)
         elif arm == "format_control":
             arm_verifier = answer_format_verifier(cfg)
         else:
             raise ConfigError(f"unknown lab arm {arm!r}; arms: {', '.join(ARMS[1:])}")
-        test_sets = prep["test_sets"]
+        test_sets = prep.test_sets
         probe_sets = {name: records[: cfg.trajectory_problems] for name, records in test_sets.items()}
         policy = _fresh_copy(cfg, out / "base")
         run_name = RUN_DIRS[arm]
         run = phases.run(
             run_name, f"GRPO ({arm.replace('_', ' ')})", cfg.grpo.run.steps,
             lambda adv: _train(
-                cfg, policy, arm_verifier, prep["kept"], out / run_name, adv, probe_sets=probe_sets,
+                cfg, policy, arm_verifier, prep.kept, out / run_name, adv, probe_sets=probe_sets,
                 eval_verifier=verifier,
             ),
         )
         outcomes = sample_arm(phases, cfg, arm, policy, test_sets, verifier, out)
-    return {"arm": arm, "outcomes": outcomes, "run": run, "timings": dict(phases.timings),
-            "seconds": round(time.perf_counter() - t_start, 3)}
+    return ArmRun(arm=arm, outcomes=outcomes, run=run, timings=dict(phases.timings),
+                  seconds=round(time.perf_counter() - t_start, 3))
 
 
-def assemble_seed(prep: Mapping[str, Any], arm_results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One replicate's result (what ``rlvr.lab.summary`` reads) from its parts: ``{"seed",
-    "outcomes", "runs", "curation", "curated", "hit_rate", "verifier", "data", "timings"}``; the
-    timings add up every part's phases (``total``: the seconds the parts took, wherever they ran)."""
-    timings = {k: v for k, v in prep["timings"].items() if k != "total"}
-    total = prep["timings"].get("total", 0.0)
-    outcomes = {"base": prep["base_outcomes"]}
+def assemble_seed(prep: SeedPrep, arm_results: Sequence[ArmRun]) -> SeedResult:
+    """One replicate's result (what ``rlvr.lab.summary`` reads) from its parts; the timings add up
+    every part's phases (``total``: the seconds the parts took, wherever they ran)."""
+    timings = {k: v for k, v in prep.timings.items() if k != "total"}
+    total = prep.timings.get("total", 0.0)
+    outcomes = {"base": prep.base_outcomes}
     runs = {}
     for res in arm_results:
-        outcomes[res["arm"]] = res["outcomes"]
-        runs[res["arm"]] = res["run"]
-        timings.update(res["timings"])
-        total += res["seconds"]
+        outcomes[res.arm] = res.outcomes
+        runs[res.arm] = res.run
+        timings.update(res.timings)
+        total += res.seconds
     timings["total"] = round(total, 3)
-    return {
-        "seed": prep["seed"],
-        "outcomes": outcomes,
-        "runs": runs,
-        "curation": prep["curation"],
-        "curated": len(prep["kept"]),
-        "hit_rate": prep["hit_rate"],
-        "verifier": prep["verifier"],
-        "data": prep["data"],
-        "timings": timings,
-    }
+    return SeedResult(
+        seed=prep.seed, outcomes=outcomes, runs=runs, curation=prep.curation, curated=len(prep.kept),
+        hit_rate=prep.hit_rate, verifier=prep.verifier, data=prep.data, timings=timings,
+    )
 
 
-def run_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> dict[str, Any]:
+def run_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> SeedResult:
     """One full replicate of the study with ``cfg.seed`` in ``out`` (data/, base/, samples/, run
     folders), in this process: ``prepare_seed``, then each arm of ``seed_arms``."""
     phases = phases or Phases(False)
@@ -317,7 +311,7 @@ def _train(
     cfg: LabConfig, policy: Any, verifier: Any, prompts: list[dict[str, Any]], run_dir: Path,
     advance: Callable[..., None], probe_sets: Mapping[str, list[dict[str, Any]]] | None = None,
     eval_verifier: Any = None,
-) -> dict[str, Any]:
+) -> TrainingRun:
     """One RL arm: the trainer's run folder, summary, per-step curves, health warnings and (with
     ``probe_sets``) a trajectory: every ``trajectory_every`` steps the policy is probed on both
     test sets with the *real* verifier ``eval_verifier``, next to its mean entropy since the last
@@ -361,4 +355,4 @@ def _train(
         for line in health_file.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 warnings.append(json.loads(line))
-    return {"summary": summary, "curves": curves, "warnings": warnings, "trajectory": trajectory}
+    return TrainingRun(summary=summary, curves=curves, warnings=warnings, trajectory=trajectory)

@@ -28,6 +28,7 @@ from rlvr.errors import ConfigError
 from rlvr.io import write_json
 from rlvr.lab.config import LabConfig, lab_config
 from rlvr.lab.mutants import MUTANTS, Mutant
+from rlvr.lab.results import SeedResult
 
 __all__ = [
     "BAR", "DEFAULT_SEED", "SCENARIOS", "TUNING_SEEDS", "Scenario", "judge", "observe", "recovered", "run_calibration",
@@ -168,7 +169,7 @@ def judge(scenario: Scenario, summary: Mapping[str, Any], profile: str) -> dict[
     }
 
 
-def _mutated(mutant: Mutant, cfg: LabConfig, seeds: Sequence[Mapping[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
+def _mutated(mutant: Mutant, cfg: LabConfig, seeds: Sequence[SeedResult], summary: dict[str, Any]) -> dict[str, Any]:
     from rlvr.lab.summary import lab_summary
 
     if mutant.seeds is not None:
@@ -231,7 +232,7 @@ def run_calibration(
         "workers": workers, "resumed": resume,
     }
     done: dict[str, dict[str, Any]] = {}
-    finished_runs: dict[str, tuple[LabConfig, list[dict[str, Any]], dict[str, Any]]] = {}
+    finished_runs: dict[str, tuple[LabConfig, list[SeedResult], dict[str, Any]]] = {}
 
     def finished(st: StudyRun) -> None:
         sc = chosen[studies.index(st)]
@@ -265,7 +266,7 @@ def run_calibration(
 
 
 def _judge_mutant(
-    mutant: Mutant, chosen: Sequence[Scenario], runs: Mapping[str, tuple[LabConfig, list[dict[str, Any]], dict[str, Any]]],
+    mutant: Mutant, chosen: Sequence[Scenario], runs: Mapping[str, tuple[LabConfig, list[SeedResult], dict[str, Any]]],
     profile: str,
 ) -> dict[str, Any]:
     """Whether the bar fails under ``mutant``: caught by the scenarios that meet the bar as run and

@@ -16,6 +16,7 @@ from typing import Any
 
 from rlvr.diagnostics import keys
 from rlvr.evaluate.spurious import LABEL_ORDER, ControlEvidence, control_calls
+from rlvr.lab.results import SeedResult, TrainingRun
 
 __all__ = ["CONTROLS", "control_kl", "overall_call", "study_controls", "zero_std_share"]
 
@@ -33,21 +34,21 @@ def _finite(values: Sequence[Any]) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
 
 
-def control_kl(run: Mapping[str, Any]) -> float | None:
+def control_kl(run: TrainingRun) -> float | None:
     """KL to the base at the end of a run: the mean of its last readings (a quarter, at most 5)."""
-    vals = _finite(run["curves"].get(keys.POLICY_KL, []))
+    vals = _finite(run.curves.get(keys.POLICY_KL, []))
     if not vals:
         return None
     tail = vals[-max(1, min(5, len(vals) // 4 or 1)) :]
     return round(statistics.fmean(tail), 6)
 
 
-def zero_std_share(run: Mapping[str, Any]) -> float | None:
+def zero_std_share(run: TrainingRun) -> float | None:
     """Mean share of zero-variance groups over the first tenth of a run's steps (at least 1, at
     most 10; None: not logged): whether the control's reward had anything to teach *before* it
     could learn. Later readings would call a control that learned fast (every answer now paid)
     uninformative."""
-    vals = _finite(run["curves"].get(keys.GROUPS_FRAC_ZERO_STD, []))
+    vals = _finite(run.curves.get(keys.GROUPS_FRAC_ZERO_STD, []))
     head = vals[: max(1, min(10, len(vals) // 10))]
     return round(statistics.fmean(head), 6) if head else None
 
@@ -64,8 +65,8 @@ def overall_call(labels_by_control: Mapping[str, Sequence[str]]) -> tuple[list[s
 
 
 def study_controls(
-    seeds: Sequence[Mapping[str, Any]],
-    compare: Callable[[str, str, str, Sequence[Mapping[str, Any]]], Any],
+    seeds: Sequence[SeedResult],
+    compare: Callable[[str, str, str, Sequence[SeedResult]], Any],
     threshold: float,
     kl_limit: float,
 ) -> dict[str, Any]:
@@ -77,9 +78,9 @@ def study_controls(
     """
     controls: dict[str, Any] = {}
     for arm in CONTROLS:
-        if not all(arm in s["outcomes"] for s in seeds):
+        if not all(arm in s.outcomes for s in seeds):
             continue
-        runs = [s["runs"][arm] for s in seeds]
+        runs = [s.runs[arm] for s in seeds]
         kls = [control_kl(r) for r in runs]
         zeros = [zero_std_share(r) for r in runs]
         pooled = _evidence(compare, arm, seeds, max(_finite(kls), default=None), _mean(zeros))
@@ -87,7 +88,7 @@ def study_controls(
         per_seed = {}
         for s, kl, z in zip(seeds, kls, zeros):
             one = _evidence(compare, arm, [s], kl, z)
-            per_seed[str(s["seed"])] = control_calls(one["evidence"], threshold, kl_limit=kl_limit)[1]
+            per_seed[str(s.seed)] = control_calls(one["evidence"], threshold, kl_limit=kl_limit)[1]
         res = pooled["in_distribution"]
         k_max = res.ks[-1]
         controls[arm] = {
@@ -120,7 +121,7 @@ def _mean(values: Sequence[Any]) -> float | None:
 
 
 def _evidence(
-    compare: Callable[..., Any], arm: str, seeds: Sequence[Mapping[str, Any]], kl: float | None, zero: float | None
+    compare: Callable[..., Any], arm: str, seeds: Sequence[SeedResult], kl: float | None, zero: float | None
 ) -> dict[str, Any]:
     ind = compare("base", arm, "in_distribution", seeds)
     shifted = compare("base", arm, "shifted", seeds)

@@ -27,6 +27,7 @@ from typing import Any
 from rlvr.lab.arms import Phases, assemble_seed, prepare_seed, run_arm, seed_arms
 from rlvr.lab.config import LabConfig
 from rlvr.lab.executors import done_future, open_executor
+from rlvr.lab.results import ArmRun, SeedPrep, SeedResult, job_record
 from rlvr.lab.store import save_job
 
 __all__ = ["Job", "StudyRun", "job_cost", "run_studies"]
@@ -38,9 +39,10 @@ class StudyRun:
 
     cfg: LabConfig
     out: Path
-    results: dict[int, dict[str, Any]] = field(default_factory=dict)
-    stored: dict[tuple[int, str], Any] = field(default_factory=dict)
-    """Results of jobs an earlier run of this study finished, (seed, job name) -> result: reused."""
+    results: dict[int, SeedResult] = field(default_factory=dict)
+    stored: dict[tuple[int, str], SeedPrep | ArmRun] = field(default_factory=dict)
+    """Results of jobs an earlier run of this study finished, (seed, job name) -> its record (read
+    back from its job file, ``rlvr.lab.study.stored_jobs``): reused."""
     seconds: float = 0.0
     """Wall seconds from the start of the schedule until this study's last job finished."""
     job_seconds: float = 0.0
@@ -55,7 +57,7 @@ class StudyRun:
     def done(self) -> bool:
         return len(self.results) == self.cfg.seeds
 
-    def ordered(self) -> list[dict[str, Any]]:
+    def ordered(self) -> list[SeedResult]:
         return [self.results[s] for s in sorted(self.results)]
 
 
@@ -95,7 +97,7 @@ def priority(job: Job, workers: int) -> tuple[float, ...]:
     return (-job_cost(job.cfg, job.arm), job.order)
 
 
-def prep_job(cfg: LabConfig, out: str, show: bool) -> dict[str, Any]:
+def prep_job(cfg: LabConfig, out: str, show: bool) -> SeedPrep:
     """A seed's prep job (a picklable function of plain arguments, run by any executor)."""
     phases = Phases(show)
     t0 = time.perf_counter()
@@ -103,11 +105,10 @@ def prep_job(cfg: LabConfig, out: str, show: bool) -> dict[str, Any]:
         prep = prepare_seed(cfg, Path(out), phases)
     finally:
         phases.stop()
-    prep["seconds"] = round(time.perf_counter() - t0, 3)
-    return prep
+    return replace(prep, seconds=round(time.perf_counter() - t0, 3))
 
 
-def arm_job(cfg: LabConfig, out: str, arm: str, prep: dict[str, Any], show: bool) -> dict[str, Any]:
+def arm_job(cfg: LabConfig, out: str, arm: str, prep: SeedPrep, show: bool) -> ArmRun:
     """One RL arm's job, from its seed's prep result."""
     phases = Phases(show)
     try:
@@ -130,8 +131,8 @@ def run_studies(
     order = itertools.count()
     ready = [Job(i, c, None, next(order)) for i, st in enumerate(studies) for c in st.seed_cfgs()]
     total = sum(st.cfg.seeds * (1 + len(seed_arms(st.cfg))) for st in studies)
-    preps: dict[tuple[int, int], Any] = {}  # (study, seed) -> its prep result, until its arms are done
-    arms: dict[tuple[int, int], dict[str, Any]] = {}  # (study, seed) -> arm -> result
+    preps: dict[tuple[int, int], SeedPrep] = {}  # (study, seed) -> its prep, until its arms are done
+    arms: dict[tuple[int, int], dict[str, ArmRun]] = {}  # (study, seed) -> arm -> its run
     pool = open_executor(executor, workers)
     phases = Phases(show and not pool.here)  # jobs in this process show their own phases instead
 
@@ -157,18 +158,20 @@ def run_studies(
             for fut in finished:
                 job = in_flight.pop(fut)
                 st, seed, key = studies[job.study], job.cfg.seed, (job.study, job.cfg.seed)
+                # Fresh or stored, a job's record is read back from its JSON (the store's boundary).
                 if (seed, job.name) in st.stored:
                     res = fut.result()
                     st.jobs_reused += 1
                 else:  # a failed job fails the run (its error is the user's message)
-                    res = save_job(st.out / f"seed{seed}", job.name, job.cfg, fut.result())
+                    res = job_record(job.name, save_job(st.out / f"seed{seed}", job.name, job.cfg, fut.result().to_dict()))
                     st.jobs_run += 1
-                    st.job_seconds += res["seconds"]
-                if job.arm is None:
+                    st.job_seconds += res.seconds
+                if isinstance(res, SeedPrep):
                     preps[key], arms[key] = res, {}
                     ready.extend(Job(job.study, job.cfg, a, next(order)) for a in seed_arms(job.cfg))
                     advance(1, info=f"{st.out.name} seed {seed}: base ready")
                     continue
+                assert job.arm is not None and isinstance(res, ArmRun)
                 arms[key][job.arm] = res
                 advance(1, info=f"{st.out.name} seed {seed}: {job.arm.replace('_', ' ')} done")
                 if len(arms[key]) < len(seed_arms(job.cfg)):

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rlvr.diagnostics import keys
 from rlvr.evaluate.verdict import verdict_label
+from rlvr.lab.results import SeedResult
 
 __all__ = ["MUTANTS", "Mutant"]
 
@@ -28,7 +29,7 @@ class Mutant:
 
     name: str
     why: str
-    seeds: Callable[[Sequence[Mapping[str, Any]]], list[dict[str, Any]]] | None = None
+    seeds: Callable[[Sequence[SeedResult]], list[SeedResult]] | None = None
     summary: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
@@ -84,32 +85,33 @@ def _no_floor_guard(summary: dict[str, Any]) -> dict[str, Any]:
     return _set_verdicts(summary, unguarded)
 
 
-def _dead_random_arm(seeds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _dead_random_arm(seeds: Sequence[SeedResult]) -> list[SeedResult]:
     """The random control never trained: its samples are the base's, its curves flat at their start
     (KL to the base 0)."""
     out = []
     for s in seeds:
-        s2 = copy.deepcopy(dict(s))
-        if "random_control" in s2["outcomes"]:
-            s2["outcomes"]["random_control"] = copy.deepcopy(s2["outcomes"]["base"])
-            run = s2["runs"]["random_control"]
-            run["curves"] = {k: [0.0 if k == keys.POLICY_KL else (v[0] if v else None)] * len(v)
-                             for k, v in run["curves"].items()}
-            run["trajectory"] = [run["trajectory"][0]] * len(run["trajectory"]) if run.get("trajectory") else []
-        out.append(s2)
+        if "random_control" in s.outcomes:
+            run = s.runs["random_control"]
+            dead = replace(
+                run,
+                curves={k: [0.0 if k == keys.POLICY_KL else (v[0] if v else None)] * len(v) for k, v in run.curves.items()},
+                trajectory=[copy.deepcopy(run.trajectory[0])] * len(run.trajectory) if run.trajectory else [],
+            )
+            s = replace(s, outcomes={**s.outcomes, "random_control": copy.deepcopy(s.outcomes["base"])},
+                        runs={**s.runs, "random_control": dead})
+        out.append(s)
     return out
 
 
-def _format_arm_real_verifier(seeds: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _format_arm_real_verifier(seeds: Sequence[SeedResult]) -> list[SeedResult]:
     """The format-only control scored with the real verifier: same seed and budget as the real arm,
     so its run *is* the real arm's."""
     out = []
     for s in seeds:
-        s2 = copy.deepcopy(dict(s))
-        if "format_control" in s2["outcomes"]:
-            s2["outcomes"]["format_control"] = copy.deepcopy(s2["outcomes"]["trained"])
-            s2["runs"]["format_control"] = copy.deepcopy(s2["runs"]["trained"])
-        out.append(s2)
+        if "format_control" in s.outcomes:
+            s = replace(s, outcomes={**s.outcomes, "format_control": copy.deepcopy(s.outcomes["trained"])},
+                        runs={**s.runs, "format_control": copy.deepcopy(s.runs["trained"])})
+        out.append(s)
     return out
 
 

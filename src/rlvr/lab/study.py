@@ -37,6 +37,7 @@ from rlvr.io import write_json
 from rlvr.lab.arms import RUN_DIRS, Phases, seed_arms
 from rlvr.lab.config import LabConfig
 from rlvr.lab.jobs import StudyRun, run_studies
+from rlvr.lab.results import ArmRun, SeedPrep, job_record
 from rlvr.lab.store import JOBS_DIR, load_job
 from rlvr.lab.summary import lab_summary
 
@@ -84,20 +85,20 @@ def start_lab(cfg: LabConfig, *, resume: bool = False) -> StudyRun:
     return study
 
 
-def stored_jobs(study: StudyRun) -> dict[tuple[int, str], Any]:
+def stored_jobs(study: StudyRun) -> dict[tuple[int, str], SeedPrep | ArmRun]:
     """The jobs of ``study`` an earlier run finished, (seed, job) -> result (an arm counts only
     with its seed's prep: arms start from it)."""
-    found: dict[tuple[int, str], Any] = {}
+    found: dict[tuple[int, str], SeedPrep | ArmRun] = {}
     for c in study.seed_cfgs():
         seed_dir = study.out / f"seed{c.seed}"
         prep = load_job(seed_dir, "prep", c)
         if prep is None:
             continue
-        found[(c.seed, "prep")] = prep
+        found[(c.seed, "prep")] = job_record("prep", prep)
         for arm in seed_arms(c):
             res = load_job(seed_dir, arm, c)
             if res is not None:
-                found[(c.seed, arm)] = res
+                found[(c.seed, arm)] = job_record(arm, res)
     return found
 
 
@@ -116,14 +117,14 @@ def finish_lab(study: StudyRun, workers: int, *, quiet: bool = False) -> dict[st
     if workers <= 1:  # seeds ran one after the other here: their phases add up to the wall time
         timings = {}
         for r in results:
-            for name, sec in r["timings"].items():
+            for name, sec in r.timings.items():
                 if name != "total":
                     timings[name] = round(timings.get(name, 0.0) + sec, 3)
     timings.update(phases.timings)
     timings["workers"] = workers
     timings["job_seconds"] = study.job_seconds
     timings["jobs"] = {"run": study.jobs_run, "reused": study.jobs_reused}
-    timings["per_seed"] = {str(r["seed"]): r["timings"] for r in results}
+    timings["per_seed"] = {str(r.seed): r.timings for r in results}
     summary["timings"] = timings
     first = f"seed{cfg.seed}/"
     summary["files"] = {

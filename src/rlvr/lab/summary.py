@@ -1,8 +1,9 @@
 """From the seeds' outcomes to ``summary.json``: pooled pass@k, comparisons and control calls whose
 intervals include seed-to-seed variance, per-seed tables, the informative guard and the verdict.
 
-Shape of the input (one dict per seed, from ``rlvr.lab.arms.run_seed``): ``outcomes[arm][set]``
-maps problem id -> correctness flags, for arm in ``ARMS`` and set in in_distribution / shifted.
+The input is one ``SeedResult`` per seed (``rlvr.lab.results``, from ``rlvr.lab.arms.assemble_seed``):
+``outcomes[arm][set]`` maps problem id -> correctness flags, for arm in ``ARMS`` and set in
+in_distribution / shifted; ``runs[arm]`` is each RL arm's ``TrainingRun``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rlvr.evaluate.spurious import EXPLANATION
 from rlvr.lab.config import LabConfig
 from rlvr.lab.controls import CONTROL_NAMES, CONTROLS, study_controls
 from rlvr.lab.record import LabSummary
+from rlvr.lab.results import SeedResult
 from rlvr.lab.verdict import lab_verdict
 
 __all__ = ["Comparisons", "lab_summary", "lab_verdict"]
@@ -27,8 +29,8 @@ __all__ = ["Comparisons", "lab_summary", "lab_verdict"]
 SETS = ("in_distribution", "shifted")
 
 
-def _arms(seeds: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [a for a in ("base", "trained", *CONTROLS) if all(a in s["outcomes"] for s in seeds)]
+def _arms(seeds: Sequence[SeedResult]) -> list[str]:
+    return [a for a in ("base", "trained", *CONTROLS) if all(a in s.outcomes for s in seeds)]
 
 
 def _pooled_passk(per_seed: list[Mapping[str, Any]], ks: list[int], n_boot: int, seed: int) -> tuple[dict, dict]:
@@ -47,7 +49,7 @@ def _pooled_passk(per_seed: list[Mapping[str, Any]], ks: list[int], n_boot: int,
     return points, cis
 
 
-def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def lab_summary(cfg: LabConfig, seeds: Sequence[SeedResult]) -> dict[str, Any]:
     """The summary dict (without timings and files) of a lab run on ``seeds``."""
     from rlvr.evaluate.compare import informative
 
@@ -79,44 +81,44 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
     controls = ctl["controls"]
     per_seed = []
     for s in seeds:
-        o = s["outcomes"]
+        o = s.outcomes
         one = compare("base", "trained", "in_distribution", [s]).to_dict()
         per_seed.append({
-            "seed": s["seed"], "verdict": one["verdict"], "hit_rate": s["hit_rate"], "curated": s["curated"],
+            "seed": s.seed, "verdict": one["verdict"], "hit_rate": s.hit_rate, "curated": s.curated,
             "comparison": {key: one.get(key) for key in ("capability_gain", "capability_gain_ci", "directions", "margin")},
             "pass_at_k": {
                 arm: {name: (_point_passk(o[arm][name], ks) if o[arm].get(name) else None) for name in SETS}
                 for arm in arm_names
             },
-            "spurious": {arm: c["per_seed"][str(s["seed"])] for arm, c in controls.items()},
+            "spurious": {arm: c["per_seed"][str(s.seed)] for arm, c in controls.items()},
         })
     real_gain = comp["capability_gain"]["1"]
     rand = controls.get("random_control") or {}
 
     first = seeds[0]
     rl_arms = [a for a in arm_names if a != "base"]
-    warnings = [{"seed": s["seed"], "arm": arm, **w} for s in seeds for arm in rl_arms for w in s["runs"][arm]["warnings"]]
-    entropy = {arm: _start_end(first["runs"][arm]["curves"].get(keys.POLICY_ENTROPY, [])) for arm in rl_arms}
+    warnings = [{"seed": s.seed, "arm": arm, **w} for s in seeds for arm in rl_arms for w in s.runs[arm].warnings]
+    entropy = {arm: _start_end(first.runs[arm].curves.get(keys.POLICY_ENTROPY, [])) for arm in rl_arms}
     trajectory, trajectory_stats = _trajectories(seeds, rl_arms)
     ood, ood_per_seed = _ood_warnings(seeds, rl_arms, compare)
     for entry, s in zip(per_seed, seeds):
-        entry["trajectory"] = {arm: s["runs"][arm].get("trajectory") or [] for arm in rl_arms}
-        entry["ood_warning"] = ood_per_seed[s["seed"]]
+        entry["trajectory"] = {arm: s.runs[arm].trajectory for arm in rl_arms}
+        entry["ood_warning"] = ood_per_seed[s.seed]
     record = LabSummary(
         kind="lab",
         version=3,
         task="custom" if cfg.custom else cfg.task,
         model=cfg.model or "tiny",
-        verifier=first["verifier"],
+        verifier=first.verifier,
         seed=cfg.seed,
-        seeds=[s["seed"] for s in seeds],
+        seeds=[s.seed for s in seeds],
         profile=cfg.profile,
         device=cfg.device,
         date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         config=json.loads(json.dumps(cfg.flat(), default=str)),
-        data={**first["data"], "curated_per_seed": [s["curated"] for s in seeds]},
-        curation=first["curation"],
-        hit_rate=round(statistics.fmean(s["hit_rate"] for s in seeds), 6),
+        data={**first.data, "curated_per_seed": [s.curated for s in seeds]},
+        curation=first.curation,
+        hit_rate=round(statistics.fmean(s.hit_rate for s in seeds), 6),
         ks=ks,
         arms=arms,
         informative=inform,
@@ -142,9 +144,9 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[Mapping[str, Any]]) -> dict[str,
         per_seed=per_seed,
         health={
             "warnings": warnings,
-            **{arm: first["runs"][arm]["summary"].get("health") for arm in rl_arms},
+            **{arm: first.runs[arm].summary.get("health") for arm in rl_arms},
         },
-        training={arm: first["runs"][arm]["curves"] for arm in rl_arms},
+        training={arm: first.runs[arm].curves for arm in rl_arms},
         entropy=entropy,
         trajectory=trajectory,
         trajectory_stats=trajectory_stats,
@@ -166,34 +168,34 @@ class Comparisons:
         self.cache: dict[tuple[Any, ...], Any] = {}
 
     @staticmethod
-    def sets_of(arm: str, name: str, seeds: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
-        got = [(s["outcomes"].get(arm) or {}).get(name) for s in seeds]
+    def sets_of(arm: str, name: str, seeds: Sequence[SeedResult]) -> list[Mapping[str, Any]] | None:
+        got = [(s.outcomes.get(arm) or {}).get(name) for s in seeds]
         return [g for g in got if g] if all(got) else None
 
-    def __call__(self, a: str, b: str, name: str, seeds: Sequence[Mapping[str, Any]]) -> Any:
+    def __call__(self, a: str, b: str, name: str, seeds: Sequence[SeedResult]) -> Any:
         from rlvr.evaluate.pooled import pooled_compare
 
-        key = (a, b, name, tuple(s["seed"] for s in seeds))
+        key = (a, b, name, tuple(s.seed for s in seeds))
         if key not in self.cache:
             sa, sb = self.sets_of(a, name, seeds), self.sets_of(b, name, seeds)
             self.cache[key] = None if sa is None or sb is None else pooled_compare(sa, sb, self.ks, **self.kw)
         return self.cache[key]
 
 
-def _trajectories(seeds: Sequence[Mapping[str, Any]], arms: list[str]) -> tuple[dict, dict]:
+def _trajectories(seeds: Sequence[SeedResult], arms: list[str]) -> tuple[dict, dict]:
     """Per arm: the mean trajectory over seeds and its entropy correlations."""
     from rlvr.evaluate.trajectory import correlations, mean_trajectory
 
     traj, stats = {}, {}
     for arm in arms:
-        per = [s["runs"][arm].get("trajectory") or [] for s in seeds]
+        per = [s.runs[arm].trajectory for s in seeds]
         traj[arm] = mean_trajectory(per) if all(per) else []
         stats[arm] = {"entropy_correlation": correlations(traj[arm])}
     return traj, stats
 
 
 def _ood_warnings(
-    seeds: Sequence[Mapping[str, Any]], arms: list[str], compare: Comparisons
+    seeds: Sequence[SeedResult], arms: list[str], compare: Comparisons
 ) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
     """The entropy-collapse / lost-transfer warning of every RL arm (``entropy_ood_warning``) from its
     shifted-set pass@1 change (paired per seed, and pooled) and each seed's entropy; and, per seed,
@@ -201,7 +203,7 @@ def _ood_warnings(
     from rlvr.evaluate.trajectory import SeedShift, entropy_ood_warning
 
     pooled_warnings: list[dict[str, Any]] = []
-    per_seed: dict[int, list[str]] = {s["seed"]: [] for s in seeds}
+    per_seed: dict[int, list[str]] = {s.seed: [] for s in seeds}
     for arm in arms:
         pooled = compare("base", arm, "shifted", seeds)
         if pooled is None:
@@ -209,11 +211,11 @@ def _ood_warnings(
         shifts = []
         for s in seeds:
             one = compare("base", arm, "shifted", [s])
-            ent = _start_end(s["runs"][arm]["curves"].get(keys.POLICY_ENTROPY, []))
-            shift = SeedShift(s["seed"], one.capability_gain[1], tuple(one.capability_gain_ci[1]), ent["start"], ent["end"])
+            ent = _start_end(s.runs[arm].curves.get(keys.POLICY_ENTROPY, []))
+            shift = SeedShift(s.seed, one.capability_gain[1], tuple(one.capability_gain_ci[1]), ent["start"], ent["end"])
             shifts.append(shift)
             if entropy_ood_warning(arm, [shift], shift.gain, shift.ci) is not None:
-                per_seed[s["seed"]].append(arm)
+                per_seed[s.seed].append(arm)
         w = entropy_ood_warning(arm, shifts, pooled.capability_gain[1], pooled.capability_gain_ci[1])
         if w is not None:
             pooled_warnings.append(w)
