@@ -13,7 +13,16 @@ import pytest
 from lab_fakes import arms, fake_seed
 
 from rlvr.lab import lab_config
-from rlvr.lab.calibrate import BAR, DEFAULT_SEED, SCENARIOS, TUNING_SEEDS, _judge_mutant, judge, recovered
+from rlvr.lab.calibrate import (
+    BAR,
+    DEFAULT_SEED,
+    SCENARIOS,
+    SEEDS,
+    TUNING_SEEDS,
+    _judge_mutant,
+    judge,
+    recovered,
+)
 from rlvr.lab.mutants import MUTANTS
 from rlvr.lab.results import SeedResult
 from rlvr.lab.summary import lab_summary
@@ -152,8 +161,10 @@ def test_recovery_rule_and_bar():
 
 def test_default_seeds_are_never_tuning_seeds():
     assert not set(range(DEFAULT_SEED, DEFAULT_SEED + 5)) & set(TUNING_SEEDS)
-    assert not set(range(100, 105)) & set(TUNING_SEEDS)  # the second range the README reports
-    assert {0, 1000} <= set(TUNING_SEEDS)
+    assert not set(range(4000, 4005)) & set(TUNING_SEEDS)  # the second range the README reports
+    # every range whose results shaped a scenario: the tuning seeds and the 3-seed design's reported ranges
+    assert {0, 300, 1000, 100, 2000} <= set(TUNING_SEEDS)
+    assert SEEDS == {"quick": 4, "full": 5}
 
 
 def test_the_entropy_transfer_warning_rarely_fires_on_no_change():

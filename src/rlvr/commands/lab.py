@@ -144,10 +144,10 @@ def lab(
 
 def calibrate(
     out: Path = typer.Option(Path("runs/calibration"), "--out", "-o", help="Folder for calibration.json and the runs."),
-    quick: bool = typer.Option(False, "--quick", help="Quick profile (3 seeds per scenario); default: full (5 seeds)."),
+    quick: bool = typer.Option(False, "--quick", help="Quick profile (4 seeds per scenario); default: full (5 seeds)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per scenario."),
     seed: int | None = typer.Option(
-        None, "--seed", help="First seed (default 2000: held out from every seed the scenarios were tuned on)."
+        None, "--seed", help="First seed (default 3000: held out from every seed the scenarios were tuned on)."
     ),
     only: str | None = typer.Option(None, "--only", help="Comma-separated scenarios (default: all)."),
     workers: int | None = typer.Option(None, "--workers", help="Processes running the jobs (default: one per CPU core)."),
