@@ -34,15 +34,16 @@ __all__ = [
     "BAR", "DEFAULT_SEED", "SCENARIOS", "SEEDS", "TUNING_SEEDS", "Scenario", "judge", "observe", "recovered", "run_calibration",
 ]
 
-DEFAULT_SEED = 3000
+DEFAULT_SEED = 5000
 """First seed of a calibration by default: a range no scenario was tuned on and no earlier run saw."""
 
-TUNING_SEEDS = (*range(0, 10), 100, 101, 102, *range(300, 310), 1000, 1001, 1002, 2000, 2001, 2002)
+TUNING_SEEDS = (*range(0, 10), 100, 101, 102, *range(300, 310), 1000, 1001, 1002, 2000, 2001, 2002, *range(3000, 3010))
 """Every seed whose results shaped any scenario's settings (never a calibration's reported seeds):
 0-9 and 300-309, where the settings were chosen; 1000-1002, the first default range, whose run missed
 compression and ood; 100-102 and 2000-2002, the two reported ranges of the 3-seed design, whose runs
 missed compression, capability, collapse and ood and so led to 4 seeds and the compression plant of
-today (the README says so)."""
+today; 3000-3005, the first 4-seed default range, whose run missed compression (KL 0.1) and ood
+(learning rate 4e-4) and so led to their anchor and push (the README says so)."""
 
 SEEDS = {"quick": 4, "full": 5}
 """Seeds per scenario by default. Quick takes 4: at 3 the pooled interval's t quantile (4.30, two
@@ -81,12 +82,14 @@ class Scenario:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "compression",
-        "carries are taught (none dropped) but half the warm-up answers slip: the base already reaches almost "
-        "every addition within 16 samples and few products, so RL can only sharpen what it reaches: pass@1 rises "
-        "~15 points and pass@16 moves by about 1 (300 problems, 16 samples each, flat within a 5-point margin; "
-        "on the tuning seeds products lose a little at large k, so 'no change' is shown within 5 points, not 2)",
+        "carries are taught (none dropped) but 30% of the warm-up answers slip, and RL is anchored to the base "
+        "(KL 0.3): the base already reaches almost every addition within 16 samples and few products, so RL can "
+        "only sharpen what it reaches: pass@1 rises ~7 points and pass@16 moves by about 1 (300 problems, 16 "
+        "samples each, flat within a 5-point margin; without the anchor, KL 0.1, RL sharpened a few problems onto "
+        "a wrong answer on some tuning seeds and pass@16 lost 3-5 points: mode collapse, not compression)",
         "pure_compression", None,
-        overrides={"carry_drop": 0.0, "pretrain_noise": 0.5, "n_test": 300, "n_samples": 16, "margin": 0.05},
+        overrides={"carry_drop": 0.0, "pretrain_noise": 0.3, "kl_beta": 0.3, "n_test": 300, "n_samples": 16,
+                   "margin": 0.05},
     ),
     Scenario(
         "capability",
@@ -103,7 +106,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "trades their diversity for pass@1; its random-reward control, equally unanchored, random-walks away from "
         "the base (AdamW turns zero-mean gradient noise into fixed-size steps): a broken control, never a null",
         "mode_collapse", "control_unstable",
-        overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 4e-4, "steps": 100, "n_test": 400},
+        overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 4e-4, "steps": 100, "n_test": 300},
     ),
     Scenario(
         "spurious",
@@ -122,10 +125,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "ood",
-        "the collapse recipe on arithmetic (no KL anchor, learning rate 4e-4): RL sharpens the seen additions, its "
+        "the collapse recipe on arithmetic, pushed (no KL anchor, learning rate 8e-4; at 4e-4 one tuning seed in "
+        "four kept its shifted pass@1): RL sharpens the seen additions, its "
         "entropy falls on every seed and it loses the held-out tens-digit pairs of the shifted set (judged on 200 "
         "shifted problems)",
-        None, None, overrides={"kl_beta": 0.0, "learning_rate": 4e-4, "n_shifted": 200}, ood=("trained", True),
+        None, None, overrides={"kl_beta": 0.0, "learning_rate": 8e-4, "n_shifted": 200}, ood=("trained", True),
     ),
     Scenario(
         "uninformative",
@@ -226,7 +230,10 @@ def run_calibration(
         # A control arm decides no planted field but its own: train each only where it is the planted
         # control (elsewhere it would cost a third of the RL time for nothing judged).
         judged = sc.control if sc.spurious is not None else None
-        cfg = replace(cfg, format_control=judged == "format_control", random_control=judged == "random_control")
+        # Nor are the trajectory probes judged (the entropy/transfer warning reads the training's entropy
+        # and the final shifted test): off, they free about 5% of the budget.
+        cfg = replace(cfg, format_control=judged == "format_control", random_control=judged == "random_control",
+                      trajectory_every=0)
         studies.append(start_lab(cfg, resume=resume))
     # Every scenario × seed goes to one pool of jobs (rlvr.lab.jobs), longest first, so no core
     # idles while a scenario's last seed runs alone; each scenario is judged as it completes.
