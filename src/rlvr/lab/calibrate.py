@@ -34,16 +34,19 @@ __all__ = [
     "BAR", "DEFAULT_SEED", "SCENARIOS", "SEEDS", "TUNING_SEEDS", "Scenario", "judge", "observe", "recovered", "run_calibration",
 ]
 
-DEFAULT_SEED = 5000
+DEFAULT_SEED = 7000
 """First seed of a calibration by default: a range no scenario was tuned on and no earlier run saw."""
 
-TUNING_SEEDS = (*range(0, 10), 100, 101, 102, *range(300, 310), 1000, 1001, 1002, 2000, 2001, 2002, *range(3000, 3010))
+TUNING_SEEDS = (*range(0, 10), 100, 101, 102, *range(300, 310), 1000, 1001, 1002, 2000, 2001, 2002, *range(3000, 3010),
+                *range(5000, 5010))
 """Every seed whose results shaped any scenario's settings (never a calibration's reported seeds):
 0-9 and 300-309, where the settings were chosen; 1000-1002, the first default range, whose run missed
 compression and ood; 100-102 and 2000-2002, the two reported ranges of the 3-seed design, whose runs
 missed compression, capability, collapse and ood and so led to 4 seeds and the compression plant of
 today; 3000-3005, the first 4-seed default range, whose run missed compression (KL 0.1) and ood
-(learning rate 4e-4) and so led to their anchor and push (the README says so)."""
+(learning rate 4e-4) and so led to their anchor and push; 5000-5003, the next, whose run missed
+compression on 2 of 4 seeds (30% slips) and, on one seed each, null and underpowered, and so led to
+a less sloppy compression base, a slower null and a shorter underpowered study (the README says so)."""
 
 SEEDS = {"quick": 4, "full": 5}
 """Seeds per scenario by default. Quick takes 4: at 3 the pooled interval's t quantile (4.30, two
@@ -82,13 +85,14 @@ class Scenario:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "compression",
-        "carries are taught (none dropped) but 30% of the warm-up answers slip, and RL is anchored to the base "
+        "carries are taught (none dropped), 20% of the warm-up answers slip, and RL is anchored to the base "
         "(KL 0.3): the base already reaches almost every addition within 16 samples and few products, so RL can "
         "only sharpen what it reaches: pass@1 rises ~7 points and pass@16 moves by about 1 (300 problems, 16 "
-        "samples each, flat within a 5-point margin; without the anchor, KL 0.1, RL sharpened a few problems onto "
-        "a wrong answer on some tuning seeds and pass@16 lost 3-5 points: mode collapse, not compression)",
+        "samples each, flat within a 5-point margin). On tuning seeds, sloppier bases (30-50% slips) or no anchor "
+        "(KL 0.1) let RL sharpen a few problems onto a wrong answer, and pass@16 lost 2-5 points on some seeds: "
+        "mild mode collapse, not compression",
         "pure_compression", None,
-        overrides={"carry_drop": 0.0, "pretrain_noise": 0.3, "kl_beta": 0.3, "n_test": 300, "n_samples": 16,
+        overrides={"carry_drop": 0.0, "pretrain_noise": 0.2, "kl_beta": 0.3, "n_test": 300, "n_samples": 16,
                    "margin": 0.05},
     ),
     Scenario(
@@ -118,10 +122,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "null",
-        "a random-reward control anchored to the base (KL 0.6, on-policy) on the default task and base must "
-        "stay a valid null, with no entropy/transfer warning (at the default KL 0.1 it loses about 5 points of "
-        "shifted pass@1, on the threshold of a broken control; at 0.3 one seed in three still crossed it)",
-        None, "no_spurious_gain", overrides={"kl_beta": 0.6}, ood=("random_control", False),
+        "a random-reward control anchored to the base (KL 0.6, learning rate 1e-4, on-policy) on the default "
+        "task and base must stay a valid null, with no entropy/transfer warning (at KL 0.1-0.6 and 2e-4 it lost "
+        "about 5 points of shifted pass@1 on average, beyond the threshold on one seed in four)",
+        None, "no_spurious_gain", overrides={"kl_beta": 0.6, "learning_rate": 1e-4}, ood=("random_control", False),
     ),
     Scenario(
         "ood",
@@ -138,11 +142,11 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "underpowered",
-        "20 test problems and 20 RL steps: too little data and training for any call, which must say so "
+        "20 test problems and 10 RL steps: too little data and training for any call, which must say so "
         "(inconclusive), not report a finding; its format-only control pays every answer of this base (all "
         "well formed), so it has nothing to teach",
         "inconclusive", "control_uninformative", control="format_control",
-        overrides={"n_test": 20, "n_shifted": 20, "steps": 20},
+        overrides={"n_test": 20, "n_shifted": 20, "steps": 10},
     ),
 )
 
