@@ -4,7 +4,7 @@
     python bench/readme_lab.py --out runs/readme-lab --quick    # the --quick profile instead
     python bench/readme_lab.py --summary runs/lab/summary.json  # an existing run (no timing line)
     python bench/readme_lab.py --calibration runs/cal/calibration.json   # the calibration table
-    python bench/readme_lab.py --calibrate quick --seed 8000 --cal-out runs/cal  # run a calibration, measure it, tabulate it
+    python bench/readme_lab.py --calibrate quick --seed 10000 --cal-out runs/cal  # run a calibration, measure it, tabulate it
     ... --write README.md    # replace the text between <!-- lab-output:start/end --> markers
 
 Every run gets a fresh, empty warm-up cache (RLVR_CACHE_DIR in a temporary folder), so its time is a

@@ -161,9 +161,9 @@ def test_recovery_rule_and_bar():
 
 def test_default_seeds_are_never_tuning_seeds():
     assert not set(range(DEFAULT_SEED, DEFAULT_SEED + 5)) & set(TUNING_SEEDS)
-    assert not set(range(8000, 8005)) & set(TUNING_SEEDS)  # the second range the README reports
+    assert not set(range(10000, 10005)) & set(TUNING_SEEDS)  # the second range the README reports
     # every range whose results shaped a scenario: the tuning seeds and the 3-seed design's reported ranges
-    assert {0, 300, 1000, 100, 2000, 3000, 5000} <= set(TUNING_SEEDS)
+    assert {0, 300, 1000, 100, 2000, 3000, 5000, 7000} <= set(TUNING_SEEDS)
     assert SEEDS == {"quick": 4, "full": 5}
 
 

@@ -147,7 +147,7 @@ def calibrate(
     quick: bool = typer.Option(False, "--quick", help="Quick profile (4 seeds per scenario); default: full (5 seeds)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Seeds per scenario."),
     seed: int | None = typer.Option(
-        None, "--seed", help="First seed (default 7000: held out from every seed the scenarios were tuned on)."
+        None, "--seed", help="First seed (default 9000: held out from every seed the scenarios were tuned on)."
     ),
     only: str | None = typer.Option(None, "--only", help="Comma-separated scenarios (default: all)."),
     workers: int | None = typer.Option(None, "--workers", help="Processes running the jobs (default: one per CPU core)."),

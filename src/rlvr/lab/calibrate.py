@@ -34,11 +34,11 @@ __all__ = [
     "BAR", "DEFAULT_SEED", "SCENARIOS", "SEEDS", "TUNING_SEEDS", "Scenario", "judge", "observe", "recovered", "run_calibration",
 ]
 
-DEFAULT_SEED = 7000
+DEFAULT_SEED = 9000
 """First seed of a calibration by default: a range no scenario was tuned on and no earlier run saw."""
 
 TUNING_SEEDS = (*range(0, 10), 100, 101, 102, *range(300, 310), 1000, 1001, 1002, 2000, 2001, 2002, *range(3000, 3010),
-                *range(5000, 5010))
+                *range(5000, 5010), *range(7000, 7010))
 """Every seed whose results shaped any scenario's settings (never a calibration's reported seeds):
 0-9 and 300-309, where the settings were chosen; 1000-1002, the first default range, whose run missed
 compression and ood; 100-102 and 2000-2002, the two reported ranges of the 3-seed design, whose runs
@@ -46,7 +46,9 @@ missed compression, capability, collapse and ood and so led to 4 seeds and the c
 today; 3000-3005, the first 4-seed default range, whose run missed compression (KL 0.1) and ood
 (learning rate 4e-4) and so led to their anchor and push; 5000-5003, the next, whose run missed
 compression on 2 of 4 seeds (30% slips) and, on one seed each, null and underpowered, and so led to
-a less sloppy compression base, a slower null and a shorter underpowered study (the README says so)."""
+a less sloppy compression base, a slower null and a shorter underpowered study; 7000-7005, the next,
+whose run missed collapse on 2 of 4 seeds (300 countdown problems, back to 800) and ood on one seed
+(the README says so)."""
 
 SEEDS = {"quick": 4, "full": 5}
 """Seeds per scenario by default. Quick takes 4: at 3 the pooled interval's t quantile (4.30, two
@@ -110,7 +112,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "trades their diversity for pass@1; its random-reward control, equally unanchored, random-walks away from "
         "the base (AdamW turns zero-mean gradient noise into fixed-size steps): a broken control, never a null",
         "mode_collapse", "control_unstable",
-        overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 4e-4, "steps": 100, "n_test": 300},
+        overrides={"task": "countdown", "kl_beta": 0.0, "learning_rate": 4e-4, "steps": 100, "n_test": 800},
     ),
     Scenario(
         "spurious",
@@ -129,11 +131,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "ood",
-        "the collapse recipe on arithmetic, pushed (no KL anchor, learning rate 8e-4; at 4e-4 one tuning seed in "
-        "four kept its shifted pass@1): RL sharpens the seen additions, its "
-        "entropy falls on every seed and it loses the held-out tens-digit pairs of the shifted set (judged on 200 "
-        "shifted problems)",
-        None, None, overrides={"kl_beta": 0.0, "learning_rate": 8e-4, "n_shifted": 200}, ood=("trained", True),
+        "the collapse recipe on arithmetic, pushed (no KL anchor, learning rate 8e-4): RL sharpens the seen "
+        "additions, its entropy falls on every seed and it loses the held-out tens-digit pairs of the shifted set "
+        "(judged on 400 shifted problems). On tuning seeds the loss was -3 to -13 points on most seeds and absent "
+        "on about one in eight (seed 7003: -0.5 at 8e-4, 1.2e-3 and 150 steps alike), which the pooled rule, "
+        "rightly, does not call shown",
+        None, None, overrides={"kl_beta": 0.0, "learning_rate": 8e-4, "n_shifted": 400}, ood=("trained", True),
     ),
     Scenario(
         "uninformative",
