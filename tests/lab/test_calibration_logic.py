@@ -83,7 +83,9 @@ def uninformative(rng):
 
 def underpowered(rng):
     base = np.concatenate([rng.uniform(0.2, 0.6, 10), np.full(5, 0.02)])
-    return arms(base, _spread(rng, base + 0.03, 0.05))
+    # No true change (a shift of a point or two moves pass@8 of the 0.02 problems by 10+ points, a
+    # real coverage gain): 15 problems cannot show the absence either, so every call is inconclusive.
+    return arms(base, base.copy())
 
 
 PLANTS = {
