@@ -207,14 +207,6 @@ def assemble_seed(prep: SeedPrep, arm_results: Sequence[ArmRun]) -> SeedResult:
     )
 
 
-def run_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> SeedResult:
-    """One full replicate of the study with ``cfg.seed`` in ``out`` (data/, base/, samples/, run
-    folders), in this process: ``prepare_seed``, then each arm of ``seed_arms``."""
-    phases = phases or Phases(False)
-    prep = prepare_seed(cfg, out, phases)
-    return assemble_seed(prep, [run_arm(cfg, out, arm, prep, phases) for arm in seed_arms(cfg)])
-
-
 def answer_format_verifier(cfg: LabConfig) -> Any:
     """The format-only control's reward: 1 when the output is a well-formed answer for the task (a
     bare integer; a countdown expression), whatever its value. Correctness is never checked."""

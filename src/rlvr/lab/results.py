@@ -16,7 +16,7 @@ problem id -> correctness flags, metric name -> per-step values, prompt records 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rlvr.errors import ConfigError
@@ -46,7 +46,7 @@ class TrainingRun:
     trajectory: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary, "curves": self.curves, "warnings": self.warnings, "trajectory": self.trajectory}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainingRun:
@@ -75,9 +75,7 @@ class SeedPrep:
     """Wall seconds of the prep job (set by the job runner)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seed": self.seed, "base_outcomes": self.base_outcomes, "kept": self.kept, "curation": self.curation,
-                "hit_rate": self.hit_rate, "verifier": self.verifier, "test_sets": self.test_sets, "data": self.data,
-                "timings": self.timings, "seconds": self.seconds}
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SeedPrep:
@@ -98,8 +96,7 @@ class ArmRun:
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"arm": self.arm, "outcomes": self.outcomes, "run": self.run.to_dict(), "timings": self.timings,
-                "seconds": self.seconds}
+        return asdict(self)  # ``run`` becomes its TrainingRun's dict
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArmRun:
