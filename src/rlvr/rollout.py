@@ -1,5 +1,9 @@
 """Rollouts: sample G completions per prompt, verify them through the engine, keep the log-probs.
 
+Single-turn (``collect``) or multi-turn with tools (``collect_episodes``): one environment per
+completion plays the model's turns, and the tokens of its observations are appended to the
+context with a zero completion mask, so only the model's own tokens carry loss.
+
 Each completion becomes a ``Sample`` whose ``id`` is ``"<prompt id>:<j>"`` and whose metadata
 holds the prompt record's fields plus ``prompt`` and ``_step`` (the training step; the ``random``
 control verifier reads it so its coin flips differ per step yet replay exactly on resume).
@@ -8,7 +12,7 @@ control verifier reads it so its coin flips differ per step yet replay exactly o
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +20,14 @@ import torch
 from torch import Tensor
 
 from rlvr.engine import EngineConfig, verify_iter
-from rlvr.policy.base import Rollout
+from rlvr.env.base import ToolEnv, budget_of, episode_of, play_turn, schemas_of, verdict_of
+from rlvr.env.episode import Episode
+from rlvr.env.turns import TurnFormat, turn_format
+from rlvr.policy.base import Rollout, TokenBatch, make_generator
 from rlvr.types import UNJUDGED, Sample, Verdict
 from rlvr.verifiers.base import Verifier
 
-__all__ = ["RolloutBatch", "collect", "generate_and_verify", "make_samples", "step_seed"]
+__all__ = ["RolloutBatch", "collect", "collect_episodes", "generate_and_verify", "make_samples", "step_seed"]
 
 # Fields of a prompt record that are not verifier metadata.
 _NOT_METADATA = ("id", "answer", "output", "prompt")
@@ -48,6 +55,8 @@ class RolloutBatch:
     group_size: int
     time_rollout: float = 0.0
     time_verify: float = 0.0
+    episodes: list[Episode] | None = None
+    """(B*G,) multi-turn only: what each completion's environment saw and did."""
 
     def select_groups(self, groups: Sequence[int]) -> RolloutBatch:
         """Keep only the groups ``groups`` (indices into this batch's B)."""
@@ -72,6 +81,7 @@ class RolloutBatch:
             group_size=g,
             time_rollout=self.time_rollout,
             time_verify=self.time_verify,
+            episodes=None if self.episodes is None else [self.episodes[i] for i in rows],
         )
 
     @staticmethod
@@ -86,6 +96,7 @@ class RolloutBatch:
             group_size=batches[0].group_size,
             time_rollout=sum(b.time_rollout for b in batches),
             time_verify=sum(b.time_verify for b in batches),
+            episodes=None if batches[0].episodes is None else [e for b in batches for e in b.episodes or []],
         )
 
 
@@ -179,3 +190,154 @@ def generate_and_verify(
     flat = [t for group in texts for t in group]
     samples = make_samples(records, flat, n, step, prompt_field)
     return flat, list(verify_iter(samples, verifier, engine or EngineConfig(workers=0)))
+
+
+def collect_episodes(
+    policy: Any,
+    records: Sequence[Mapping[str, Any]],
+    prompt_ids: Sequence[int],
+    *,
+    env_factory: Callable[[], ToolEnv],
+    group_size: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    seed: int,
+    step: int,
+    exclude: Sequence[str] = UNJUDGED,
+    prompt_field: str = "prompt",
+    tools: bool = True,
+    turns: TurnFormat | None = None,
+) -> RolloutBatch:
+    """Multi-turn rollouts: ``group_size`` episodes per prompt, each in its own environment.
+
+    Every turn samples the next assistant message of all running episodes at once (up to
+    ``max_new_tokens`` each), plays it through the environment (``rlvr.env.play_turn``: its tool
+    calls run behind the environment's budget guard) and appends the observations' tokens. An
+    episode ends with a message that calls no tool (its final answer, judged by the environment's
+    verifier), at the environment's ``max_turns``, on its tool budget, or when the model's context is
+    full. ``tools=False`` withholds the tools (none offered; every call is answered "unknown tool").
+
+    Row ``b * G + j`` is episode ``j`` of prompt ``b``: prompt ids left-padded to P, then the model's
+    turns and the observations right-padded to T; ``completion_mask`` is 1 on the model's tokens only.
+    """
+    fmt = turns if turns is not None else turn_format(policy)
+    chosen = [records[i] for i in prompt_ids]
+    n_rows = len(chosen) * group_size
+    envs = [env_factory() for _ in range(n_rows)]
+    offered: dict[str, Any] | None = None if tools else {}
+    limit = policy.max_positions() if hasattr(policy, "max_positions") else None
+    t_tools = 0.0
+    t0 = time.perf_counter()
+    prompts: list[list[int]] = []
+    for r, env in enumerate(envs):
+        rec = chosen[r // group_size]
+        t = time.perf_counter()
+        extra = env.reset(**{**rec, "_step": step})
+        t_tools += time.perf_counter() - t
+        text = str(rec[prompt_field]) + (f"\n{extra}" if extra else "")
+        prompts.append(fmt.prompt_ids(policy, text, schemas_of(env) if tools else []))
+    comp: list[list[int]] = [[] for _ in range(n_rows)]  # model and observation tokens
+    own: list[list[float]] = [[] for _ in range(n_rows)]  # 1.0 on the model's tokens
+    lps: list[list[float]] = [[] for _ in range(n_rows)]
+    gen = make_generator(seed, getattr(policy, "device", "cpu"))
+    stops = fmt.stop_ids(policy)
+    active = list(range(n_rows))
+    turn = 0
+    while active:
+        for r in list(active):
+            ep, budget = episode_of(envs[r]), budget_of(envs[r])
+            full = limit is not None and len(prompts[r]) + len(comp[r]) >= limit
+            if ep.over or turn >= budget.max_turns or full:
+                if not ep.over:
+                    ep.ended = "budget" if full else "max_turns"
+                    ep.reason = "the model's context is full" if full else f"more than {budget.max_turns} assistant turns"
+                active.remove(r)
+        if not active:
+            break
+        longest = max(len(prompts[r]) + len(comp[r]) for r in active)
+        room = max_new_tokens if limit is None else max(1, min(max_new_tokens, limit - longest))
+        outs = policy.continue_ids(
+            [prompts[r] + comp[r] for r in active], temperature=temperature, top_p=top_p, max_new_tokens=room,
+            generator=gen, stop_ids=stops,
+        )
+        t = time.perf_counter()
+        for r, (ids, lp, stopped) in zip(active, outs):
+            comp[r] += ids
+            own[r] += [1.0] * len(ids)
+            lps[r] += lp
+            if not stopped and room < max_new_tokens:  # cut by the context's end, not the turn limit
+                ep = episode_of(envs[r])
+                ep.ended, ep.reason = "budget", "the model's context is full"
+                continue
+            text = policy.decode(ids)
+            played = play_turn(envs[r], text, tools=offered)
+            if not episode_of(envs[r]).over:
+                obs = fmt.observation_ids(policy, [c.observation for c in played.tool_calls])
+                comp[r] += obs
+                own[r] += [0.0] * len(obs)
+                lps[r] += [0.0] * len(obs)
+        t_tools += time.perf_counter() - t
+        turn += 1
+    t1 = time.perf_counter()
+    verdicts = [verdict_of(env) for env in envs]
+    t2 = time.perf_counter()
+    episodes = [episode_of(env) for env in envs]
+    rollout = _assemble(policy, prompts, comp, own, lps, [ep.ended != "answer" for ep in episodes], group_size)
+    b = len(chosen)
+    rewards = torch.tensor([v.score for v in verdicts], dtype=torch.float32).view(b, group_size)
+    statuses = [v.status for v in verdicts]
+    valid = torch.tensor([s not in exclude for s in statuses], dtype=torch.bool).view(b, group_size)
+    return RolloutBatch(
+        rollout=rollout,
+        prompt_ids=list(prompt_ids),
+        rewards=rewards,
+        valid=valid,
+        statuses=statuses,
+        verdicts=verdicts,
+        group_size=group_size,
+        time_rollout=t1 - t0 - t_tools,
+        time_verify=t_tools + (t2 - t1),
+        episodes=episodes,
+    )
+
+
+def _assemble(
+    policy: Any, prompts: list[list[int]], comp: list[list[int]], own: list[list[float]], lps: list[list[float]],
+    truncated: list[bool], group_size: int,
+) -> Rollout:
+    """The episodes as one ``Rollout``: (N, P) left-padded prompts, (N, T) right-padded completions;
+    attention on every real token, ``completion_mask`` and log-probs on the model's tokens only."""
+    pad = policy.pad_id
+    device = getattr(policy, "device", "cpu")
+    n, t_len = len(comp), max((len(c) for c in comp), default=0) or 1
+    p_len = max(len(p) for p in prompts)
+    p_ids = torch.full((n, p_len), pad, dtype=torch.long)
+    p_mask = torch.zeros((n, p_len), dtype=torch.long)
+    ids = torch.full((n, t_len), pad, dtype=torch.long)
+    attn = torch.zeros((n, t_len), dtype=torch.long)
+    mask = torch.zeros((n, t_len))
+    logp = torch.zeros((n, t_len))
+    for r in range(n):
+        if prompts[r]:
+            p_ids[r, p_len - len(prompts[r]):] = torch.tensor(prompts[r])
+            p_mask[r, p_len - len(prompts[r]):] = 1
+        k = len(comp[r])
+        if k:
+            ids[r, :k] = torch.tensor(comp[r])
+            attn[r, :k] = 1
+            mask[r, :k] = torch.tensor(own[r])
+            logp[r, :k] = torch.tensor(lps[r])
+    tokens = TokenBatch(
+        input_ids=torch.cat([p_ids, ids], dim=1).to(device),
+        attention_mask=torch.cat([p_mask, attn], dim=1).to(device),
+        prompt_len=p_len,
+        completion_mask=mask.to(device),
+    )
+    return Rollout(
+        tokens=tokens,
+        texts=[policy.decode(c) for c in comp],
+        prompt_index=[r // group_size for r in range(n)],
+        sample_logprobs=logp.to(device),
+        truncated=torch.tensor(truncated, dtype=torch.bool),
+    )

@@ -92,3 +92,39 @@ def test_non_text_and_huge_inputs():
 def test_content_outside_tags_is_kept():
     msg = parse_tool_calls('Thinking. <tool_call>{"name": "f", "arguments": {}}</tool_call> Done.')
     assert msg.content == "Thinking.  Done."
+
+
+@pytest.mark.parametrize(
+    "text, calls, failures",
+    [
+        ("{calculate:12*34}", [ParsedCall("calculate", {}, ("12*34",))], 0),
+        ("  {calculate:(1+2)*3}\n", [ParsedCall("calculate", {}, ("(1+2)*3",))], 0),
+        ("{calculate:}", [ParsedCall("calculate", {}, ("",))], 0),
+        ("{calculate:12*3", [], 1),  # cut off before the closing brace
+    ],
+)
+def test_compact_form(text, calls, failures):
+    msg = parse_tool_calls(text)
+    assert msg.calls == calls
+    assert len(msg.failures) == failures
+    assert msg.form == "compact" and msg.content == ""
+
+
+def test_compact_form_is_whole_message_only():
+    # Text around it, or a JSON object, is not the compact form.
+    assert parse_tool_calls("408 {calculate:1}").calls == []
+    assert not parse_tool_calls("{1:2}").attempted
+    assert parse_tool_calls('{"name": "calculate", "parameters": {"expression": "1"}}').form == "llama"
+
+
+def test_compact_call_runs_the_tool_positionally():
+    from rlvr.env import CalculatorEnv, episode_of, play_turn
+
+    env = CalculatorEnv()
+    env.reset(prompt="12*34=", answer="408")
+    step = play_turn(env, "{calculate:12*34}")
+    assert [c.observation for c in step.tool_calls] == ["408"]
+    step = play_turn(env, "{calculate:12*34}", tools={})
+    assert "unknown tool" in step.tool_calls[0].observation
+    play_turn(env, "408")
+    assert env.get_reward() == 1.0 and episode_of(env).n_tool_calls == 2

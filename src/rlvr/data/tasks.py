@@ -35,6 +35,7 @@ __all__ = [
     "disjoint_splits",
     "make_task",
     "multidigit",
+    "products",
     "slip",
     "twin_key",
     "worked_examples",
@@ -259,6 +260,29 @@ def countdown(
     return _draw(n, seed, exclude, make, "countdown")
 
 
+def products(
+    n: int,
+    *,
+    seed: int = 0,
+    digits: tuple[int, int] = (3, 2),
+    exclude: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """``"123*45="``: products of a ``digits[0]``-digit and a ``digits[1]``-digit number, out of reach
+    of the tiny model's own digit-by-digit guessing but exact with the calculator tool
+    (``expression`` is the call that solves it). The tool task of ``rlvr lab --task tool``; its
+    shifted set swaps the operand lengths (same characters, a layout never trained on)."""
+    if n < 1 or min(digits) < 1:
+        raise ConfigError("products: n and the digit counts must be >= 1")
+    (lo_a, hi_a), (lo_b, hi_b) = ((10 ** (d - 1), 10**d - 1) for d in digits)
+
+    def draw(rng: random.Random) -> dict[str, Any]:
+        a, b = rng.randint(lo_a, hi_a), rng.randint(lo_b, hi_b)
+        return {"prompt": f"{a}*{b}=", "answer": str(a * b), "solution": str(a * b), "expression": f"{a}*{b}",
+                "stratum": "x".join(map(str, digits))}
+
+    return _draw(n, seed, exclude, draw, "products")
+
+
 def slip(solution: str, rng: random.Random) -> str:
     """A plausible mistake in a worked solution: the last digit of a number answer off by one, or one
     operator of an expression swapped. Always differs from ``solution`` when it can.
@@ -299,6 +323,7 @@ TASKS: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "arithmetic": arithmetic,
     "countdown": countdown,
     "multidigit": multidigit,
+    "products": products,
 }
 
 
@@ -323,7 +348,9 @@ def worked_examples(
     malformed: float = 0.0,
     copies: int = 1,
     seed: int = 0,
-) -> list[tuple[str, str]]:
+    tool_share: float = 0.0,
+    transcript: Callable[[Mapping[str, Any]], list[tuple[str, bool]]] | None = None,
+) -> list[tuple[str, Any]]:
     """(prompt, worked solution) pairs for the supervised warm-up of a fresh tiny model.
 
     The solution shown is the record's ``solution`` (else its ``answer``; records with neither are
@@ -333,6 +360,10 @@ def worked_examples(
     warmed-up model then knows the method but is only sometimes right: a base for RL to sharpen.
     One ``random.Random(seed)`` draws every choice in record order (the lab's cached bases depend on
     this exact order of draws).
+
+    With ``transcript`` (a record -> ``[(text, supervised), ...]`` tool-using solution: the call, its
+    observation unsupervised, the answer), a ``tool_share`` of the copies show that transcript
+    instead: a base that calls the tool only sometimes, so tool-use RL has room.
     """
     if copies < 1:
         raise ConfigError(f"worked_examples: copies must be >= 1, got {copies}")
@@ -343,6 +374,9 @@ def worked_examples(
         if solution is None:
             continue
         for _ in range(copies):
+            if transcript is not None and tool_share and rng.random() < tool_share:
+                pairs.append((str(r[prompt_field]), transcript(r)))
+                continue
             shown = str(solution)
             if "carry_dropped" in r and carry_drop and rng.random() < carry_drop:
                 shown = str(r["carry_dropped"])

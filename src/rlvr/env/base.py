@@ -24,7 +24,7 @@ import functools
 import inspect
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rlvr.env.episode import Budget, Episode, Step, ToolCallRecord, truncate
@@ -202,10 +202,11 @@ def schemas_of(env: ToolEnv) -> list[dict[str, Any]]:
     return [tool_schema(fn) for fn in tools_of(env).values()]
 
 
-def play_turn(env: ToolEnv, text: str) -> Step:
+def play_turn(env: ToolEnv, text: str, *, tools: Mapping[str, Callable[..., Any]] | None = None) -> Step:
     """One assistant message through the environment: its calls run (in order, each through the
     budget guard), unknown names and unparsable calls get error observations, and a message that
-    attempts no call ends the episode as its final answer."""
+    attempts no call ends the episode as its final answer. ``tools``: the tools offered (default:
+    all of the environment's; ``{}`` withholds them, so every call is answered "unknown tool")."""
     ep = env._episode
     parsed = parse_tool_calls(text)
     step = Step(assistant=text if isinstance(text, str) else str(text), parse_failures=list(parsed.failures))
@@ -213,7 +214,7 @@ def play_turn(env: ToolEnv, text: str) -> Step:
     if not parsed.attempted:
         finish(env, parsed.content)
         return step
-    tools = tools_of(env)
+    tools = tools_of(env) if tools is None else tools
     for failure in parsed.failures:
         step.tool_calls.append(env._refuse("", None, f"unparsable tool call: {failure}"))
     for call in parsed.calls:
@@ -223,7 +224,7 @@ def play_turn(env: ToolEnv, text: str) -> Step:
             step.tool_calls.append(env._refuse(call.name, call.arguments, f"unknown tool {call.name!r}; tools: {known}"))
             continue
         before = len(ep.calls)
-        fn(**call.arguments)
+        fn(*call.positional, **call.arguments)
         step.tool_calls.extend(ep.calls[before:])
         if ep.ended == "budget":
             break

@@ -7,7 +7,9 @@ Pure: text in, calls and failures out, never an exception. Forms, tried in this 
 - XML parameters inside the same tags (Qwen3.5/3.6, Qwen3-Coder, Nemotron-3):
   ``<tool_call><function=NAME><parameter=K>V</parameter></function></tool_call>``;
 - Llama 3.x JSON: the whole message is ``{"name": ..., "parameters": {...}}`` (optionally after
-  ``<|python_tag|>``), one call, no text alongside.
+  ``<|python_tag|>``), one call, no text alongside;
+- compact (rlvr's tiny character model, whose 64-character context has no room for JSON): the whole
+  message is ``{NAME:TEXT}``, one call whose TEXT is the tool's first argument, e.g. ``{calculate:12*34}``.
 
 Every malformed call (bad JSON, an unclosed tag, a missing name, arguments that are not an
 object) is a ``failure`` string: the episode records it as a health signal and the model gets it
@@ -30,6 +32,7 @@ _OPEN, _CLOSE = "<tool_call>", "</tool_call>"
 _FUNC = re.compile(r"<function=([^>\s]+)>(.*?)(?:</function>|$)", re.S)
 _PARAM = re.compile(r"<parameter=([^>\s]+)>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.S)
 _PYTHON_TAG = "<|python_tag|>"
+_COMPACT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):(.*)", re.S)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class ParsedCall:
 
     name: str
     arguments: dict[str, Any]
+    positional: tuple[Any, ...] = ()
+    """Arguments by position (the compact form's one text argument)."""
 
 
 @dataclass
@@ -50,7 +55,7 @@ class ParsedMessage:
     failures: list[str] = field(default_factory=list)
     """One sentence per call that could not be parsed."""
     form: str = ""
-    """"hermes", "xml", "llama" or "" (no call)."""
+    """"hermes", "xml", "llama", "compact" or "" (no call)."""
 
     @property
     def attempted(self) -> bool:
@@ -153,6 +158,14 @@ def parse_tool_calls(text: Any) -> ParsedMessage:
         _parse_tagged(text, msg)
         return msg
     stripped = text.strip()
+    compact = _COMPACT.fullmatch(stripped)
+    if compact:
+        msg.form, msg.content = "compact", ""
+        if stripped.endswith("}"):
+            msg.calls.append(ParsedCall(compact.group(1), {}, (compact.group(2)[:-1],)))
+        else:
+            msg.failures.append(f"an unclosed compact call {{{compact.group(1)}:...")
+        return msg
     if stripped.startswith(_PYTHON_TAG):
         stripped = stripped[len(_PYTHON_TAG):].strip()
     elif not (stripped.startswith("{") and stripped.endswith("}") and '"name"' in stripped):

@@ -17,7 +17,7 @@ from rlvr.errors import ConfigError
 from rlvr.grpo.config import GRPOConfig
 from rlvr.policy.base import TrainablePolicy
 
-__all__ = ["build_policy", "build_prompts", "cache_root", "check_device", "check_trainable", "warmup_pairs"]
+__all__ = ["build_environment", "build_policy", "build_prompts", "cache_root", "check_device", "check_trainable", "warmup_pairs"]
 
 
 def check_device(device: str) -> None:
@@ -102,3 +102,13 @@ def warmup_pairs(config: GRPOConfig, records: Sequence[Mapping[str, Any]] | None
     if not pairs:
         raise ConfigError("[model] pretrain_steps needs prompts with an 'answer' to learn from")
     return pairs
+
+
+def build_environment(config: GRPOConfig) -> Any:
+    """The environment factory of ``[env]`` (None: single-turn rollouts)."""
+    e = config.env
+    if e.name is None:
+        return None
+    from rlvr.env import make_env
+
+    return make_env(e.name, max_turns=e.max_turns, **e.options)

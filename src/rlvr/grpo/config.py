@@ -38,6 +38,7 @@ __all__ = [
     "ALGORITHMS",
     "AdvantageConfig",
     "DataConfig",
+    "EnvConfig",
     "GRPOConfig",
     "LossConfig",
     "ModelConfig",
@@ -208,6 +209,27 @@ class VerifierConfig:
             raise ConfigError("[verifier] workers must be >= 0 (0 = in-process)")
         if not self.timeout > 0:
             raise ConfigError("[verifier] timeout must be > 0 seconds")
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Multi-turn rollouts with tools (``rlvr.env``); without ``name`` rollouts are single-turn."""
+
+    name: str | None = None
+    """Environment: calculator, python, sql, or module:Class (TRL's environment_factory shape)."""
+    max_turns: int = 4
+    """Assistant turns per episode (each up to [rollout] max_new_tokens tokens)."""
+    tools: bool = True
+    """Offer the tools; false withholds them (the no-tool control: same task, same reward)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """The environment's options: ``verifier`` (default: the environment's own), budget fields
+    (max_tool_calls, tool_timeout_s, max_observation_chars, ...) and constructor options."""
+
+    def __post_init__(self) -> None:
+        if self.max_turns < 1:
+            raise ConfigError("[env] max_turns must be >= 1")
+        if "max_turns" in self.options:
+            raise ConfigError("[env] set max_turns directly, not in [env.options]")
 
 
 @dataclass(frozen=True)
@@ -412,7 +434,9 @@ class GRPOConfig:
     run: RunConfig = field(default_factory=RunConfig)
     """Length, seed, run directory, logging."""
     verifier: VerifierConfig = field(default_factory=VerifierConfig)
-    """The reward."""
+    """The reward (single-turn; with [env] the environment's verifier judges the final answer)."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """Tools and multi-turn rollouts."""
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     """Sampling and data efficiency."""
     advantage: AdvantageConfig = field(default_factory=AdvantageConfig)

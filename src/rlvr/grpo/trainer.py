@@ -1,8 +1,9 @@
 """The GRPO-family training loop: one step, top to bottom (``Trainer.step``).
 
 1. **rollout**: draw prompts, sample G completions each (keeping sampling-time log-probs), verify
-   them through the engine (``rlvr.rollout.collect``); with dynamic sampling, groups whose rewards
-   all agree are dropped and more prompts sampled;
+   them through the engine (``rlvr.rollout.collect``), or, with ``[env]``, play G multi-turn episodes
+   each with tools (``rlvr.rollout.collect_episodes``: observation tokens carry no loss); with dynamic
+   sampling, groups whose rewards all agree are dropped and more prompts sampled;
 2. **advantages**: group baselines and scaling (``grpo.advantages``); error/skipped verdicts
    excluded; optional soft overlong punishment and pruning;
 3. **update**: score the rows under the weights that sampled (``old``) and the initial policy
@@ -32,9 +33,10 @@ from torch import Tensor
 from rlvr.data.schedule import PromptSampler
 from rlvr.diagnostics import HealthMonitor, keys
 from rlvr.engine import EngineConfig
+from rlvr.env.turns import turn_format
 from rlvr.errors import ConfigError
 from rlvr.grpo.advantages import group_advantages, overlong_penalty
-from rlvr.grpo.build import build_policy, build_prompts, check_device, check_trainable
+from rlvr.grpo.build import build_environment, build_policy, build_prompts, check_device, check_trainable
 from rlvr.grpo.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -49,7 +51,7 @@ from rlvr.grpo.metrics import progress_info, run_summary, step_metrics
 from rlvr.grpo.rundir import RunDir, check_resumable
 from rlvr.policy.base import TokenBatch, TrainablePolicy
 from rlvr.report.progress import progress_bar
-from rlvr.rollout import RolloutBatch, collect, step_seed
+from rlvr.rollout import RolloutBatch, collect, collect_episodes, step_seed
 from rlvr.verifiers.base import Verifier
 from rlvr.verifiers.registry import get_verifier
 
@@ -86,7 +88,9 @@ class Trainer:
 
     ``policy``: a TrainablePolicy (``rlvr.policy``); ``verifier``: a Verifier or registry name;
     ``prompts``: records with the prompt field and ``answer``; ``run_dir``: folder for the run's files
-    (default ``[run] out_dir``; None writes nothing). ``callbacks`` get ``(step, metrics)`` after each step.
+    (default ``[run] out_dir``; None writes nothing); ``environment``: a no-argument environment factory
+    (TRL's ``environment_factory``; default: built from ``[env]``, none without ``[env] name``).
+    ``callbacks`` get ``(step, metrics)`` after each step.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Trainer:
         verifier: Verifier | str | None = None,
         prompts: Sequence[Mapping[str, Any]] | None = None,
         run_dir: str | Path | None = _FROM_CONFIG,
+        environment: Callable[[], Any] | None = None,
         quiet: bool = False,
         callbacks: Sequence[Callable[[int, dict[str, Any]], None]] = (),
     ) -> None:
@@ -115,6 +120,10 @@ class Trainer:
         # The name the health monitor's warnings tell the user to audit (and summary.json records).
         self.verifier_name = v if isinstance(v, str) else str(getattr(v, "name", None) or type(v).__name__)
         self.engine = EngineConfig(workers=cfg.verifier.workers, timeout=cfg.verifier.timeout)
+        self.environment = environment if environment is not None else build_environment(cfg)
+        if self.environment is not None:
+            self.turns = turn_format(self.policy)  # fails now, not at step 1, for a policy without one
+            self.verifier_name = f"{cfg.env.name or 'environment'} environment"
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad],
             lr=cfg.optim.learning_rate,
@@ -220,21 +229,21 @@ class Trainer:
             # Refill rounds ask for what is missing (at least a few prompts: groups often agree).
             n_prompts = want if r == 0 else max(want - have, min(want, 4))
             ids = self.sampler.next_batch(n_prompts, step)
-            b = collect(
-                self.policy,
-                self.records,
-                ids,
-                verifier=self.verifier,
-                engine=self.engine,
-                group_size=ro.group_size,
-                temperature=ro.temperature,
-                top_p=ro.top_p,
-                max_new_tokens=ro.max_new_tokens,
-                seed=step_seed(cfg.run.seed, step, r),
-                step=step,
-                exclude=cfg.advantage.exclude,
-                prompt_field=cfg.data.prompt_field,
-            )
+            seed = step_seed(cfg.run.seed, step, r)
+            if self.environment is None:
+                b = collect(
+                    self.policy, self.records, ids, verifier=self.verifier, engine=self.engine,
+                    group_size=ro.group_size, temperature=ro.temperature, top_p=ro.top_p,
+                    max_new_tokens=ro.max_new_tokens, seed=seed, step=step, exclude=cfg.advantage.exclude,
+                    prompt_field=cfg.data.prompt_field,
+                )
+            else:
+                b = collect_episodes(
+                    self.policy, self.records, ids, env_factory=self.environment, tools=cfg.env.tools,
+                    turns=self.turns, group_size=ro.group_size, temperature=ro.temperature, top_p=ro.top_p,
+                    max_new_tokens=ro.max_new_tokens, seed=seed, step=step, exclude=cfg.advantage.exclude,
+                    prompt_field=cfg.data.prompt_field,
+                )
             sampled.append(b)
             if not ro.dynamic_sampling:
                 return b, sampled

@@ -356,8 +356,11 @@ class TorchPolicy(ABC):
         top_p: float,
         max_new_tokens: int,
         gen: torch.Generator,
+        stop_ids: Sequence[int] = (),
     ) -> tuple[Tensor, Tensor]:
-        """Autoregressive sampling with a KV cache; returns (N, T) ids and (N, T) log-probs."""
+        """Autoregressive sampling with a KV cache; returns (N, T) ids and (N, T) log-probs.
+
+        A row ends at EOS or at any of ``stop_ids`` (the token is kept)."""
         n_rows = prompt_ids.shape[0]
         mask = prompt_mask
         # Positions count real tokens only, so left padding does not shift them.
@@ -365,6 +368,7 @@ class TorchPolicy(ABC):
         logits, cache = self._step(prompt_ids, mask, positions, None)
         next_pos = positions[:, -1] + 1
         done = torch.zeros(n_rows, dtype=torch.bool, device=prompt_ids.device)
+        stops = torch.tensor(list(stop_ids), dtype=torch.long, device=prompt_ids.device) if stop_ids else None
         ids_out, lp_out = [], []
         for t in range(max_new_tokens):
             logits = logits.float()
@@ -379,6 +383,8 @@ class TorchPolicy(ABC):
             ids_out.append(token)
             lp_out.append(torch.gather(logp, 1, token[:, None]).squeeze(1))
             done = done | (token == self.eos_id)
+            if stops is not None:
+                done = done | torch.isin(token, stops)
             if bool(done.all()) or t == max_new_tokens - 1:
                 break
             # Finished rows keep decoding padding that is discarded; their mask does not matter.
@@ -386,6 +392,40 @@ class TorchPolicy(ABC):
             logits, cache = self._step(token[:, None], mask, next_pos[:, None], cache)
             next_pos = next_pos + 1
         return torch.stack(ids_out, dim=1), torch.stack(lp_out, dim=1)
+
+    @torch.no_grad()
+    def continue_ids(
+        self,
+        contexts: list[list[int]],
+        *,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+        generator: torch.Generator,
+        stop_ids: Sequence[int] = (),
+    ) -> list[tuple[list[int], list[float], bool]]:
+        """One sampled continuation of each token context (a multi-turn rollout's next assistant turn).
+
+        Per context: the new ids up to and including the first EOS or stop token, their sampling-time
+        log-probs, and whether the turn ended by itself (False: cut at ``max_new_tokens``). The contexts
+        are token ids, never re-tokenised text, so what is scored later is exactly what was sampled.
+        """
+        if not contexts:
+            return []
+        ids, mask = self._left_pad(contexts)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out_ids, out_lp = self._sample_loop(ids, mask, temperature, top_p, max_new_tokens, generator, stop_ids)
+        finally:
+            self.model.train(was_training)
+        enders = {self.eos_id, *stop_ids}
+        result = []
+        for row, lps in zip(out_ids.tolist(), out_lp.tolist()):
+            end = next((k for k, t in enumerate(row) if t in enders), None)
+            keep = len(row) if end is None else end + 1
+            result.append((row[:keep], lps[:keep], end is not None))
+        return result
 
     def generate(
         self,

@@ -242,9 +242,24 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _completion_ids(tok: CharTokenizer, completion: Any) -> tuple[list[int], list[bool]]:
+    """A completion's ids + EOS and which of them are supervised: a string is all supervised; a
+    list of ``(text, supervised)`` segments is a multi-turn transcript (observations unsupervised)."""
+    if isinstance(completion, str):
+        ids = tok.encode(completion)
+        return [*ids, tok.eos_id], [True] * (len(ids) + 1)
+    ids: list[int] = []
+    train: list[bool] = []
+    for text, supervised in completion:
+        part = tok.encode(text)
+        ids += part
+        train += [bool(supervised)] * len(part)
+    return [*ids, tok.eos_id], [*train, True]
+
+
 def pretrain(
     policy: TinyPolicy,
-    pairs: list[tuple[str, str]],
+    pairs: list[tuple[str, Any]],
     *,
     steps: int = 200,
     batch_size: int = 64,
@@ -254,16 +269,17 @@ def pretrain(
 ) -> list[float]:
     """Supervised warm-up on (prompt, completion) pairs; the loss covers completion + EOS only.
 
+    A completion is a string, or a list of ``(text, supervised)`` segments: a tool-using transcript
+    whose observation segments are context, not targets (as in multi-turn RL).
+
     Returns the loss per step (``on_step(step, loss)`` sees each as it comes). Deterministic for a
     given seed (private generator).
     """
     if not pairs:
         raise ConfigError("pretraining needs at least one (prompt, completion) pair")
     tok = policy.tokenizer
-    seqs = [
-        ([tok.bos_id, *tok.encode(p)], [*tok.encode(c), tok.eos_id]) for p, c in pairs
-    ]
-    longest = max(len(p) + len(c) for p, c in seqs)
+    seqs = [([tok.bos_id, *tok.encode(p)], *_completion_ids(tok, c)) for p, c in pairs]
+    longest = max(len(p) + len(c) for p, c, _ in seqs)
     if longest > policy.cfg.block_size:
         raise ConfigError(
             f"a worked example is {longest} tokens, over block_size={policy.cfg.block_size}; raise block_size"
@@ -273,13 +289,13 @@ def pretrain(
     all_ids = torch.full((len(seqs), longest), tok.pad_id, dtype=torch.long)
     all_mask = torch.zeros_like(all_ids)
     all_target = torch.full_like(all_ids, -100)
-    lengths = torch.tensor([len(p) + len(c) for p, c in seqs])
-    for r, (p, c) in enumerate(seqs):
+    lengths = torch.tensor([len(p) + len(c) for p, c, _ in seqs])
+    for r, (p, c, sup) in enumerate(seqs):
         full = p + c
         all_ids[r, : len(full)] = torch.tensor(full)
         all_mask[r, : len(full)] = 1
-        # Position j predicts token j+1; supervise only the completion tokens.
-        all_target[r, len(p) - 1 : len(full) - 1] = torch.tensor(c)
+        # Position j predicts token j+1; supervise only the (supervised) completion tokens.
+        all_target[r, len(p) - 1 : len(full) - 1] = torch.tensor([t if keep else -100 for t, keep in zip(c, sup)])
     gen = make_generator(seed, "cpu")
     opt = torch.optim.AdamW(policy.model.parameters(), lr=lr, weight_decay=0.0)
     policy.model.train()

@@ -1,0 +1,107 @@
+"""Multi-turn rollouts (rlvr.rollout.collect_episodes): masks, endings, budgets, log-probs."""
+
+from __future__ import annotations
+
+import torch
+
+from rlvr.env import CalculatorEnv
+from rlvr.env.turns import CompactTurns
+from rlvr.policy.tiny import TinyConfig, TinyPolicy
+from rlvr.rollout import collect_episodes
+
+RECORDS = [{"id": "p0", "prompt": "12*34=", "answer": "408"}, {"id": "p1", "prompt": "7*6=", "answer": "42"}]
+
+
+class Scripted(TinyPolicy):
+    """A tiny policy whose turns are scripted per row (what it 'samples'); log-probs are -1 each."""
+
+    def __init__(self, scripts, block_size=64):
+        super().__init__(TinyConfig(block_size=block_size), seed=0)
+        self.scripts = scripts
+        self.turn = 0
+
+    def continue_ids(self, contexts, *, temperature, top_p, max_new_tokens, generator, stop_ids=()):
+        out = []
+        alive = [i for i, s in enumerate(self.scripts) if len(s) > self.turn and self._alive[i]]
+        for row in alive[: len(contexts)]:
+            text = self.scripts[row][self.turn]
+            ids = self.tokenizer.encode(text)
+            ended = text.endswith("}")
+            if not ended:
+                ids = ids + [self.eos_id]
+            ids = ids[:max_new_tokens]
+            out.append((ids, [-1.0] * len(ids), len(ids) == len(self.tokenizer.encode(text)) + (not ended)))
+        self.turn += 1
+        return out
+
+
+def run(scripts, *, tools=True, block_size=64, max_turns=4, group_size=1, records=RECORDS):
+    pol = Scripted(scripts, block_size)
+    pol._alive = [True] * len(scripts)
+    from functools import partial
+
+    from rlvr.env.episode import Budget
+
+    factory = partial(CalculatorEnv, budget=Budget(max_turns=max_turns))
+    return pol, collect_episodes(pol, records, list(range(len(records))), env_factory=factory, group_size=group_size,
+                                 temperature=1.0, top_p=1.0, max_new_tokens=20, seed=0, step=3, tools=tools)
+
+
+def test_observation_tokens_carry_no_loss_and_answers_are_judged():
+    pol, b = run([["{calculate:12*34}", "408"], ["43"]])
+    assert b.rewards.flatten().tolist() == [1.0, 0.0]
+    assert [e.ended for e in b.episodes] == ["answer", "answer"]
+    assert [e.n_tool_calls for e in b.episodes] == [1, 0]
+    tok, p = b.rollout.tokens, b.rollout.tokens.prompt_len
+    row = tok.input_ids[0, p:].tolist()
+    mask = tok.completion_mask[0].tolist()
+    text = "{calculate:12*34}[408]408"
+    assert pol.tokenizer.decode(row) == text
+    # The call (17 chars) and the answer (3 + EOS) train; the observation "[408]" (5) does not.
+    assert mask[: len(text) + 1] == [1.0] * 17 + [0.0] * 5 + [1.0] * 4
+    assert tok.attention_mask[0, p : p + len(text) + 1].tolist() == [1] * (len(text) + 1)
+    assert b.rollout.sample_logprobs[0, 17:22].tolist() == [0.0] * 5
+    assert b.rollout.texts[0] == text
+    assert not bool(b.rollout.truncated[0])
+
+
+def test_a_forged_observation_is_the_models_text_and_trains():
+    # The model writes the observation markup and a wrong "result" itself: no tool ran, it is all its own text.
+    pol, b = run([["[408]408"]], records=RECORDS[:1])
+    ep = b.episodes[0]
+    assert ep.n_tool_calls == 0 and ep.final_answer == "[408]408"
+    assert CompactTurns().forged(ep.steps[0].assistant)
+    n = len("[408]408") + 1
+    assert b.rollout.tokens.completion_mask[0, :n].tolist() == [1.0] * n
+
+
+def test_budgets_end_episodes_with_a_reason():
+    _, b = run([["{calculate:1}"] * 5], max_turns=2, records=RECORDS[:1])
+    ep = b.episodes[0]
+    assert ep.ended == "max_turns" and ep.n_tool_calls == 2 and b.statuses == ["unparsable"]
+    assert bool(b.rollout.truncated[0])
+    # A context that fills up ends the episode instead of overflowing the model's positions.
+    _, b = run([["{calculate:111111*2}"] * 5], block_size=40, max_turns=8, records=RECORDS[:1])
+    assert b.episodes[0].ended == "budget" and "context" in b.episodes[0].reason
+
+
+def test_withheld_tools_answer_every_call_unknown():
+    _, b = run([["{calculate:12*34}", "408"]], tools=False, records=RECORDS[:1])
+    call = b.episodes[0].calls[0]
+    assert call.error and "unknown tool" in call.error
+    assert b.rewards.item() == 1.0  # the answer is still judged: the no-tool arm can be right on its own
+
+
+def test_sampled_logprobs_are_the_trainers_on_the_models_tokens():
+    pol = TinyPolicy(TinyConfig(block_size=48), seed=1)
+    # A random model rarely calls; force calls by checking on whatever it samples, over many rows.
+    b = collect_episodes(pol, RECORDS, [0, 1], env_factory=CalculatorEnv, group_size=16, temperature=1.0,
+                         top_p=1.0, max_new_tokens=12, seed=5, step=1)
+    lp, _ = pol.logprobs(b.rollout.tokens)
+    m = b.rollout.tokens.completion_mask
+    assert torch.allclose(lp * m, b.rollout.sample_logprobs * m, atol=1e-5)
+    assert b.rollout.prompt_index == [0] * 16 + [1] * 16
+    # Same seed, same episodes.
+    again = collect_episodes(pol, RECORDS, [0, 1], env_factory=CalculatorEnv, group_size=16, temperature=1.0,
+                             top_p=1.0, max_new_tokens=12, seed=5, step=1)
+    assert again.rollout.texts == b.rollout.texts
