@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object: warnings and summary."),
     ) -> None:
         """Judge a training run's metrics: reward-variance, entropy and KL collapse, length, dead groups,
-        a silent verifier."""
+        a silent verifier, and (tools/* metrics) a tool-using agent's tool errors, turns and habits."""
         from rlvr.diagnostics import FORMATS, HealthConfig, check_metrics, parse_key_map, read_metrics
 
         if fmt not in FORMATS:
