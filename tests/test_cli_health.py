@@ -82,6 +82,10 @@ def test_agent_run_with_a_broken_tool_exits_3(runner: CliRunner, tmp_path: Path)
     # the agent checks without their metric are listed as not checked on an agent run
     assert "observation_truncation" in report["summary"]["checks_without_data"]
     assert invoke(runner, path, "--set", "tool_error_rate_max=none").exit_code == 0
+    named = json.loads(invoke(runner, path, "--json", "--env", "sql").stdout)
+    assert named["env"] == "sql"
+    assert "`rlvr audit --env sql`" in named["warnings"][0]["message"]
+    assert "`rlvr env replay FILE --env sql`" in named["warnings"][0]["message"]
 
 
 def test_json_report(runner: CliRunner, tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ class BrokenCalculator(ToolEnv):
 def test_real_episodes_of_a_broken_tool_raise_the_warning() -> None:
     env = BrokenCalculator()
     turn = '<tool_call>{"name": "calculate", "arguments": {"expression": "6*7"}}</tool_call>'
-    monitor = HealthMonitor(verifier="math")
+    monitor = HealthMonitor(verifier="math", env="tests:BrokenCalculator")
     warnings = []
     for step in range(1, 4):
         episodes = [play_script(env, {"id": str(i), "answer": "42"}, [turn, turn, "\\boxed{42}"]) for i in range(4)]
@@ -96,6 +96,7 @@ def test_real_episodes_of_a_broken_tool_raise_the_warning() -> None:
         warnings += monitor.update(step, metrics)
     assert [(w.step, w.code) for w in warnings] == [(3, "tool_errors")]
     assert "every tool call (2 calls per episode) came back as an error" in warnings[0].message
+    assert "`rlvr audit --env tests:BrokenCalculator`" in warnings[0].message
 
 
 # --- parse failures, truncation --------------------------------------------------------------------

@@ -68,6 +68,8 @@ class Reading:
     """Consecutive observations of this same value (for ``at_0_or_1``)."""
     starts: Mapping[str, float] = field(default_factory=dict)
     """Starting values of the rule's ``falling`` metrics (what they fell from)."""
+    env: str | None = None
+    """The tool environment's name (``python``, ``module:Class``); None: unknown."""
 
 
 @dataclass(frozen=True)
@@ -181,9 +183,9 @@ def _who(verifier: str | None) -> str:
     return f"the verifier {verifier!r}" if _is_name(verifier) else f"the verifier ({verifier})"
 
 
-def _is_name(verifier: str | None) -> bool:
+def _is_name(name: str | None) -> bool:
     """A registry name or ``module:object`` can go on a command line; a description cannot."""
-    return verifier is not None and verifier != "" and not any(c.isspace() for c in verifier)
+    return name is not None and name != "" and not any(c.isspace() for c in name)
 
 
 def _commands(verifier: str | None) -> str:
@@ -227,10 +229,11 @@ def _pct(value: float) -> str:
     return f"{_g(value * 100)}%"
 
 
-def _env_commands() -> str:
+def _env_commands(env: str | None) -> str:
+    name = env if _is_name(env) else "NAME"
     return (
-        "audit the environment: `rlvr audit --env NAME` (its exploit and failure catalogue), and replay a few "
-        "episodes with `rlvr env replay FILE --env NAME` to read each call's error"
+        f"audit the environment: `rlvr audit --env {name}` (its exploit and failure catalogue), and replay a "
+        f"few episodes with `rlvr env replay FILE --env {name}` to read each call's error"
     )
 
 
@@ -243,7 +246,7 @@ def _msg_tool_errors(r: Reading) -> str:
         f"tools/error_rate is {_pct(r.value)} > {_pct(r.threshold)}: {what}{per} came back as an error, so "
         "the policy learns from error messages, not results; a tool may be broken (its sandbox, database "
         "file, a missing dependency, a timeout too short) rather than called badly; "
-        f"{_env_commands()}."
+        f"{_env_commands(r.env)}."
     )
 
 

@@ -40,9 +40,10 @@ def check_metrics(
     config: HealthConfig | None = None,
     *,
     verifier: str | None = None,
+    env: str | None = None,
 ) -> HealthMonitor:
-    """Run every ``(step, metrics)`` row through a fresh monitor (naming ``verifier``) and return it."""
-    monitor = HealthMonitor(config, verifier=verifier)
+    """Run every ``(step, metrics)`` row through a fresh monitor (naming ``verifier`` and ``env``) and return it."""
+    monitor = HealthMonitor(config, verifier=verifier, env=env)
     for step, metrics in rows:
         monitor.update(step, metrics)
     return monitor

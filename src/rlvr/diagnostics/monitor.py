@@ -93,7 +93,8 @@ class HealthMonitor:
     """Feed it every step's metrics; it returns the warnings that step raised.
 
     ``verifier``: the name of the verifier that scored the run (``"math"``, ``"pkg.mod:MyCheck"``),
-    used by the verifier checks' messages and the commands they suggest; optional.
+    used by the verifier checks' messages and the commands they suggest; ``env``: the tool
+    environment of a multi-turn run (``"python"``), likewise for the agent checks; both optional.
 
     >>> mon = HealthMonitor(HealthConfig(patience=1))
     >>> [w.code for w in mon.update(1, {"policy/kl": 12.0})]
@@ -102,10 +103,14 @@ class HealthMonitor:
     []
     """
 
-    def __init__(self, config: HealthConfig | None = None, *, verifier: str | None = None) -> None:
+    def __init__(
+        self, config: HealthConfig | None = None, *, verifier: str | None = None, env: str | None = None
+    ) -> None:
         self.config = config if config is not None else HealthConfig()
         self.verifier = verifier
         """The verifier's registry name (or ``module:object``, or a description) named in its warnings."""
+        self.env = env
+        """The tool environment's name (``python``, ``module:Class``) named in the agent checks' commands."""
         self._runs: dict[tuple[str, str], tuple[float, int]] = {}
         self._episodes: dict[tuple[str, str], _Episode] = {}
         self._baseline_values: dict[str, list[float]] = {}
@@ -219,16 +224,17 @@ class HealthMonitor:
             if start is None or (start <= 0 and rule.bad != "rise"):
                 return None  # no starting value yet: a relative rule cannot judge
             thr = start + thr if rule.bad == "rise" else thr * start
-        bad = v < thr if rule.bad == "below" else v > thr
+        if not (v < thr if rule.bad == "below" else v > thr):
+            return None
         fell: dict[str, float] = {}
         for key in rule.falling:
             key_start = starts.get(key)
             if key not in values or key_start is None or not values[key] < key_start:
                 return None
             fell[key] = key_start
-        if not bad:
-            return None
-        return Reading(metric, v, thr, start if rule.relative else None, values, self.verifier, starts=fell)
+        return Reading(
+            metric, v, thr, start if rule.relative else None, values, self.verifier, starts=fell, env=self.env
+        )
 
     def _extreme_run(
         self, key: tuple[str, str], value: float, rule: Check, *, fallback: bool, values: Mapping[str, float]
