@@ -3,6 +3,8 @@
 One constant per key, shared by the trainer that writes them, the health monitor that judges
 them, and the lab and reports that draw them, so a renamed key breaks at import, not silently.
 Keys are ``namespace/name``; the namespace says what part of the step a number describes.
+``tools/*`` describe a multi-turn run's tool-using episodes (``rlvr.diagnostics.agent``); a
+single-turn run logs none of them.
 """
 
 from __future__ import annotations
