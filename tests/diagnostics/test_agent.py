@@ -79,6 +79,7 @@ def test_truncated_observations_raw_and_inside_a_json_error() -> None:
     error = truncate("Traceback " * 20, 64)
     calls = [record(cut), record(json.dumps({"error": error}), error), record("short"), record("ok")]
     assert is_truncated(cut) and is_truncated(json.dumps({"error": error})) and not is_truncated(long)
+    assert is_truncated(json.dumps({"error": truncate("é" * 10**6, 4000)}))  # escaped, millions cut
     ep = Episode(steps=[Step("...", calls)], ended="no_answer", calls=calls)
     m = agent_metrics([ep, Episode(steps=[Step("\\boxed{1}")], final_answer="1", ended="answer")])
     assert m[keys.TOOLS_OBS_TRUNCATED_RATE] == pytest.approx(2 / 4)

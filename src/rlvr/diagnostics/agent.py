@@ -34,8 +34,11 @@ __all__ = ["HERMES_OBSERVATION_MARKERS", "agent_metrics", "forged_markup", "is_t
 HERMES_OBSERVATION_MARKERS: tuple[str, ...] = ("<tool_response>", "</tool_response>", "<|im_start|>tool")
 """Markup that only the chat template writes around a tool's result (Hermes/Qwen templates)."""
 
-# ``rlvr.env.episode.truncate``'s marker, raw or JSON-escaped (an error observation is JSON).
+# ``rlvr.env.episode.truncate``'s marker, raw or JSON-escaped (an error observation is JSON). The
+# guard cuts last, so the marker ends the observation (or its error string, before ``"}``): only the
+# tail is searched, which keeps a step of long observations cheap.
 _TRUNCATED = re.compile(r"(?:…|\\u2026)\[truncated \d+ chars\]")
+_TAIL = 64
 
 
 def forged_markup(markers: Sequence[str]) -> Callable[[str], bool]:
@@ -52,7 +55,7 @@ def forged_markup(markers: Sequence[str]) -> Callable[[str], bool]:
 
 def is_truncated(observation: str) -> bool:
     """The observation was cut at the budget's size (it carries the truncation marker)."""
-    return _TRUNCATED.search(observation) is not None
+    return _TRUNCATED.search(observation[-_TAIL:]) is not None
 
 
 def _calls(episode: Episode) -> list[ToolCallRecord]:
