@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rlvr.diagnostics import keys
+from rlvr.errors import ConfigError
 
 if TYPE_CHECKING:  # rlvr.env pulls in the verifiers; the records are only read here
     from rlvr.env.episode import Episode, ToolCallRecord
@@ -45,7 +46,7 @@ def forged_markup(markers: Sequence[str]) -> Callable[[str], bool]:
     """A ``forged`` test for ``agent_metrics``: true when the text contains any of ``markers``."""
     found = tuple(m for m in markers if m)
     if not found:
-        raise ValueError("forged_markup needs at least one non-empty marker, e.g. HERMES_OBSERVATION_MARKERS")
+        raise ConfigError("forged_markup needs at least one non-empty marker, e.g. HERMES_OBSERVATION_MARKERS")
 
     def forged(text: str) -> bool:
         return any(m in text for m in found)
