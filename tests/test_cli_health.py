@@ -69,6 +69,25 @@ def test_collapsing_run_exits_3_with_table(runner: CliRunner, tmp_path: Path) ->
     assert invoke(runner, path, "--no-fail").exit_code == 0
 
 
+def test_agent_run_with_a_broken_tool_exits_3(runner: CliRunner, tmp_path: Path) -> None:
+    agent = {"tools/calls_per_episode": 2.0, "tools/error_rate": 0.1, "tools/turns_mean": 3.0,
+             "tools/answer_without_tool_rate": 0.05}
+    rows = [{**healthy(s), **agent, "tools/error_rate": 0.1 if s < 5 else 1.0} for s in range(1, 9)]
+    path = write_metrics(tmp_path / "metrics.jsonl", rows)
+    result = invoke(runner, path, "--json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert [(w["step"], w["code"], w["value"]) for w in report["warnings"]] == [(7, "tool_errors", 1.0)]
+    assert "rlvr audit --env NAME" in report["warnings"][0]["message"]
+    # the agent checks without their metric are listed as not checked on an agent run
+    assert "observation_truncation" in report["summary"]["checks_without_data"]
+    assert invoke(runner, path, "--set", "tool_error_rate_max=none").exit_code == 0
+    named = json.loads(invoke(runner, path, "--json", "--env", "sql").stdout)
+    assert named["env"] == "sql"
+    assert "`rlvr audit --env sql`" in named["warnings"][0]["message"]
+    assert "`rlvr env replay FILE --env sql`" in named["warnings"][0]["message"]
+
+
 def test_json_report(runner: CliRunner, tmp_path: Path) -> None:
     rows = [healthy(s) for s in range(1, 6)] + [{**healthy(s), "policy/kl": 25.0} for s in range(6, 10)]
     result = invoke(runner, write_metrics(tmp_path / "m.jsonl", rows), "--json", "--set", "patience=2")

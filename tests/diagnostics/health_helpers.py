@@ -42,3 +42,21 @@ class SwallowsTimeouts(BaseVerifier):
             raise TimeoutError("the check took too long")
         except TimeoutError:
             return Verdict.incorrect("0")  # the bug behind several public trainers' flat curves
+
+
+def healthy_agent_row(i: int) -> dict[str, float]:
+    """A tool-using run that learns: calls and turns wobble, few errors, no forging, no abandonment."""
+    wobble = 0.1 * ((i % 5) - 2)  # -0.2 .. +0.2
+    return {
+        "tools/calls_per_episode": 2.0 + wobble,
+        "tools/call_rate": 0.9 + wobble / 4,
+        "tools/error_rate": 0.15 + wobble / 2,
+        "tools/parse_failure_rate": 0.03,
+        "tools/turns_mean": 3.0 + wobble,
+        "tools/turns_max": 6.0,
+        "tools/obs_truncated_rate": 0.05,
+        "tools/budget_end_rate": 0.1,
+        "tools/no_answer_rate": 0.05,
+        "tools/forged_obs_rate": 0.0,
+        "tools/answer_without_tool_rate": 0.08 - wobble / 4,
+    }

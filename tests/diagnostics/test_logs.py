@@ -269,3 +269,32 @@ def test_a_real_run_with_a_silent_verifier_raises_the_alarm(tmp_path: Path) -> N
                if w.code == "silent_verifier"]
     assert [w.step for w in offline] == [3]
     assert "`rlvr audit --verifier health_helpers:SwallowsTimeouts`" in offline[0].message
+
+
+def test_trl_tool_keys_run_the_agent_checks(tmp_path: Path) -> None:
+    """TRL 1.16 with tools logs ``tools/call_frequency`` and ``tools/failure_frequency``: a tool that
+    fails every call from step 4 on raises the tool-error warning on the TRL log."""
+    entries = [{"step": i, "tools/call_frequency": 1.5, "tools/failure_frequency": 0.1 if i < 4 else 1.0}
+               for i in range(1, 9)]
+    log = read_metrics(_trl_state(tmp_path, entries))
+    assert log.format == "trl"
+    assert log.keys["tools/calls_per_episode"] == "tools/call_frequency"
+    assert log.keys["tools/error_rate"] == "tools/failure_frequency"
+    assert log.rows[4][1]["tools/error_rate"] == 1.0 and log.rows[4][1]["tools/calls_per_episode"] == 1.5
+    mon = check_metrics(log.rows, HealthConfig(patience=3))
+    errors = [w for w in mon.warnings if w.code == "tool_errors"]
+    assert [(w.step, w.value) for w in errors] == [(6, 1.0)]
+    assert "every tool call (1.5 calls per episode) came back as an error" in errors[0].message
+    # The agent checks TRL has no metric for are listed as not checked; the fixture (no tools) lists none.
+    assert "tool_abandonment" in mon.summary()["checks_without_data"]
+    plain = check_metrics(read_metrics(DATA / "trl_trainer_state.json").rows)
+    assert not {"tool_errors", "tool_abandonment"} & set(plain.summary()["checks_without_data"])
+
+
+def test_our_agent_metrics_are_read_and_mappable(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    rows = [{"step": s, "reward/std": 0.3, "tools/parse_failure_rate": 0.5} for s in range(1, 4)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    mon = check_metrics(read_metrics(path).rows)
+    assert [(w.step, w.code) for w in mon.warnings] == [(3, "tool_parse_failures")]
+    assert parse_key_map(["bad_calls=tools/parse_failure_rate"]) == {"bad_calls": "tools/parse_failure_rate"}

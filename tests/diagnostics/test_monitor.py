@@ -158,10 +158,16 @@ def test_never_triggering_bounds_turn_checks_off() -> None:
     """TOML has no None: 0 / inf / 1 are accepted and can never fire."""
     rows = [{"policy/kl": 1e6, "reward/std": 0.0, "policy/entropy": 0.0, "gen/len_mean": 1e4 if i > 5 else 1.0,
              "gen/truncated_frac": 1.0, "groups/frac_zero_std": 1.0, "verify/error_rate": 1.0,
-             "reward/correct_frac": 0.0} for i in range(10)]
+             "reward/correct_frac": 0.0, "tools/error_rate": 1.0, "tools/parse_failure_rate": 1.0,
+             "tools/turns_mean": 1e4 if i > 5 else 1.0, "tools/budget_end_rate": 1.0,
+             "tools/obs_truncated_rate": 1.0, "tools/forged_obs_rate": 1.0 if i > 5 else 0.0,
+             "tools/answer_without_tool_rate": 1.0 if i > 5 else 0.0,
+             "tools/calls_per_episode": 0.0 if i > 5 else 2.0} for i in range(10)]
     off = {"kl_max": math.inf, "reward_std_min": 0.0, "entropy_min": 0.0, "entropy_drop_ratio": 0.0,
            "length_growth_max": math.inf, "truncated_frac_max": 1.0, "zero_std_frac_max": 1.0, "error_rate_max": 1.0,
-           "silent_verifier_patience": 0}
+           "silent_verifier_patience": 0, "tool_error_rate_max": 1.0, "parse_failure_rate_max": 1.0,
+           "turns_growth_max": math.inf, "budget_end_rate_max": 1.0, "obs_truncated_rate_max": 1.0,
+           "forged_obs_rate_max": 1.0, "forged_obs_rise": 1.0, "tool_abandon_rise": 1.0}
     _, warnings = run(rows, patience=1, **off)
     assert warnings == []
     _, warnings = run(rows, patience=1)

@@ -185,6 +185,11 @@ def test_trl_logs_map_to_rlvr_keys():
     }
     assert math.isnan(got["policy/logprob_gap"])
     assert trl_logs_to_metrics({"train_runtime": 3.0, "eval_reward": 1.0}) == {}
+    # TRL with tools: the callback feeds the agent checks too
+    assert trl_logs_to_metrics({"tools/call_frequency": 2.5, "tools/failure_frequency": 1.0}) == {
+        "tools/calls_per_episode": 2.5,
+        "tools/error_rate": 1.0,
+    }
 
 
 def test_health_callback_prints_the_monitors_warnings():

@@ -53,12 +53,18 @@ def register(app: typer.Typer) -> None:
             help="The verifier that scored the run, named in the silent-verifier alarm (default: the "
             "run dir's config.json, or TRL's single rlvr reward function).",
         ),
+        env: str | None = typer.Option(
+            None,
+            "--env",
+            help="The tool environment of a multi-turn run (python, sql, calculator, module:Class), named in "
+            "the agent checks' commands (rlvr audit --env NAME).",
+        ),
         no_fail: bool = typer.Option(False, "--no-fail", help="Exit 0 even when warnings fired."),
         max_rows: int = typer.Option(40, "--max-rows", min=0, help="Warnings shown in the table (all go to --json)."),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object: warnings and summary."),
     ) -> None:
         """Judge a training run's metrics: reward-variance, entropy and KL collapse, length, dead groups,
-        a silent verifier."""
+        a silent verifier, and (tools/* metrics) a tool-using agent's tool errors, turns and habits."""
         from rlvr.diagnostics import FORMATS, HealthConfig, check_metrics, parse_key_map, read_metrics
 
         if fmt not in FORMATS:
@@ -69,7 +75,8 @@ def register(app: typer.Typer) -> None:
         except RlvrError as exc:
             raise fail(str(exc)) from None
         named = verifier.strip() if verifier and verifier.strip() else log.verifier
-        monitor = check_metrics(log.rows, config, verifier=named)
+        env_name = env.strip() if env and env.strip() else None
+        monitor = check_metrics(log.rows, config, verifier=named, env=env_name)
         summary = monitor.summary()
         warnings = monitor.warnings
         if as_json:
@@ -80,6 +87,7 @@ def register(app: typer.Typer) -> None:
                 "skipped_rows": log.skipped_rows,
                 "keys": log.keys,
                 "verifier": named,
+                "env": env_name,
                 "config": asdict(config),
                 "healthy": summary["healthy"],
                 "summary": summary,

@@ -23,8 +23,20 @@ verifier="math")``) and the commands that check it.
 ``silent_verifier``           the pass rate (``reward/correct_frac``; else ``reward/mean`` when every
                               reward agrees) is exactly 0 or exactly 1 for
                               ``silent_verifier_patience`` steps
+``tool_errors``               ``tools/error_rate`` > ``tool_error_rate_max``
+``tool_parse_failures``       ``tools/parse_failure_rate`` > ``parse_failure_rate_max``
+``turn_explosion``            ``tools/turns_mean`` > ``turns_growth_max`` × its starting value, or
+                              ``tools/budget_end_rate`` > ``budget_end_rate_max``
+``observation_truncation``    ``tools/obs_truncated_rate`` > ``obs_truncated_rate_max``
+``forged_observations``       ``tools/forged_obs_rate`` > ``forged_obs_rate_max``, or more than
+                              ``forged_obs_rise`` above its starting value
+``tool_abandonment``          ``tools/answer_without_tool_rate`` more than ``tool_abandon_rise`` above
+                              its starting value while ``tools/calls_per_episode`` is below its own
 ``non_finite``                any checked metric (``reward/*``, ``policy/*``, ``gen/*``, ...) is NaN/inf
 ==========================  =====================================================================
+
+The agent checks (``tools/*``, from ``rlvr.diagnostics.agent.agent_metrics``) read metrics that
+single-turn runs never log: there they stay silent, and are not listed as checks without data.
 """
 
 from __future__ import annotations
@@ -36,7 +48,7 @@ from typing import Literal
 
 from rlvr.diagnostics import keys
 
-__all__ = ["CHECKS", "HEALTH_CODES", "LOW_IS_BAD", "Check", "Reading", "json_number"]
+__all__ = ["AGENT_CODES", "CHECKS", "HEALTH_CODES", "LOW_IS_BAD", "Check", "Reading", "json_number"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,10 @@ class Reading:
     """The verifier's name (``math``, ``module:object``) or a description; None: unknown."""
     run: int = 1
     """Consecutive observations of this same value (for ``at_0_or_1``)."""
+    starts: Mapping[str, float] = field(default_factory=dict)
+    """Starting values of the rule's ``falling`` metrics (what they fell from)."""
+    env: str | None = None
+    """The tool environment's name (``python``, ``module:Class``); None: unknown."""
 
 
 @dataclass(frozen=True)
@@ -63,19 +79,24 @@ class Check:
     code: str
     metrics: tuple[str, ...]
     """The metric read, in preference order (the first present one is judged)."""
-    bad: Literal["below", "above", "at_0_or_1"]
-    """Bad when strictly below / above the threshold, or (``at_0_or_1``) exactly 0 or exactly 1."""
+    bad: Literal["below", "above", "rise", "at_0_or_1"]
+    """Bad when strictly below / above the threshold, more than the threshold above the starting value
+    (``rise``: a margin, for rates that start at 0), or (``at_0_or_1``) exactly 0 or exactly 1."""
     threshold: str | None
     """The ``HealthConfig`` field holding the threshold, its value ``None`` turning the rule off;
     None for ``at_0_or_1`` (no threshold)."""
     message: Callable[[Reading], str]
     relative: bool = False
-    """The threshold is the field times the metric's starting value (no verdict until it is known)."""
+    """The threshold is measured from the metric's starting value: the field times it, or (``rise``) the
+    field added to it; no verdict until it is known."""
     patience: str = "patience"
     """The ``HealthConfig`` field holding the consecutive bad observations needed; 0 turns it off."""
     fallback_if_zero: tuple[str, ...] = ()
     """A fallback metric (not ``metrics[0]``) is bad only when these keys are absent or 0: a mean
     reward of 0 is a pass rate of 0 only when every reward agrees."""
+    falling: tuple[str, ...] = ()
+    """Metrics that must also read below their starting value for the rule to be bad (answers without a
+    tool rise *while* calls fall); one absent or without a start yet keeps the rule silent."""
 
 
 def json_number(value: float | None) -> float | str | None:
@@ -162,9 +183,9 @@ def _who(verifier: str | None) -> str:
     return f"the verifier {verifier!r}" if _is_name(verifier) else f"the verifier ({verifier})"
 
 
-def _is_name(verifier: str | None) -> bool:
+def _is_name(name: str | None) -> bool:
     """A registry name or ``module:object`` can go on a command line; a description cannot."""
-    return verifier is not None and verifier != "" and not any(c.isspace() for c in verifier)
+    return name is not None and name != "" and not any(c.isspace() for c in name)
 
 
 def _commands(verifier: str | None) -> str:
@@ -204,6 +225,101 @@ def _msg_silent(r: Reading) -> str:
     )
 
 
+def _pct(value: float) -> str:
+    return f"{_g(value * 100)}%"
+
+
+def _env_commands(env: str | None) -> str:
+    name = env if _is_name(env) else "NAME"
+    return (
+        f"audit the environment: `rlvr audit --env {name}` (its exploit and failure catalogue), and replay a "
+        f"few episodes with `rlvr env replay FILE --env {name}` to read each call's error"
+    )
+
+
+def _msg_tool_errors(r: Reading) -> str:
+    assert r.threshold is not None
+    calls = r.values.get(keys.TOOLS_CALLS_PER_EPISODE)
+    per = f" ({_g(calls)} calls per episode)" if calls is not None else ""
+    what = "every tool call" if r.value >= 1.0 else "most tool calls"
+    return (
+        f"tools/error_rate is {_pct(r.value)} > {_pct(r.threshold)}: {what}{per} came back as an error, so "
+        "the policy learns from error messages, not results; a tool may be broken (its sandbox, database "
+        "file, a missing dependency, a timeout too short) rather than called badly; "
+        f"{_env_commands(r.env)}."
+    )
+
+
+def _msg_parse_failures(r: Reading) -> str:
+    assert r.threshold is not None
+    return (
+        f"tools/parse_failure_rate is {_pct(r.value)} > {_pct(r.threshold)}: the model's tool calls do not "
+        "parse (malformed JSON, unclosed <tool_call> tags, a form the parser does not read), so it gets "
+        "error observations instead of results; check that the chat template renders the tool schemas and "
+        "matches the model's call format (rlvr.env.parse_tool_calls on a few samples), lower the "
+        "temperature, or warm-start the model on well-formed calls."
+    )
+
+
+def _msg_turns(r: Reading) -> str:
+    assert r.threshold is not None and r.start is not None
+    longest = r.values.get(keys.TOOLS_TURNS_MAX)
+    most = f"; the longest has {_g(longest)}" if longest is not None else ""
+    return (
+        f"tools/turns_mean grew to {_g(r.value)} assistant turns per episode (> {_g(r.threshold)}, "
+        f"{_g(r.value / r.start)}x its start {_g(r.start)}{most}): episodes are getting longer fast, often a "
+        "call loop (the same call again and again) or a policy that stalls instead of answering; read some "
+        "episodes, lower max_turns, or penalise turns in the reward."
+    )
+
+
+def _msg_budget_end(r: Reading) -> str:
+    assert r.threshold is not None
+    return (
+        f"tools/budget_end_rate is {_pct(r.value)} > {_pct(r.threshold)}: most episodes end on the turn limit "
+        "or a tool budget instead of an answer, and score as unanswered; look for call loops in the "
+        "episodes, or raise max_turns and the tool budgets (rlvr.env.Budget) if the task needs them."
+    )
+
+
+def _msg_obs_truncated(r: Reading) -> str:
+    assert r.threshold is not None
+    return (
+        f"tools/obs_truncated_rate is {_pct(r.value)} > {_pct(r.threshold)}: that share of tool observations "
+        "was cut at the budget's size (…[truncated N chars]), so the model acts on partial results; raise "
+        "Budget.max_observation_chars, or make the tool return less (print a summary, LIMIT the query)."
+    )
+
+
+def _msg_forged(r: Reading) -> str:
+    assert r.threshold is not None
+    if r.start is None:
+        what = f"is {_pct(r.value)} of episodes (> {_pct(r.threshold)})"
+    else:
+        what = f"rose to {_pct(r.value)} of episodes from {_pct(r.start)} at the start"
+    return (
+        f"tools/forged_obs_rate {what}: the model writes tool-result markup (<tool_response>) itself "
+        "instead of calling the tool, inventing the observation it then answers from, and RL can reward "
+        "the habit; read those episodes, stop generation at the tool-result tags, or score forged markup "
+        "as a failed answer."
+    )
+
+
+def _msg_abandon(r: Reading) -> str:
+    assert r.threshold is not None and r.start is not None
+    calls = keys.TOOLS_CALLS_PER_EPISODE
+    fell = ""
+    if calls in r.values and calls in r.starts:
+        fell = f" while tools/calls_per_episode fell to {_g(r.values[calls])} from {_g(r.starts[calls])}"
+    return (
+        f"tools/answer_without_tool_rate rose to {_pct(r.value)} from {_pct(r.start)} at the start "
+        f"(> {_pct(r.threshold)}){fell}: the policy is learning to answer without its tools; if the pass "
+        "rate stays flat it is guessing, if it rises the task may not need the tools (or the answer leaks "
+        "into the prompt); check the prompt shows the tool schemas, compare pass rates of episodes with "
+        "and without calls, or reward verified tool use."
+    )
+
+
 def msg_non_finite(metric: str, value: float) -> str:
     """The ``non_finite`` message (that check is not a table row: it applies to every checked key)."""
     return (
@@ -227,8 +343,31 @@ CHECKS: tuple[Check, ...] = (
         "silent_verifier", (keys.REWARD_CORRECT_FRAC, keys.REWARD_MEAN), "at_0_or_1", None, _msg_silent,
         patience="silent_verifier_patience", fallback_if_zero=(keys.REWARD_STD, keys.REWARD_STD_BATCH),
     ),
+    # agent checks (tools/*): silent on single-turn runs, which never log these keys
+    Check("tool_errors", (keys.TOOLS_ERROR_RATE,), "above", "tool_error_rate_max", _msg_tool_errors),
+    Check(
+        "tool_parse_failures", (keys.TOOLS_PARSE_FAILURE_RATE,), "above", "parse_failure_rate_max",
+        _msg_parse_failures,
+    ),
+    Check("turn_explosion", (keys.TOOLS_TURNS_MEAN,), "above", "turns_growth_max", _msg_turns, relative=True),
+    Check("turn_explosion", (keys.TOOLS_BUDGET_END_RATE,), "above", "budget_end_rate_max", _msg_budget_end),
+    Check(
+        "observation_truncation", (keys.TOOLS_OBS_TRUNCATED_RATE,), "above", "obs_truncated_rate_max",
+        _msg_obs_truncated,
+    ),
+    Check("forged_observations", (keys.TOOLS_FORGED_OBS_RATE,), "above", "forged_obs_rate_max", _msg_forged),
+    Check(
+        "forged_observations", (keys.TOOLS_FORGED_OBS_RATE,), "rise", "forged_obs_rise", _msg_forged,
+        relative=True,
+    ),
+    Check(
+        "tool_abandonment", (keys.TOOLS_ANSWER_WITHOUT_TOOL_RATE,), "rise", "tool_abandon_rise", _msg_abandon,
+        relative=True, falling=(keys.TOOLS_CALLS_PER_EPISODE,),
+    ),
 )
 
 HEALTH_CODES: tuple[str, ...] = (*dict.fromkeys(c.code for c in CHECKS), "non_finite")
+# Codes judged only on agent metrics: a run that logs none of them is single-turn, not missing data.
+AGENT_CODES: frozenset[str] = frozenset(c.code for c in CHECKS if set(c.metrics) <= set(keys.AGENT_KEYS))
 # Codes whose bad direction is "too low" (the worst reading is the lowest one).
 LOW_IS_BAD: frozenset[str] = frozenset(c.code for c in CHECKS if c.bad == "below")

@@ -15,8 +15,8 @@ class HealthConfig:
     """Thresholds of the health checks.
 
     A threshold set to ``None`` turns its check off, as does one that can never trigger (0 for a
-    ``*_min`` or ratio, ``inf`` for ``kl_max``/``length_growth_max``, 1 for a fraction): TOML has
-    no None.
+    ``*_min`` or ratio, ``inf`` for ``kl_max``/``*_growth_max``, 1 for a fraction or a ``*_rise``):
+    TOML has no None.
     """
 
     patience: int = 3
@@ -45,6 +45,22 @@ class HealthConfig:
     """``verify/error_rate`` above this is a verifier error spike."""
     silent_verifier_patience: int = 10
     """Steps in a row with a pass rate of exactly 0 or exactly 1 before the silent-verifier alarm; 0: off."""
+    tool_error_rate_max: float | None = 0.5
+    """``tools/error_rate`` above this (most tool calls fail) points at a broken tool, not a clumsy model."""
+    parse_failure_rate_max: float | None = 0.2
+    """``tools/parse_failure_rate`` above this: the model's tool calls do not parse (format or template)."""
+    turns_growth_max: float | None = 2.0
+    """``tools/turns_mean`` above this multiple of its starting value is a turn explosion."""
+    budget_end_rate_max: float | None = 0.5
+    """``tools/budget_end_rate`` above this (most episodes end on a budget, not an answer) is a turn explosion."""
+    obs_truncated_rate_max: float | None = 0.3
+    """``tools/obs_truncated_rate`` above this: the model acts on tool output cut at the budget's size."""
+    forged_obs_rate_max: float | None = 0.1
+    """``tools/forged_obs_rate`` above this: the model writes tool results itself instead of calling tools."""
+    forged_obs_rise: float | None = 0.0
+    """``tools/forged_obs_rate`` more than this above its starting value is forging on the rise (0: any rise)."""
+    tool_abandon_rise: float | None = 0.2
+    """``tools/answer_without_tool_rate`` this far above its start, while calls per episode fall, is tool abandonment."""
 
     def __post_init__(self) -> None:
         ints = (
@@ -67,6 +83,14 @@ class HealthConfig:
             ("truncated_frac_max", 0.0, 1.0, False, False, "0.5"),
             ("zero_std_frac_max", 0.0, 1.0, False, False, "0.8"),
             ("error_rate_max", 0.0, 1.0, False, False, "0.05"),
+            ("tool_error_rate_max", 0.0, 1.0, False, False, "0.5"),
+            ("parse_failure_rate_max", 0.0, 1.0, False, False, "0.2"),
+            ("turns_growth_max", 1.0, math.inf, True, False, "2 (warn when turns double)"),
+            ("budget_end_rate_max", 0.0, 1.0, False, False, "0.5"),
+            ("obs_truncated_rate_max", 0.0, 1.0, False, False, "0.3"),
+            ("forged_obs_rate_max", 0.0, 1.0, False, False, "0.1"),
+            ("forged_obs_rise", 0.0, 1.0, False, False, "0 (any rise above the start)"),
+            ("tool_abandon_rise", 0.0, 1.0, False, False, "0.2 (20 points above the start)"),
         )
         for name, lo, hi, lo_open, hi_open, example in rules:
             value = getattr(self, name)

@@ -3,6 +3,8 @@
 One constant per key, shared by the trainer that writes them, the health monitor that judges
 them, and the lab and reports that draw them, so a renamed key breaks at import, not silently.
 Keys are ``namespace/name``; the namespace says what part of the step a number describes.
+``tools/*`` describe a multi-turn run's tool-using episodes (``rlvr.diagnostics.agent``); a
+single-turn run logs none of them.
 """
 
 from __future__ import annotations
@@ -50,13 +52,45 @@ VERIFY_EXCLUDED = "verify/excluded"  # samples left out of the advantages
 
 SAMPLES_TRAINED = "samples/trained"
 
+# tools/: multi-turn tool-using episodes (``rlvr.diagnostics.agent.agent_metrics``, one Episode per
+# completion). Absent from single-turn runs, whose agent checks then stay silent. A "call" is a
+# well-formed tool call that reached the environment (an unknown tool name included); a malformed one
+# is a parse failure, counted apart.
+TOOLS_CALLS_PER_EPISODE = "tools/calls_per_episode"  # mean calls per episode (TRL: tools/call_frequency)
+TOOLS_CALL_RATE = "tools/call_rate"  # share of episodes with at least one call
+TOOLS_ERROR_RATE = "tools/error_rate"  # calls answered with an error / calls (TRL: tools/failure_frequency)
+TOOLS_PARSE_FAILURE_RATE = "tools/parse_failure_rate"  # malformed calls / (calls + malformed calls)
+TOOLS_TURNS_MEAN = "tools/turns_mean"  # assistant messages per episode, mean
+TOOLS_TURNS_MAX = "tools/turns_max"  # assistant messages per episode, max
+TOOLS_OBS_TRUNCATED_RATE = "tools/obs_truncated_rate"  # observations cut at the budget's size / calls
+TOOLS_BUDGET_END_RATE = "tools/budget_end_rate"  # episodes ended by a budget or the turn limit
+TOOLS_NO_ANSWER_RATE = "tools/no_answer_rate"  # episodes that stopped while still calling tools
+TOOLS_FORGED_OBS_RATE = "tools/forged_obs_rate"  # episodes where the model wrote tool-result markup itself
+TOOLS_ANSWER_WITHOUT_TOOL_RATE = "tools/answer_without_tool_rate"  # answered without attempting any call
+
 # time/: seconds per phase (never judged)
 TIME_ROLLOUT = "time/rollout"
 TIME_VERIFY = "time/verify"
 TIME_UPDATE = "time/update"
 TIME_STEP = "time/step"
 
-# The per-step keys the health monitor reads, which are also what a ``--map theirs=ours`` may target.
+# The agent metrics: a run that logs none of them is single-turn, and its agent checks are not "missing".
+AGENT_KEYS: tuple[str, ...] = (
+    TOOLS_CALLS_PER_EPISODE,
+    TOOLS_CALL_RATE,
+    TOOLS_ERROR_RATE,
+    TOOLS_PARSE_FAILURE_RATE,
+    TOOLS_TURNS_MEAN,
+    TOOLS_TURNS_MAX,
+    TOOLS_OBS_TRUNCATED_RATE,
+    TOOLS_BUDGET_END_RATE,
+    TOOLS_NO_ANSWER_RATE,
+    TOOLS_FORGED_OBS_RATE,
+    TOOLS_ANSWER_WITHOUT_TOOL_RATE,
+)
+
+# The per-step keys the health monitor reads (and its messages cite), which are also what a
+# ``--map theirs=ours`` may target.
 METRIC_KEYS: tuple[str, ...] = (
     REWARD_MEAN,
     REWARD_STD,
@@ -69,10 +103,13 @@ METRIC_KEYS: tuple[str, ...] = (
     GEN_TRUNCATED_FRAC,
     VERIFY_ERROR_RATE,
     REWARD_CORRECT_FRAC,
+    *AGENT_KEYS,
 )
 
 # NaN/inf in a metric under one of these namespaces is reported (``time/*`` and others are not).
-CHECKED_PREFIXES: tuple[str, ...] = ("reward/", "groups/", "policy/", "loss/", "optim/", "gen/", "verify/")
+CHECKED_PREFIXES: tuple[str, ...] = (
+    "reward/", "groups/", "policy/", "loss/", "optim/", "gen/", "verify/", "tools/",
+)
 
 # Every key above, in order: what a trainer step may log (a new metric gets a constant here first).
 ALL_KEYS: tuple[str, ...] = tuple(

@@ -40,9 +40,10 @@ def check_metrics(
     config: HealthConfig | None = None,
     *,
     verifier: str | None = None,
+    env: str | None = None,
 ) -> HealthMonitor:
-    """Run every ``(step, metrics)`` row through a fresh monitor (naming ``verifier``) and return it."""
-    monitor = HealthMonitor(config, verifier=verifier)
+    """Run every ``(step, metrics)`` row through a fresh monitor (naming ``verifier`` and ``env``) and return it."""
+    monitor = HealthMonitor(config, verifier=verifier, env=env)
     for step, metrics in rows:
         monitor.update(step, metrics)
     return monitor
@@ -66,6 +67,15 @@ PRESETS: dict[str, tuple[tuple[str, str], ...]] = {
         ("grad_norm", keys.OPTIM_GRAD_NORM),
         ("completions/mean_length", keys.GEN_LEN_MEAN),
         ("completions/clipped_ratio", keys.GEN_TRUNCATED_FRAC),
+        # With tools (``tools=`` / ``environment_factory=``), per batch: ``tools/call_frequency`` is
+        # tool calls / completions, our calls per episode (TRL counts an unknown tool name as a call,
+        # as we do); ``tools/failure_frequency`` is calls that raised / calls, our error rate. An rlvr
+        # ``ToolEnv`` never raises (its guard turns a failure into an ``{"error": ...}`` observation),
+        # so under TRL its tools' errors are not counted there. TRL logs no counterpart of our other
+        # ``tools/*`` keys (call rate, parse failures, turns, truncated or forged observations,
+        # endings, answers without a tool): on a TRL log those checks report "metric missing".
+        ("tools/call_frequency", keys.TOOLS_CALLS_PER_EPISODE),
+        ("tools/failure_frequency", keys.TOOLS_ERROR_RATE),
     ),
     # verl (verl/trainer/ppo/metric_utils.py, workers/actor/dp_actor.py): ``critic/score`` is the
     # verifier score before any KL penalty; ``actor/kl_loss`` is the KL to the reference (when

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlvr.diagnostics.checks import (
+    AGENT_CODES,
     CHECKS,
     HEALTH_CODES,
     LOW_IS_BAD,
@@ -24,7 +25,7 @@ from rlvr.diagnostics.checks import (
     msg_non_finite,
 )
 from rlvr.diagnostics.config import HealthConfig
-from rlvr.diagnostics.keys import CHECKED_PREFIXES
+from rlvr.diagnostics.keys import AGENT_KEYS, CHECKED_PREFIXES
 
 __all__ = ["HealthMonitor", "HealthWarning"]
 
@@ -82,13 +83,18 @@ class _CodeStats:
 _CONDITIONS: tuple[tuple[Check, ...], ...] = tuple(
     tuple(group) for _, group in itertools.groupby(CHECKS, key=lambda c: (c.code, c.metrics))
 )
+# Metrics whose starting value some rule needs: collected once per step, shared by every rule.
+_BASELINED: tuple[str, ...] = tuple(
+    dict.fromkeys(m for c in CHECKS for m in (*(c.metrics if c.relative else ()), *c.falling))
+)
 
 
 class HealthMonitor:
     """Feed it every step's metrics; it returns the warnings that step raised.
 
     ``verifier``: the name of the verifier that scored the run (``"math"``, ``"pkg.mod:MyCheck"``),
-    used by the verifier checks' messages and the commands they suggest; optional.
+    used by the verifier checks' messages and the commands they suggest; ``env``: the tool
+    environment of a multi-turn run (``"python"``), likewise for the agent checks; both optional.
 
     >>> mon = HealthMonitor(HealthConfig(patience=1))
     >>> [w.code for w in mon.update(1, {"policy/kl": 12.0})]
@@ -97,16 +103,21 @@ class HealthMonitor:
     []
     """
 
-    def __init__(self, config: HealthConfig | None = None, *, verifier: str | None = None) -> None:
+    def __init__(
+        self, config: HealthConfig | None = None, *, verifier: str | None = None, env: str | None = None
+    ) -> None:
         self.config = config if config is not None else HealthConfig()
         self.verifier = verifier
         """The verifier's registry name (or ``module:object``, or a description) named in its warnings."""
+        self.env = env
+        """The tool environment's name (``python``, ``module:Class``) named in the agent checks' commands."""
         self._runs: dict[tuple[str, str], tuple[float, int]] = {}
         self._episodes: dict[tuple[str, str], _Episode] = {}
         self._baseline_values: dict[str, list[float]] = {}
         self._stats: dict[str, _CodeStats] = {}
         self._observed: dict[str, int] = {code: 0 for code in HEALTH_CODES}
         self._updates = 0
+        self._agent_run = False
         self._first_step: int | None = None
         self._last_step: int | None = None
         self._warnings: list[HealthWarning] = []
@@ -150,15 +161,24 @@ class HealthMonitor:
             if key.startswith(CHECKED_PREFIXES):
                 self._clear(("non_finite", key))
             values[key] = value
+        self._agent_run = self._agent_run or any(key in AGENT_KEYS for key in metrics)
 
+        # Starting values known *before* this step's observation (which still forms them).
+        starts = {m: self._baseline_then_collect(m, values[m]) for m in _BASELINED if m in values}
         for rules in _CONDITIONS:
-            self._check(out, step, rules, values, armed)
+            self._check(out, step, rules, values, starts, armed)
 
         self._warnings.extend(out)
         return out
 
     def _check(
-        self, out: list[HealthWarning], step: int, rules: tuple[Check, ...], values: Mapping[str, float], armed: bool
+        self,
+        out: list[HealthWarning],
+        step: int,
+        rules: tuple[Check, ...],
+        values: Mapping[str, float],
+        starts: Mapping[str, float | None],
+        armed: bool,
     ) -> None:
         """Judge one condition (rules sharing a code and metric) on this step's values."""
         cfg = self.config
@@ -170,10 +190,10 @@ class HealthMonitor:
         if not live or metric is None:
             return
         code, v = rules[0].code, values[metric]
-        start = self._baseline_then_collect(metric, v) if any(r.relative for r in rules) else None
+        start = starts.get(metric) if any(r.relative for r in rules) else None
         warning, patience = None, None
         for rule in live:
-            reading = self._bad_reading(code, rule, metric, v, start, values)
+            reading = self._bad_reading(code, rule, metric, v, start, values, starts)
             if reading is not None:
                 warning = HealthWarning(step, code, rule.message(reading), metric, v, reading.threshold)
                 patience = getattr(cfg, rule.patience)
@@ -184,7 +204,14 @@ class HealthMonitor:
         self._judge(out, step, warning, bad=warning is not None, key=(code, metric), patience=patience)
 
     def _bad_reading(
-        self, code: str, rule: Check, metric: str, v: float, start: float | None, values: Mapping[str, float]
+        self,
+        code: str,
+        rule: Check,
+        metric: str,
+        v: float,
+        start: float | None,
+        values: Mapping[str, float],
+        starts: Mapping[str, float | None],
     ) -> Reading | None:
         """The reading for ``rule``'s message when ``v`` is bad under it, else None."""
         if rule.bad == "at_0_or_1":
@@ -194,11 +221,20 @@ class HealthMonitor:
         assert rule.threshold is not None
         thr = getattr(self.config, rule.threshold)
         if rule.relative:
-            if start is None or start <= 0:
+            if start is None or (start <= 0 and rule.bad != "rise"):
                 return None  # no starting value yet: a relative rule cannot judge
-            thr *= start
-        bad = v < thr if rule.bad == "below" else v > thr
-        return Reading(metric, v, thr, start if rule.relative else None, values, self.verifier) if bad else None
+            thr = start + thr if rule.bad == "rise" else thr * start
+        if not (v < thr if rule.bad == "below" else v > thr):
+            return None
+        fell: dict[str, float] = {}
+        for key in rule.falling:
+            key_start = starts.get(key)
+            if key not in values or key_start is None or not values[key] < key_start:
+                return None
+            fell[key] = key_start
+        return Reading(
+            metric, v, thr, start if rule.relative else None, values, self.verifier, starts=fell, env=self.env
+        )
 
     def _extreme_run(
         self, key: tuple[str, str], value: float, rule: Check, *, fallback: bool, values: Mapping[str, float]
@@ -307,7 +343,10 @@ class HealthMonitor:
             "warnings": total,
             "counts": {code: entry["count"] for code, entry in by_code.items()},
             "by_code": by_code,
+            # A single-turn run logs no agent metric: its agent checks are not missing data.
             "checks_without_data": [
-                code for code in HEALTH_CODES if code != "non_finite" and self._observed[code] == 0
+                code for code in HEALTH_CODES
+                if code != "non_finite" and self._observed[code] == 0
+                and (self._agent_run or code not in AGENT_CODES)
             ],
         }
