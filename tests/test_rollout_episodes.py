@@ -105,3 +105,17 @@ def test_sampled_logprobs_are_the_trainers_on_the_models_tokens():
     again = collect_episodes(pol, RECORDS, [0, 1], env_factory=CalculatorEnv, group_size=16, temperature=1.0,
                              top_p=1.0, max_new_tokens=12, seed=5, step=1)
     assert again.rollout.texts == b.rollout.texts
+
+
+def test_each_episode_is_its_own_sample_for_per_sample_verifiers():
+    # The random control's coin is per sample: the G episodes of one prompt must not share it.
+    from functools import partial
+
+    from rlvr.verifiers.registry import get_verifier
+
+    pol = TinyPolicy(TinyConfig(block_size=48), seed=1)
+    factory = partial(CalculatorEnv, verifier=get_verifier("random", p=0.5, seed=3))
+    b = collect_episodes(pol, RECORDS, [0, 1], env_factory=factory, group_size=16, temperature=1.0, top_p=1.0,
+                         max_new_tokens=8, seed=5, step=1)
+    per_group = b.rewards.sum(dim=1).tolist()
+    assert all(0 < s < 16 for s in per_group), per_group

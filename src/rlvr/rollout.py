@@ -236,7 +236,9 @@ def collect_episodes(
     for r, env in enumerate(envs):
         rec = chosen[r // group_size]
         t = time.perf_counter()
-        extra = env.reset(**{**rec, "_step": step})
+        # Each episode is its own sample ("<prompt id>:<j>", as ``make_samples`` names them): a
+        # per-sample verifier such as the random control flips one coin per episode, not per group.
+        extra = env.reset(**{**rec, "id": f"{rec.get('id', r // group_size)}:{r % group_size}", "_step": step})
         t_tools += time.perf_counter() - t
         text = str(rec[prompt_field]) + (f"\n{extra}" if extra else "")
         prompts.append(fmt.prompt_ids(policy, text, schemas_of(env) if tools else []))

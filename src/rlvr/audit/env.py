@@ -213,17 +213,35 @@ def _settle(ignore: set[int], timeout: float = 5.0) -> list[str]:
         time.sleep(0.05)
 
 
+def catalogue_of(env: str, factory: Callable[[], Any]) -> str:
+    """The exploit catalogue that applies to ``env``: its own for a built-in name, else that of the
+    built-in environment it subclasses (a ``ConfigError`` naming the choice when there is none)."""
+    from rlvr.env import ENVIRONMENTS
+    from rlvr.errors import ConfigError
+
+    if env in ENV_TASKS:
+        return env
+    instance = factory()
+    for name, cls in ENVIRONMENTS.items():
+        if isinstance(instance, cls) and name in ENV_TASKS:
+            return name
+    raise ConfigError(f"no exploit catalogue for {env!r}: the audit covers {', '.join(ENV_TASKS)} and their subclasses")
+
+
 def audit_env(env: str, *, pass_threshold: float = 0.5, budget: Budget | None = None,
               options: dict[str, Any] | None = None,
               progress: Callable[[int, int], None] | None = None) -> EnvAudit:
-    """Run the catalogue for ``env`` (python, calculator, sql)."""
-    cases = env_cases(env)
+    """Run the catalogue for ``env`` (python, calculator, sql, or a ``module:Class`` subclassing one
+    of them, which is audited with its built-in base's catalogue)."""
     budget = budget or Budget(tool_timeout_s=2.0, episode_tool_s=10.0)
+    factory = make_env(env, budget=budget, **(options or {}))
+    catalogue = catalogue_of(env, factory)
+    cases = env_cases(catalogue)
     t_start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rlvr-env-audit-") as tmp:
-        world = _World(Path(tmp), ENV_TASKS[env]["answer"])
-        instance = make_env(env, budget=budget, **(options or {}))()
-        base_row = {"prompt": ENV_TASKS[env]["prompt"], "answer": world.answer, "db": str(world.db)}
+        world = _World(Path(tmp), ENV_TASKS[catalogue]["answer"])
+        instance = factory()
+        base_row = {"prompt": ENV_TASKS[catalogue]["prompt"], "answer": world.answer, "db": str(world.db)}
         # Warm up (zygotes, pre-forked candidates), so the descendant baseline is the steady state.
         play_script(instance, {"id": "warmup", **base_row}, [c for c in cases if c["test"] == "honest"][0]["turns"][:1])
         instance.reset(id="warmup-end", **base_row)

@@ -223,11 +223,28 @@ def assemble_seed(prep: SeedPrep, arm_results: Sequence[ArmRun]) -> SeedResult:
 
 
 def impossible_prompts(records: Sequence[Mapping[str, Any]], seed: int) -> list[dict[str, Any]]:
-    """The impossible-task control's prompts: the same problems, each answer replaced by a random
-    9-digit number no tool call on the problem can produce (the model never sees it). A correct
-    environment pays nothing here; any reward is the environment leaking the answer or a grader bug."""
+    """The impossible-task control's prompts: the same problems, each answer replaced by another
+    number of the same length that no tool call on the problem produces (the model never sees it).
+    A correct environment pays nothing here; any reward is the environment leaking the answer or a
+    grader bug."""
     rng = random.Random(seed * 7_777 + 1)
-    return [{**r, "answer": str(rng.randint(10**8, 10**9 - 1))} for r in records]
+    return [{**r, "answer": _unreachable(str(r.get("answer")), rng), "stratum": "unreachable"} for r in records]
+
+
+def _unreachable(answer: str, rng: random.Random) -> str:
+    """A number with as many digits as ``answer`` (at least 2) and a different value."""
+    n = max(2, len(answer.lstrip("-")))
+    while True:
+        got = str(rng.randint(10 ** (n - 1), 10**n - 1))
+        if got != answer.lstrip("-"):
+            return got
+
+
+def _with_unreachable(records: list[dict[str, Any]], share: float, seed: int) -> list[dict[str, Any]]:
+    """``records`` with the first ``round(share * n)`` answers made unreachable (``impossible_prompts``):
+    the splits are already shuffled, so the first ones are a random subset."""
+    k = round(share * len(records))
+    return impossible_prompts(records[:k], seed) + records[k:]
 
 
 def answer_format_verifier(cfg: LabConfig) -> Any:
@@ -253,7 +270,12 @@ def _splits(cfg: LabConfig) -> tuple[dict[str, list[dict[str, Any]]], str | None
         ]
         if cfg.n_shifted:
             sizes.append(("shifted", cfg.n_shifted, spec.shifted_options))
-        return disjoint_splits(spec.generator, sizes, seed=cfg.seed), spec.shifted_description
+        splits = disjoint_splits(spec.generator, sizes, seed=cfg.seed)
+        if cfg.unreachable_share:
+            for name in ("pool", "test", "shifted"):
+                if name in splits:
+                    splits[name] = _with_unreachable(splits[name], cfg.unreachable_share, cfg.seed)
+        return splits, spec.shifted_description
     from rlvr.data.prompts import load_prompts
 
     assert cfg.data is not None

@@ -78,11 +78,19 @@ class Scenario:
     """LabConfig fields changed from the profile."""
     ood: tuple[str, bool] | None = None
     """(arm, fires): whether the entropy/transfer warning fires for that arm (None: not judged)."""
+    impossible: str | None = None
+    """A tool task: the planted call of the impossible-task control (None: not judged, not trained)."""
+    audit: bool | None = None
+    """A tool task: whether ``rlvr audit --env`` must flag the scenario's environment (None: not run)."""
 
     def planted(self) -> dict[str, Any]:
         out: dict[str, Any] = {"verdict": self.verdict, "spurious": self.spurious}
         if self.ood is not None:
             out["ood_warning"] = self.ood[1]
+        if self.impossible is not None:
+            out["impossible"] = self.impossible
+        if self.audit is not None:
+            out["audit_flags"] = self.audit
         return out
 
 
@@ -161,24 +169,39 @@ def recovered(scenario: Scenario, observed: Mapping[str, Any]) -> bool:
     return all(planted is None or observed.get(key) == planted for key, planted in scenario.planted().items())
 
 
-def observe(scenario: Scenario, summary: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """What the lab reported for a scenario's planted fields: per seed, and pooled (the user's view)."""
+def observe(
+    scenario: Scenario, summary: Mapping[str, Any], audit_flags: bool | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """What the lab reported for a scenario's planted fields: per seed, and pooled (the user's view).
+    ``audit_flags``: whether the environment audit flagged the scenario's environment (it runs once,
+    not per seed, so every seed and the pooled view share it)."""
     controls = summary["spurious"]["controls"]
+    imp = (summary.get("tool") or {}).get("impossible") or {}
     observed = []
     for p in summary["per_seed"]:
         o = {"seed": p["seed"], "verdict": p["verdict"], "spurious": (p.get("spurious") or {}).get(scenario.control)}
         if scenario.ood is not None:
             o["ood_warning"] = scenario.ood[0] in (p.get("ood_warning") or [])
+        if scenario.impossible is not None:
+            reward = (imp.get("per_seed") or {}).get(str(p["seed"]))
+            o["impossible"] = None if reward is None else (
+                "impossible_reward" if reward > imp.get("threshold", 0.0) else "no_impossible_reward")
+        if scenario.audit is not None:
+            o["audit_flags"] = audit_flags
         observed.append(o)
     pooled = {"verdict": summary["verdict"]["label"], "spurious": (controls.get(scenario.control) or {}).get("label")}
     if scenario.ood is not None:
         pooled["ood_warning"] = any(w.get("arm") == scenario.ood[0] for w in summary.get("trajectory_warnings") or [])
+    if scenario.impossible is not None:
+        pooled["impossible"] = imp.get("label")
+    if scenario.audit is not None:
+        pooled["audit_flags"] = audit_flags
     return observed, pooled
 
 
-def judge(scenario: Scenario, summary: Mapping[str, Any], profile: str) -> dict[str, Any]:
+def judge(scenario: Scenario, summary: Mapping[str, Any], profile: str, audit_flags: bool | None = None) -> dict[str, Any]:
     """One scenario's row: observations, recovered seeds, pooled recovery and whether it meets the bar."""
-    observed, pooled = observe(scenario, summary)
+    observed, pooled = observe(scenario, summary, audit_flags)
     n_ok = sum(recovered(scenario, o) for o in observed)
     need = math.ceil(BAR[profile] * len(observed) - 1e-9)
     pooled_ok = recovered(scenario, pooled)
@@ -209,10 +232,12 @@ def run_calibration(
     quiet: bool = True,
     resume: bool = False,
     executor: str = "local",
+    task: str = "arithmetic",
 ) -> dict[str, Any]:
     """Run the scenarios (all, or ``names``) on ``seeds`` seeds each (default ``SEEDS[profile]``) from
     ``seed`` on, judge them and the mutants, and write ``<out_dir>/calibration.json``; returns its
-    content. ``base``: LabConfig overrides for every scenario (workers, cache_dir, ...)."""
+    content. ``base``: LabConfig overrides for every scenario (workers, cache_dir, ...). ``task``:
+    ``arithmetic`` (the study's scenarios, ``SCENARIOS``) or ``tool`` (``rlvr.lab.tool_calibration``)."""
     from rlvr.lab.arms import seed_arms
     from rlvr.lab.jobs import StudyRun, run_studies
     from rlvr.lab.study import finish_lab, start_lab, workers_for
@@ -220,12 +245,19 @@ def run_calibration(
 
     if profile not in BAR:
         raise ConfigError(f"calibration profile must be quick or full, got {profile!r}")
-    chosen = [s for s in SCENARIOS if names is None or s.name in names]
-    unknown = sorted(set(names or ()) - {s.name for s in SCENARIOS})
+    scenarios, mutants, tuning, base_task = SCENARIOS, MUTANTS, TUNING_SEEDS, {}
+    if task == "tool":
+        from rlvr.lab.tool_calibration import TOOL_MUTANTS, TOOL_SCENARIOS, TOOL_TUNING_SEEDS
+
+        scenarios, mutants, tuning, base_task = TOOL_SCENARIOS, TOOL_MUTANTS, TOOL_TUNING_SEEDS, {"task": "tool"}
+    elif task != "arithmetic":
+        raise ConfigError(f"calibration task must be arithmetic or tool, got {task!r}")
+    chosen = [s for s in scenarios if names is None or s.name in names]
+    unknown = sorted(set(names or ()) - {s.name for s in scenarios})
     if unknown:
-        raise ConfigError(f"unknown scenario(s) {', '.join(unknown)}; scenarios: {', '.join(s.name for s in SCENARIOS)}")
+        raise ConfigError(f"unknown scenario(s) {', '.join(unknown)}; scenarios: {', '.join(s.name for s in scenarios)}")
     n_seeds = seeds or SEEDS[profile]
-    tuned = sorted(set(range(seed, seed + n_seeds)) & set(TUNING_SEEDS))
+    tuned = sorted(set(range(seed, seed + n_seeds)) & set(tuning))
     out = Path(out_dir)
     if (out / "calibration.json").exists() and not resume:
         raise ConfigError(f"{out} already holds a calibration; rerun with --resume to reuse its runs, or choose another --out")
@@ -234,7 +266,8 @@ def run_calibration(
     for sc in chosen:
         cfg: LabConfig = lab_config(
             "quick" if profile == "quick" else "default",
-            **{**dict(base or {}), **dict(sc.overrides), "seed": seed, "seeds": n_seeds, "out_dir": str(out / sc.name)},
+            **{**base_task, **dict(base or {}), **dict(sc.overrides), "seed": seed, "seeds": n_seeds,
+               "out_dir": str(out / sc.name)},
         )
         # A control arm decides no planted field but its own: train each only where it is the planted
         # control (elsewhere it would cost a third of the RL time for nothing judged).
@@ -242,6 +275,7 @@ def run_calibration(
         # Nor are the trajectory probes judged (the entropy/transfer warning reads the training's entropy
         # and the final shifted test): off, they free about 5% of the budget.
         cfg = replace(cfg, format_control=judged == "format_control", random_control=judged == "random_control",
+                      no_tool_control=judged == "no_tool", impossible_control=sc.impossible is not None,
                       trajectory_every=0)
         studies.append(start_lab(cfg, resume=resume))
     # Every scenario × seed goes to one pool of jobs (rlvr.lab.jobs), longest first, so no core
@@ -250,9 +284,10 @@ def run_calibration(
                   for st in studies)
     t_start = time.perf_counter()
     result: dict[str, Any] = {
-        "profile": profile, "seed": seed, "passed": False, "seeds_tuned_on": tuned, "scenarios": [], "mutants": [],
-        "workers": workers, "resumed": resume,
+        "task": task, "profile": profile, "seed": seed, "passed": False, "seeds_tuned_on": tuned, "scenarios": [],
+        "mutants": [], "workers": workers, "resumed": resume,
     }
+    audits = {sc.name: _audit_flags(studies[i].cfg) for i, sc in enumerate(chosen) if sc.audit is not None}
     done: dict[str, dict[str, Any]] = {}
     finished_runs: dict[str, tuple[LabConfig, list[SeedResult], dict[str, Any]]] = {}
 
@@ -264,7 +299,7 @@ def run_calibration(
             "name": sc.name,
             "why": sc.why,
             "planted": sc.planted(),
-            **judge(sc, summary, profile),
+            **judge(sc, summary, profile, audits.get(sc.name)),
             # Scenarios share the pool: a scenario's seconds are its share of the wall time (its
             # jobs' seconds over the processes), so the column adds up to the whole calibration.
             "seconds": round(st.job_seconds / workers, 1),
@@ -279,7 +314,7 @@ def run_calibration(
 
     run_studies(studies, workers, show=not quiet and any(st.cfg.progress for st in studies), on_done=finished,
                 executor=executor)
-    result["mutants"] = [_judge_mutant(m, chosen, finished_runs, profile) for m in MUTANTS]
+    result["mutants"] = [_judge_mutant(m, chosen, finished_runs, profile, audits) for m in mutants]
     result["passed"] = all(row["met"] for row in result["scenarios"]) and all(m["caught"] for m in result["mutants"])
     result["seconds"] = round(time.perf_counter() - t_start, 1)
     write_json(out / "calibration.json", result)
@@ -287,15 +322,29 @@ def run_calibration(
     return result
 
 
+def _audit_flags(cfg: LabConfig) -> Any:
+    """Whether ``rlvr audit --env`` flags a tool scenario's environment (a false positive, a leak or a
+    side effect); the audit is scripted, the same on every seed."""
+    from rlvr.audit.env import audit_env
+    from rlvr.lab.config import TASK_SPECS
+
+    env = cfg.env or TASK_SPECS[cfg.task].env
+    assert env is not None
+    return not audit_env(env).ok
+
+
 def _judge_mutant(
     mutant: Mutant, chosen: Sequence[Scenario], runs: Mapping[str, tuple[LabConfig, list[SeedResult], dict[str, Any]]],
-    profile: str,
+    profile: str, audits: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Whether the bar fails under ``mutant``: caught by the scenarios that meet the bar as run and
     miss it under the mutant (a scenario the real lab already misses proves nothing about a mutant)."""
     caught_by = []
+    audits = audits or {}
     for sc in chosen:
         cfg, seeds, summary = runs[sc.name]
-        if judge(sc, summary, profile)["met"] and not judge(sc, _mutated(mutant, cfg, seeds, summary), profile)["met"]:
+        flags = audits.get(sc.name)
+        if (judge(sc, summary, profile, flags)["met"]
+                and not judge(sc, _mutated(mutant, cfg, seeds, summary), profile, flags)["met"]):
             caught_by.append(sc.name)
     return {"name": mutant.name, "why": mutant.why, "caught": bool(caught_by), "caught_by": caught_by}

@@ -188,6 +188,12 @@ class LabConfig:
     there is a hack or a grader bug)."""
     tool_share: float | None = None
     """Tool tasks: share of warm-up solutions shown as tool calls (None: the task's)."""
+    env: str | None = None
+    """Tool tasks: the environment instead of the task's (a built-in name or module:Class, e.g. a
+    planted faulty one in calibration)."""
+    unreachable_share: float = 0.0
+    """Tool tasks: share of the RL and test problems whose answer is replaced by one no tool call on
+    the problem reaches (a stratum nobody can solve, so coverage cannot change there)."""
     impossible_threshold: float = 0.02
     """Tool tasks: the impossible-task control's mean training reward above which it is flagged."""
     trajectory_every: int = 25
@@ -255,6 +261,10 @@ class LabConfig:
             raise ConfigError("max_new_tokens must be >= 1")
         if self.tool_share is not None and not 0.0 <= self.tool_share <= 1.0:
             raise ConfigError("tool_share must be in [0, 1]")
+        if not 0.0 <= self.unreachable_share < 1.0:
+            raise ConfigError("unreachable_share must be in [0, 1)")
+        if (self.env is not None or self.unreachable_share) and not self.tool_task:
+            raise ConfigError("env and unreachable_share apply to tool tasks only (--task tool)")
 
     @property
     def custom(self) -> bool:
@@ -283,7 +293,8 @@ class LabConfig:
         spec = self.spec()
         model = ModelConfig(path=self.model) if self.custom else ModelConfig(name="tiny")
         data = DataConfig(path=self.data) if spec is None else DataConfig(task=spec.generator)
-        env = t.env if spec is None or spec.env is None else EnvConfig(name=spec.env, max_turns=spec.max_turns, tools=tools)
+        env = t.env if spec is None or spec.env is None else EnvConfig(
+            name=self.env or spec.env, max_turns=spec.max_turns, tools=tools)
         return replace(
             t, model=model, data=data, env=env,
             run=replace(t.run, seed=self.seed, out_dir=str(run_dir), device=self.device, threads=self.threads or 0),
@@ -298,7 +309,7 @@ class LabConfig:
             return None
         from rlvr.env import make_env
 
-        return make_env(spec.env, max_turns=spec.max_turns, verifier=verifier or spec.verifier)
+        return make_env(self.env or spec.env, max_turns=spec.max_turns, verifier=verifier or spec.verifier)
 
     @property
     def tool_task(self) -> bool:
@@ -345,16 +356,19 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 # A task's own settings per profile, between the profile's and the user's. The tool task: the base
-# calls the tool on ~10% of episodes, so a short run at a higher learning rate has plenty to learn;
-# no format control (its controls are no_tool and impossible_control).
+# calls the tool on ~10% of episodes (a 1000-step warm-up: fewer steps leave it unable to copy the
+# operands into the call), so a short run has plenty to learn; every prompt is kept (whether the base
+# solves a product is whether it happened to call the tool, not the problem); the random reward pays
+# half the time (the base's hit rate, ~0.07, would leave nearly every group alike and the control
+# unable to move); no format control (a tool task's controls are no_tool and impossible_control).
 TASK_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "tool": {
         "default": {"pretrain_steps": 1000, "n_pool": 512, "n_test": 200, "n_shifted": 100, "steps": 60,
-                    "prompts_per_step": 16, "learning_rate": 3e-4, "kl_beta": 0.0, "n_samples": 16,
-                    "format_control": False, "trajectory_every": 20},
-        "quick": {"pretrain_steps": 600, "n_pool": 256, "n_test": 100, "n_shifted": 50, "steps": 40,
-                  "prompts_per_step": 16, "learning_rate": 3e-4, "kl_beta": 0.0, "n_samples": 8,
-                  "format_control": False, "trajectory_every": 0},
+                    "prompts_per_step": 16, "learning_rate": 5e-4, "kl_beta": 0.0, "n_samples": 16,
+                    "format_control": False, "trajectory_every": 20, "band": (0.0, 1.0), "random_p": 0.5},
+        "quick": {"pretrain_steps": 1000, "n_pool": 256, "n_test": 100, "n_shifted": 50, "steps": 40,
+                  "prompts_per_step": 16, "learning_rate": 5e-4, "kl_beta": 0.0, "n_samples": 8, "curate_k": 4,
+                  "format_control": False, "trajectory_every": 0, "band": (0.0, 1.0), "random_p": 0.5},
     },
 }
 
