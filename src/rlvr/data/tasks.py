@@ -269,7 +269,7 @@ def products(
 ) -> list[dict[str, Any]]:
     """``"123*45="``: products of a ``digits[0]``-digit and a ``digits[1]``-digit number, out of reach
     of the tiny model's own digit-by-digit guessing but exact with the calculator tool
-    (``expression`` is the call that solves it). The tool task of ``rlvr lab --task tool``; its
+    (``tool_input`` is the call that solves it). The tool task of ``rlvr lab --task tool``; its
     shifted set swaps the operand lengths (same characters, a layout never trained on)."""
     if n < 1 or min(digits) < 1:
         raise ConfigError("products: n and the digit counts must be >= 1")
@@ -277,7 +277,7 @@ def products(
 
     def draw(rng: random.Random) -> dict[str, Any]:
         a, b = rng.randint(lo_a, hi_a), rng.randint(lo_b, hi_b)
-        return {"prompt": f"{a}*{b}=", "answer": str(a * b), "solution": str(a * b), "expression": f"{a}*{b}",
+        return {"prompt": f"{a}*{b}=", "answer": str(a * b), "solution": str(a * b), "tool_input": f"{a}*{b}",
                 "stratum": "x".join(map(str, digits))}
 
     return _draw(n, seed, exclude, draw, "products")
@@ -374,7 +374,7 @@ def worked_examples(
         if solution is None:
             continue
         for _ in range(copies):
-            if transcript is not None and tool_share and rng.random() < tool_share:
+            if transcript is not None and tool_share and "tool_input" in r and rng.random() < tool_share:
                 pairs.append((str(r[prompt_field]), transcript(r)))
                 continue
             shown = str(solution)

@@ -15,7 +15,7 @@ Observation tokens are context, never trained on; a model that writes observatio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from rlvr.errors import ConfigError
@@ -76,6 +76,25 @@ class CompactTurns:
         """A worked tool-using solution in this form, as ``(text, supervised)`` segments for the
         tiny warm-up: the call, the observation exactly as a rollout appends it (unsupervised), the answer."""
         return [("{" + f"{tool}:{argument}" + "}", True), (self.observation_text([observation]), False), (answer, True)]
+
+    def worked(self, env_factory: Callable[[], Any]) -> Callable[[Mapping[str, Any]], list[tuple[str, bool]]]:
+        """Record -> the worked tool-using solution of a record with a ``tool_input``: the
+        environment's one tool called on it for real (the observation is the tool's own output),
+        then the record's answer. What ``worked_examples(transcript=...)`` shows the tiny warm-up."""
+        from rlvr.env.schema import tools_of
+
+        env = env_factory()
+        tools = tools_of(env)
+        if len(tools) != 1:
+            raise ConfigError(f"tool transcripts need an environment with one tool, this one has {len(tools)}")
+        (name, tool), = tools.items()
+
+        def transcript(record: Mapping[str, Any]) -> list[tuple[str, bool]]:
+            env.reset(**record)
+            arg = str(record["tool_input"])
+            return self.transcript(name, arg, tool(arg), str(record.get("answer")))
+
+        return transcript
 
 
 _SENTINEL = "rlvr-sentinel-7c1f"

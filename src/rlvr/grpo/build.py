@@ -53,7 +53,7 @@ def build_prompts(config: GRPOConfig) -> list[dict[str, Any]]:
     if d.task is not None:
         from rlvr.data.tasks import make_task
 
-        return make_task(d.task, d.n_prompts, seed=d.task_seed, max_operand=d.max_operand, ops=d.ops)
+        return make_task(d.task, d.n_prompts, seed=d.task_seed, **_task_options(config))
     from rlvr.data.prompts import load_prompts
 
     assert d.path is not None
@@ -88,16 +88,21 @@ def warmup_pairs(config: GRPOConfig, records: Sequence[Mapping[str, Any]] | None
     if d.task is not None:
         from rlvr.data.tasks import make_task
 
-        recs: Sequence[Mapping[str, Any]] = make_task(
-            d.task, d.n_prompts, seed=d.task_seed + 1, max_operand=d.max_operand, ops=d.ops
-        )
+        recs: Sequence[Mapping[str, Any]] = make_task(d.task, d.n_prompts, seed=d.task_seed + 1, **_task_options(config))
     else:
         recs = records if records is not None else build_prompts(config)
     from rlvr.data.tasks import worked_examples
 
     noise = config.model.pretrain_noise
+    share = config.model.pretrain_tool_share
+    transcript = None
+    if share:
+        from rlvr.env.turns import CompactTurns
+
+        transcript = CompactTurns().worked(build_environment(config))
     pairs = worked_examples(
-        list(recs), prompt_field=d.prompt_field, noise=noise, copies=4 if noise else 1, seed=config.run.seed
+        list(recs), prompt_field=d.prompt_field, noise=noise, copies=4 if noise else 1, seed=config.run.seed,
+        tool_share=share, transcript=transcript,
     )
     if not pairs:
         raise ConfigError("[model] pretrain_steps needs prompts with an 'answer' to learn from")
@@ -112,3 +117,9 @@ def build_environment(config: GRPOConfig) -> Any:
     from rlvr.env import make_env
 
     return make_env(e.name, max_turns=e.max_turns, **e.options)
+
+
+def _task_options(config: GRPOConfig) -> dict[str, Any]:
+    """The ``[data]`` options the built-in task takes (max_operand and ops are arithmetic's)."""
+    d = config.data
+    return {"max_operand": d.max_operand, "ops": d.ops} if d.task == "arithmetic" else {}

@@ -14,18 +14,16 @@ This module does not import torch.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import sys
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 from rlvr.diagnostics import HealthConfig
 from rlvr.errors import ConfigError
+from rlvr.grpo.coerce import build_dataclass
 from rlvr.options import split_pair
 from rlvr.types import UNJUDGED
 
@@ -132,6 +130,10 @@ class ModelConfig:
     pretrain_noise: float = 0.0
     """Share of worked examples shown with a slip (``rlvr.data.tasks.slip``: the answer's last digit
     off by one), so the warmed-up model is only sometimes right (a base model for RL to sharpen)."""
+    pretrain_tool_share: float = 0.0
+    """With [env]: share of worked examples shown as tool-using transcripts (the call, the tool's
+    real output, the answer; records need a ``tool_input``, as the ``products`` task's have), so the
+    warmed-up model calls the tool only sometimes and tool-use RL has room."""
     pretrain_cache: str | None = None
     """Folder caching warmed-up tiny models by config hash (None: ~/.cache/rlvr/tiny)."""
 
@@ -146,6 +148,8 @@ class ModelConfig:
             raise ConfigError("[model] pretrain_steps must be >= 0")
         if not 0.0 <= self.pretrain_noise < 1.0:
             raise ConfigError("[model] pretrain_noise must be in [0, 1)")
+        if not 0.0 <= self.pretrain_tool_share <= 1.0:
+            raise ConfigError("[model] pretrain_tool_share must be in [0, 1]")
         if self.pretrain_steps and self.name != "tiny":
             raise ConfigError('[model] pretrain_steps only applies to name = "tiny"; remove it')
 
@@ -155,7 +159,7 @@ class DataConfig:
     """Training prompts: a built-in task or a JSONL file, and the order they are drawn in."""
 
     task: str | None = None
-    """Built-in task generator ("arithmetic")."""
+    """Built-in task generator ("arithmetic"; "products" for the calculator environment)."""
     path: str | None = None
     """JSONL of {"prompt", "answer", ...} records (other fields reach the verifier as metadata)."""
     n_prompts: int = 512
@@ -459,6 +463,8 @@ class GRPOConfig:
                 f"[optim] minibatches={self.optim.minibatches} exceeds the {rows} completions trained per step; "
                 "lower minibatches or raise prompts_per_step/group_size"
             )
+        if self.model.pretrain_tool_share and self.env.name is None:
+            raise ConfigError("[model] pretrain_tool_share needs an [env] whose tool the transcripts call; set [env] name")
         if self.model.name == "tiny" and self.model.tiny.block_size <= self.rollout.max_new_tokens:
             raise ConfigError(
                 f"[model.tiny] block_size={self.model.tiny.block_size} leaves no room for prompts with "
@@ -478,117 +484,6 @@ class GRPOConfig:
 # -- building from dicts ----------------------------------------------------------------------
 
 
-def _section_name(path: str) -> str:
-    return f"[{path}]" if path else "the top level"
-
-
-def _type_name(tp: Any) -> str:
-    if tp is type(None):
-        return "none"
-    if get_origin(tp) is Literal:
-        return " | ".join(repr(a) for a in get_args(tp))
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; returns it (ints widened to float)."""
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{where} = {value!r} has the wrong type; expected "
-                          + " or ".join(_type_name(a) for a in args))
-    if origin is Literal:
-        choices = get_args(tp)
-        if value not in choices:
-            hint = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ConfigError(f"{where} = {value!r} is not one of {', '.join(repr(c) for c in choices)}{extra}")
-        return value
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where} must be a table of settings, got {value!r}")
-        return _build(tp, value, where.strip("[]"))
-    if tp is Any:
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
-    if origin in (tuple, list, Sequence):
-        if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        (item_tp, *_rest) = get_args(tp) or (Any,)
-        items = [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where} must be a table, got {value!r}")
-        return dict(value)
-    return value
-
-
-def _build(cls: Any, data: Mapping[str, Any], path: str) -> Any:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in names:
-            # A known synonym first (users write lr, kl_coef, num_generations, ...), then spelling.
-            hint = [n for s, n in _SYNONYMS.items() if s == key and n in names]
-            hint = hint or difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
-            extra = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(names)}"
-            raise ConfigError(f"unknown key {key!r} in {_section_name(path)}{extra}")
-        where = f"[{path}] {key}" if path else key
-        kwargs[key] = _coerce(value, hints[key], where)
-    missing = [
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in kwargs
-    ]
-    if missing:
-        raise ConfigError(f"missing section or key {', '.join(repr(m) for m in missing)} in {_section_name(path)}")
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # pragma: no cover - guarded by the checks above
-        raise ConfigError(f"{_section_name(path)}: {exc}") from None
-
-
-_SYNONYMS = {
-    "lr": "learning_rate",
-    "kl_coef": "beta",
-    "num_generations": "group_size",
-    "n": "group_size",
-    "epsilon": "eps_low",
-    "epsilon_high": "eps_high",
-    "loss_type": "agg",
-    "scale_rewards": "scale",
-    "max_tokens": "max_new_tokens",
-    "max_completion_length": "max_new_tokens",
-    "batch_size": "prompts_per_step",
-    "num_iterations": "epochs",
-}
 
 
 def _merge_preset(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -607,7 +502,7 @@ def config_from_dict(data: Mapping[str, Any]) -> GRPOConfig:
     """Build and validate a config from nested dicts (a parsed TOML file or ``to_dict()`` output)."""
     if not isinstance(data, Mapping):
         raise ConfigError("a training config must be a table of sections")
-    return _build(GRPOConfig, _merge_preset(data), "")
+    return build_dataclass(GRPOConfig, _merge_preset(data), "")
 
 
 def _parse_value(raw: str) -> Any:

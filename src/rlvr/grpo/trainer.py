@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from rlvr.data.schedule import PromptSampler
-from rlvr.diagnostics import HealthMonitor, keys
+from rlvr.diagnostics import HealthMonitor, agent_metrics, keys
 from rlvr.engine import EngineConfig
 from rlvr.env.turns import turn_format
 from rlvr.errors import ConfigError
@@ -141,7 +141,7 @@ class Trainer:
             start=cfg.data.schedule_start,
             ramp_steps=cfg.data.schedule_ramp_steps or cfg.run.steps,
         )
-        self.monitor = HealthMonitor(cfg.health, verifier=self.verifier_name)
+        self.monitor = HealthMonitor(cfg.health, verifier=self.verifier_name, env=cfg.env.name)
         self.step_count = 0
         self.history: list[dict[str, Any]] = []
         self.quiet = quiet
@@ -190,6 +190,9 @@ class Trainer:
 
         # 4. Metrics (``diagnostics.keys``, read by the health monitor) → health → log → checkpoint.
         metrics = step_metrics(step, batch, sampled, len(rows), upd, lr)
+        if self.environment is not None:  # tool use and agent health (``diagnostics.agent``)
+            episodes = [ep for b in sampled for ep in b.episodes or []]
+            metrics.update(agent_metrics(episodes, forged=self.turns.forged))
         metrics.update(
             {
                 keys.TIME_ROLLOUT: sum(b.time_rollout for b in sampled),
@@ -410,7 +413,7 @@ class Trainer:
         if self.files is not None:
             rows = self.files.rewind(self.step_count)
             # Rebuild the monitor's memory (baselines, active episodes) from the logged steps.
-            self.monitor = HealthMonitor(self.config.health, verifier=self.verifier_name)
+            self.monitor = HealthMonitor(self.config.health, verifier=self.verifier_name, env=self.config.env.name)
             for row in rows:
                 self.monitor.update(int(row["step"]), row)
             self.history = rows
