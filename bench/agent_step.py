@@ -17,6 +17,13 @@ do not decide the work; the table shows each side's model tokens per episode. CP
 the same thread count; the first ``--warmup`` steps are not timed, the rest are timed one by one
 (wall clock per optimiser step). Peak memory is each process's ``VmHWM``.
 
+One difference in the work is the trainers' own: a malformed call (``<tool_call>`` with JSON that
+does not parse) gets an error observation from rlvr and the episode goes on to its next turn (the
+environment contract in DESIGN.md), while TRL's ``parse_response`` finds no call and ends the
+episode there. The fitted model writes one now and then (about 1 episode in 100), and its next turn
+can run to the token cap, so rlvr's longest episode per step (``tok max``) is sometimes ~3x TRL's
+and that step's update and generation take several times the median: compare medians.
+
 Where each side's step goes (the shares, of the timed steps' wall time; the same five on both sides):
 
 - ``generation``: sampling, every turn. rlvr: its own ``time/rollout`` metric (``policy.continue_ids``
@@ -78,7 +85,8 @@ class Meter:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.tool_calls = 0
-        self.episodes_with_calls: set[int] = set()
+        # id -> the Episode itself: holding it keeps its id from being reused by a later episode.
+        self.episodes_with_calls: dict[int, Any] = {}
 
     def wrap(self, owner: Any, attr: str, name: str) -> None:
         """Replace ``owner.attr`` by a timed copy (class attribute: every instance is timed)."""
@@ -107,7 +115,8 @@ class Meter:
 
         def counted(env: Any, fn: Any, args: Any, kwargs: Any) -> str:
             meter.tool_calls += 1
-            meter.episodes_with_calls.add(id(env.__dict__.get("_episode")))
+            episode = env.__dict__.get("_episode")
+            meter.episodes_with_calls[id(episode)] = episode
             return timed(env, fn, args, kwargs)
 
         ToolEnv._invoke = counted  # type: ignore[method-assign]
@@ -205,6 +214,7 @@ def worker_trl(args: argparse.Namespace) -> dict[str, Any]:
     return {"side": "trl", "steps": steps, "episodes_per_step": args.prompts * args.group,
             "reward_mean": [e.get("reward") for e in logs],
             "len_mean": [e.get("completions/mean_length") for e in logs],
+            "len_max": [e.get("completions/max_length") for e in logs],
             "own_calls_per_episode": [e.get("tools/call_frequency") for e in logs],
             "peak_rss_mib": peak_rss_mib()}
 
@@ -237,7 +247,7 @@ def worker_rlvr(args: argparse.Namespace) -> dict[str, Any]:
                "epochs": 1, "minibatches": 1},
     )
     trainer = Trainer(config, policy=policy, prompts=records, run_dir=None, quiet=True)
-    steps, rewards, lens, own_calls = [], [], [], []
+    steps, rewards, lens, longest, own_calls = [], [], [], [], []
     for _ in range(total):
         m0, t0 = meter.snapshot(), time.perf_counter()
         metrics = trainer.step()
@@ -250,9 +260,10 @@ def worker_rlvr(args: argparse.Namespace) -> dict[str, Any]:
                       "tool_calls": d["tool_calls"], "episodes_with_calls": d["episodes_with_calls"]})
         rewards.append(metrics.get("reward/mean"))
         lens.append(metrics.get("gen/len_mean"))
+        longest.append(metrics.get("gen/len_max"))
         own_calls.append(metrics.get("tools/calls_per_episode"))
     return {"side": "rlvr", "steps": steps, "episodes_per_step": args.prompts * args.group,
-            "reward_mean": rewards, "len_mean": lens, "own_calls_per_episode": own_calls,
+            "reward_mean": rewards, "len_mean": lens, "len_max": longest, "own_calls_per_episode": own_calls,
             "peak_rss_mib": peak_rss_mib()}
 
 
@@ -298,6 +309,7 @@ def summarise(raw: dict[str, Any], warmup: int) -> dict[str, Any]:
     episodes = raw["episodes_per_step"] * len(timed)
     every = [x for x in raw["reward_mean"][warmup:] if x is not None]
     lens = [x for x in raw["len_mean"][warmup:] if x is not None]
+    longest = [x for x in raw.get("len_max", [])[warmup:] if x is not None]
     own = [x for x in raw["own_calls_per_episode"][warmup:] if x is not None]
     return {
         "side": raw["side"], "timed_steps": len(timed), "step_s": [s["wall_s"] for s in raw["steps"]],
@@ -308,6 +320,8 @@ def summarise(raw: dict[str, Any], warmup: int) -> dict[str, Any]:
         "own_calls_per_episode": sum(own) / len(own) if own else None,
         "reward_mean": sum(every) / len(every) if every else None,
         "completion_tokens_mean": sum(lens) / len(lens) if lens else None,
+        # The longest episode's model tokens, per step: one run-on turn widens the whole batch.
+        "completion_tokens_max": sum(longest) / len(longest) if longest else None,
         "peak_rss_mib": raw["peak_rss_mib"],
     }
 
@@ -324,10 +338,10 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"model: {m['arch']} {m['params'] / 1e6:.2f}M params (hidden {m['hidden']}, {m['layers']} layers, "
           f"vocab {m['vocab']}), fitted {m['fit_steps']} steps to loss {m['fit_loss']:.3f}; {s['prompts']} prompts x "
           f"G={s['group']} = {s['prompts'] * s['group']} episodes/step, max {s['max_turns']} turns, "
-          f"{s['max_new_tokens']} completion tokens; cpu, {s['threads']} threads; {s['warmup']} warm-up + "
+          f"{s['max_new_tokens']} new tokens a turn; cpu, {s['threads']} threads; {s['warmup']} warm-up + "
           f"{s['steps']} timed steps")
     head = f"{'side':5} {'median s/step':>13} {'min s/step':>10} " + " ".join(f"{p:>10}" for p in PHASES)
-    print(head + f" {'calls/ep':>8} {'ep w/call':>9} {'reward':>6} {'tokens':>6} {'peak MiB':>8}")
+    print(head + f" {'calls/ep':>8} {'ep w/call':>9} {'reward':>6} {'tok/ep':>6} {'tok max':>7} {'peak MiB':>8}")
     for side, r in report["results"].items():
         if "error" in r:
             print(f"{side:5} ERROR {r['error']}")
@@ -335,17 +349,19 @@ def print_report(report: dict[str, Any]) -> None:
         shares = " ".join(f"{r['shares'][p]:>10.0%}" for p in PHASES)
         print(f"{side:5} {r['median_step_s']:13.3f} {r['min_step_s']:10.3f} {shares} "
               f"{r['tool_calls_per_episode']:8.2f} {r['episodes_with_calls']:9.0%} {(r['reward_mean'] or 0):6.2f} "
-              f"{(r['completion_tokens_mean'] or 0):6.1f} {r['peak_rss_mib']:8.0f}")
+              f"{(r['completion_tokens_mean'] or 0):6.1f} {(r['completion_tokens_max'] or 0):7.1f} "
+              f"{r['peak_rss_mib']:8.0f}")
     if "ratio_median" in report:
         print(f"TRL / rlvr seconds per step: {report['ratio_median']:.2f}x (median), {report['ratio_min']:.2f}x (fastest)")
-    print("shares: of the timed steps' wall time; tools = time inside ToolEnv._invoke on both sides")
+    print("shares: of the timed steps' wall time (see --help); tok/ep: the model's own tokens per episode, "
+          "tok max: the longest episode's, mean over steps")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n")[-1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=3, help="timed optimiser steps per side")
-    ap.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    ap.add_argument("--steps", type=int, default=10, help="timed optimiser steps per side")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--prompts", type=int, default=4, help="prompts per step")
     ap.add_argument("--group", type=int, default=4, help="episodes per prompt (G)")
     ap.add_argument("--max-turns", type=int, default=2, help="assistant turns per episode (TRL: max-turns - 1 tool rounds)")
