@@ -20,7 +20,7 @@ the same thread count; the first ``--warmup`` steps are not timed, the rest are 
 One difference in the work is the trainers' own: a malformed call (``<tool_call>`` with JSON that
 does not parse) gets an error observation from rlvr and the episode goes on to its next turn (the
 environment contract in DESIGN.md), while TRL's ``parse_response`` finds no call and ends the
-episode there. The fitted model writes one now and then (about 1 episode in 100), and its next turn
+episode there. The fitted model writes one now and then (1 or 2 episodes in 100), and its next turn
 can run to the token cap, so rlvr's longest episode per step (``tok max``) is sometimes ~3x TRL's
 and that step's update and generation take several times the median: compare medians.
 
@@ -46,6 +46,7 @@ Where each side's step goes (the shares, of the timed steps' wall time; the same
     PYTHONPATH=src .venv/bin/python bench/agent_step.py                  # defaults: 4 prompts x G=4, 2 turns
     PYTHONPATH=src .venv/bin/python bench/agent_step.py --steps 5 --warmup 1 --prompts 8 --group 8
     PYTHONPATH=src .venv/bin/python bench/agent_step.py --max-turns 3 --threads 1 --json
+    PYTHONPATH=src .venv/bin/python bench/agent_step.py --rounds 3        # each side 3 times, alternating
     PYTHONPATH=src .venv/bin/python bench/agent_step.py --sides trl       # one side only
     PYTHONPATH=src .venv/bin/python bench/agent_step.py --save-model /tmp/agent-ckpt   # keep the checkpoint
     PYTHONPATH=src .venv/bin/python bench/agent_step.py --model-dir /tmp/agent-ckpt    # reuse it (no fit)
@@ -295,34 +296,39 @@ def median(xs: list[float]) -> float:
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
-def summarise(raw: dict[str, Any], warmup: int) -> dict[str, Any]:
-    """The timed steps of one side: median/min/mean seconds, median phase seconds and shares, calls."""
-    if "error" in raw:
-        return raw
-    timed = raw["steps"][warmup:]
+def summarise(runs: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
+    """The timed steps of one side, pooled over its rounds (each round's warm-up dropped):
+    median/min/mean seconds, median phase seconds, shares of the wall time, calls per episode."""
+    for r in runs:
+        if "error" in r:
+            return r
+    timed = [s for r in runs for s in r["steps"][warmup:]]
     if not timed:
-        return {"side": raw["side"], "error": "no timed step (steps must be >= 1)"}
+        return {"side": runs[0]["side"], "error": "no timed step (steps must be >= 1)"}
+
+    def pooled(key: str) -> list[float]:
+        return [x for r in runs for x in r.get(key, [])[warmup:] if x is not None]
+
+    def mean(xs: list[float]) -> float | None:
+        return sum(xs) / len(xs) if xs else None
+
     walls = [s["wall_s"] for s in timed]
-    phases = {p: median([s["phases_s"].get(p, 0.0) for s in timed]) for p in PHASES}
-    total = sum(s["wall_s"] for s in timed)
-    shares = {p: sum(s["phases_s"].get(p, 0.0) for s in timed) / total for p in PHASES}
-    episodes = raw["episodes_per_step"] * len(timed)
-    every = [x for x in raw["reward_mean"][warmup:] if x is not None]
-    lens = [x for x in raw["len_mean"][warmup:] if x is not None]
-    longest = [x for x in raw.get("len_max", [])[warmup:] if x is not None]
-    own = [x for x in raw["own_calls_per_episode"][warmup:] if x is not None]
+    total = sum(walls)
+    episodes = runs[0]["episodes_per_step"] * len(timed)
     return {
-        "side": raw["side"], "timed_steps": len(timed), "step_s": [s["wall_s"] for s in raw["steps"]],
+        "side": runs[0]["side"], "rounds": len(runs), "timed_steps": len(timed),
+        "step_s": [[s["wall_s"] for s in r["steps"]] for r in runs],
         "median_step_s": median(walls), "min_step_s": min(walls), "mean_step_s": total / len(timed),
-        "phases_s": phases, "shares": shares,
+        "phases_s": {p: median([s["phases_s"].get(p, 0.0) for s in timed]) for p in PHASES},
+        "shares": {p: sum(s["phases_s"].get(p, 0.0) for s in timed) / total for p in PHASES},
         "tool_calls_per_episode": sum(s["tool_calls"] for s in timed) / episodes,
         "episodes_with_calls": sum(s["episodes_with_calls"] for s in timed) / episodes,
-        "own_calls_per_episode": sum(own) / len(own) if own else None,
-        "reward_mean": sum(every) / len(every) if every else None,
-        "completion_tokens_mean": sum(lens) / len(lens) if lens else None,
+        "own_calls_per_episode": mean(pooled("own_calls_per_episode")),
+        "reward_mean": mean(pooled("reward_mean")),
+        "completion_tokens_mean": mean(pooled("len_mean")),
         # The longest episode's model tokens, per step: one run-on turn widens the whole batch.
-        "completion_tokens_max": sum(longest) / len(longest) if longest else None,
-        "peak_rss_mib": raw["peak_rss_mib"],
+        "completion_tokens_max": mean(pooled("len_max")),
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
     }
 
 
@@ -339,7 +345,7 @@ def print_report(report: dict[str, Any]) -> None:
           f"vocab {m['vocab']}), fitted {m['fit_steps']} steps to loss {m['fit_loss']:.3f}; {s['prompts']} prompts x "
           f"G={s['group']} = {s['prompts'] * s['group']} episodes/step, max {s['max_turns']} turns, "
           f"{s['max_new_tokens']} new tokens a turn; cpu, {s['threads']} threads; {s['warmup']} warm-up + "
-          f"{s['steps']} timed steps")
+          f"{s['steps']} timed steps, {s['rounds']} round(s) per side, alternating")
     head = f"{'side':5} {'median s/step':>13} {'min s/step':>10} " + " ".join(f"{p:>10}" for p in PHASES)
     print(head + f" {'calls/ep':>8} {'ep w/call':>9} {'reward':>6} {'tok/ep':>6} {'tok max':>7} {'peak MiB':>8}")
     for side, r in report["results"].items():
@@ -376,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-dir", help="reuse a checkpoint saved by --save-model (no fit)")
     ap.add_argument("--save-model", help="keep the fitted checkpoint in this folder")
     ap.add_argument("--sides", default="rlvr,trl", help="comma-separated: rlvr,trl")
+    ap.add_argument("--rounds", type=int, default=1, help="run each side this many times, alternating; steps pooled")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per side")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
@@ -387,8 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     sides = [s.strip() for s in args.sides.split(",") if s.strip()]
     if not sides or any(s not in SIDES for s in sides):
         ap.error(f"--sides takes a comma-separated subset of {','.join(SIDES)}")
-    if min(args.steps, args.prompts, args.group, args.max_turns) < 1 or args.warmup < 0:
-        ap.error("--steps, --prompts, --group and --max-turns must be >= 1, --warmup >= 0")
+    if min(args.steps, args.prompts, args.group, args.max_turns, args.rounds) < 1 or args.warmup < 0:
+        ap.error("--steps, --prompts, --group, --max-turns and --rounds must be >= 1, --warmup >= 0")
     with tempfile.TemporaryDirectory(prefix="rlvr-agent-bench-") as tmp:
         if args.model_dir:
             model_dir = Path(args.model_dir)
@@ -404,11 +411,15 @@ def main(argv: list[str] | None = None) -> int:
             info = build_checkpoint(model_dir, seed=args.seed, hidden=args.hidden, layers=args.layers,
                                     vocab=args.vocab, fit_steps=args.fit_steps)
             (model_dir / "bench_model.json").write_text(json.dumps(info))
-        raw = {side: run_side(side, args, model_dir) for side in sides}
-    results = {side: summarise(r, args.warmup) for side, r in raw.items()}
+        raw: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+        for _ in range(args.rounds):  # alternate sides so a load change on a shared machine hits both
+            for side in sides:
+                raw[side].append(run_side(side, args, model_dir))
+    results = {side: summarise(runs, args.warmup) for side, runs in raw.items()}
     report = {"model": info, "setup": {k: getattr(args, k) for k in ("steps", "warmup", "prompts", "group", "max_turns",
                                                                         "max_new_tokens", "threads", "lr")},
               "results": results, **compare(results)}
+    report["setup"]["rounds"] = args.rounds
     if args.json:
         print(json.dumps(report))
     else:

@@ -23,14 +23,18 @@ def _step(wall: float, gen: float, tools: float, reward: float, update: float, c
             "phases_s": {"generation": gen, "tools": tools, "reward": reward, "update": update, "other": other}}
 
 
+def _run(steps: list[dict], rewards: list[float], lens: list[float], peak: float = 100.0) -> dict:
+    return {"side": "rlvr", "episodes_per_step": 4, "peak_rss_mib": peak, "steps": steps,
+            "reward_mean": rewards, "len_mean": lens, "len_max": [2 * x for x in lens],
+            "own_calls_per_episode": [1.0] * len(steps)}
+
+
 def test_summarise_drops_warmup_and_pools_shares_calls_and_rewards():
-    raw = {"side": "rlvr", "episodes_per_step": 4, "peak_rss_mib": 100.0,
-           "steps": [_step(9.0, 9.0, 0.0, 0.0, 0.0, 0, 0),  # warm-up: left out of every number
-                     _step(1.0, 0.5, 0.1, 0.1, 0.2, 4, 4),
-                     _step(3.0, 1.5, 0.1, 0.1, 1.0, 2, 1)],
-           "reward_mean": [0.0, 0.5, 0.25], "len_mean": [1.0, 20.0, 30.0], "own_calls_per_episode": [0, 1.0, 0.5]}
-    s = agent_step.summarise(raw, warmup=1)
-    assert s["timed_steps"] == 2
+    raw = _run([_step(9.0, 9.0, 0.0, 0.0, 0.0, 0, 0),  # warm-up: left out of every number
+                _step(1.0, 0.5, 0.1, 0.1, 0.2, 4, 4),
+                _step(3.0, 1.5, 0.1, 0.1, 1.0, 2, 1)], [0.0, 0.5, 0.25], [1.0, 20.0, 30.0])
+    s = agent_step.summarise([raw], warmup=1)
+    assert s["timed_steps"] == 2 and s["rounds"] == 1
     assert s["median_step_s"] == 2.0 and s["min_step_s"] == 1.0 and s["mean_step_s"] == 2.0
     assert s["shares"]["generation"] == pytest.approx(2.0 / 4.0)
     assert s["shares"]["update"] == pytest.approx(1.2 / 4.0)
@@ -41,12 +45,27 @@ def test_summarise_drops_warmup_and_pools_shares_calls_and_rewards():
     assert s["episodes_with_calls"] == pytest.approx(5 / 8)
     assert s["reward_mean"] == pytest.approx(0.375)
     assert s["completion_tokens_mean"] == pytest.approx(25.0)
+    assert s["completion_tokens_max"] == pytest.approx(50.0)
+
+
+def test_summarise_pools_rounds_each_without_its_warmup():
+    a = _run([_step(9.0, 9.0, 0, 0, 0, 0, 0), _step(1.0, 1.0, 0, 0, 0, 4, 4)], [0.0, 1.0], [5.0, 10.0])
+    b = _run([_step(8.0, 8.0, 0, 0, 0, 0, 0), _step(2.0, 2.0, 0, 0, 0, 0, 0), _step(4.0, 4.0, 0, 0, 0, 2, 2)],
+             [0.0, 0.0, 0.5], [5.0, 20.0, 30.0], peak=300.0)
+    s = agent_step.summarise([a, b], warmup=1)
+    assert s["rounds"] == 2 and s["timed_steps"] == 3
+    assert s["median_step_s"] == 2.0 and s["min_step_s"] == 1.0
+    assert s["tool_calls_per_episode"] == pytest.approx(6 / 12)
+    assert s["reward_mean"] == pytest.approx(0.5)
+    assert s["completion_tokens_mean"] == pytest.approx(20.0)
+    assert s["peak_rss_mib"] == 300.0
+    assert s["step_s"] == [[9.0, 1.0], [8.0, 2.0, 4.0]]
 
 
 def test_summarise_passes_errors_through_and_refuses_no_timed_step():
-    assert agent_step.summarise({"side": "trl", "error": "exit 1: boom"}, warmup=1)["error"] == "exit 1: boom"
-    raw = {"side": "trl", "steps": [_step(1.0, 1.0, 0, 0, 0, 0, 0)], "episodes_per_step": 1}
-    assert "no timed step" in agent_step.summarise(raw, warmup=1)["error"]
+    ok = _run([_step(1.0, 1.0, 0, 0, 0, 0, 0), _step(1.0, 1.0, 0, 0, 0, 0, 0)], [0, 0], [1, 1])
+    assert agent_step.summarise([ok, {"side": "trl", "error": "exit 1: boom"}], warmup=1)["error"] == "exit 1: boom"
+    assert "no timed step" in agent_step.summarise([_run([_step(1.0, 1.0, 0, 0, 0, 0, 0)], [0], [1])], warmup=1)["error"]
 
 
 def test_compare_is_trl_over_rlvr():
