@@ -123,7 +123,7 @@ class Meter:
         ToolEnv._invoke = counted  # type: ignore[method-assign]
 
     def snapshot(self) -> dict[str, float]:
-        return {**self.seconds, "tool_calls": float(self.tool_calls),
+        return {**self.seconds, "cpu": time.process_time(), "tool_calls": float(self.tool_calls),
                 "episodes_with_calls": float(len(self.episodes_with_calls))}
 
 
@@ -210,7 +210,7 @@ def worker_trl(args: argparse.Namespace) -> dict[str, Any]:
         phases = {"generation": d.get("generation", 0.0), "tools": d.get("tools", 0.0),
                   "reward": d.get("reward", 0.0), "update": wall - d.get("rollout", 0.0)}
         phases["other"] = wall - sum(phases.values())
-        steps.append({"wall_s": wall, "phases_s": phases, "tool_calls": d["tool_calls"],
+        steps.append({"wall_s": wall, "cpu_s": d["cpu"], "phases_s": phases, "tool_calls": d["tool_calls"],
                       "episodes_with_calls": d["episodes_with_calls"]})
     return {"side": "trl", "steps": steps, "episodes_per_step": args.prompts * args.group,
             "reward_mean": [e.get("reward") for e in logs],
@@ -257,7 +257,8 @@ def worker_rlvr(args: argparse.Namespace) -> dict[str, Any]:
         phases = {"generation": float(metrics.get("time/rollout", 0.0)), "tools": d.get("tools", 0.0),
                   "reward": d.get("reward", 0.0), "update": float(metrics.get("time/update", 0.0))}
         phases["other"] = wall - sum(phases.values())
-        steps.append({"wall_s": wall, "phases_s": phases, "own_s": {k: metrics.get(k) for k in OWN_TIME_KEYS},
+        steps.append({"wall_s": wall, "cpu_s": d["cpu"], "phases_s": phases,
+                      "own_s": {k: metrics.get(k) for k in OWN_TIME_KEYS},
                       "tool_calls": d["tool_calls"], "episodes_with_calls": d["episodes_with_calls"]})
         rewards.append(metrics.get("reward/mean"))
         lens.append(metrics.get("gen/len_mean"))
@@ -319,6 +320,8 @@ def summarise(runs: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
         "side": runs[0]["side"], "rounds": len(runs), "timed_steps": len(timed),
         "step_s": [[s["wall_s"] for s in r["steps"]] for r in runs],
         "median_step_s": median(walls), "min_step_s": min(walls), "mean_step_s": total / len(timed),
+        # CPU seconds (all threads) per step: far less sensitive than wall time to other load.
+        "median_cpu_s": median([s.get("cpu_s", 0.0) for s in timed]),
         "phases_s": {p: median([s["phases_s"].get(p, 0.0) for s in timed]) for p in PHASES},
         "shares": {p: sum(s["phases_s"].get(p, 0.0) for s in timed) / total for p in PHASES},
         "tool_calls_per_episode": sum(s["tool_calls"] for s in timed) / episodes,
@@ -336,7 +339,8 @@ def compare(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     r, t = results.get("rlvr", {}), results.get("trl", {})
     if not r or not t or "error" in r or "error" in t:
         return {}
-    return {"ratio_median": t["median_step_s"] / r["median_step_s"], "ratio_min": t["min_step_s"] / r["min_step_s"]}
+    return {"ratio_median": t["median_step_s"] / r["median_step_s"], "ratio_min": t["min_step_s"] / r["min_step_s"],
+            "ratio_cpu": t["median_cpu_s"] / r["median_cpu_s"] if r["median_cpu_s"] else None}
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -346,19 +350,20 @@ def print_report(report: dict[str, Any]) -> None:
           f"G={s['group']} = {s['prompts'] * s['group']} episodes/step, max {s['max_turns']} turns, "
           f"{s['max_new_tokens']} new tokens a turn; cpu, {s['threads']} threads; {s['warmup']} warm-up + "
           f"{s['steps']} timed steps, {s['rounds']} round(s) per side, alternating")
-    head = f"{'side':5} {'median s/step':>13} {'min s/step':>10} " + " ".join(f"{p:>10}" for p in PHASES)
+    head = f"{'side':5} {'median s/step':>13} {'min s/step':>10} {'CPU s/step':>10} " + " ".join(f"{p:>10}" for p in PHASES)
     print(head + f" {'calls/ep':>8} {'ep w/call':>9} {'reward':>6} {'tok/ep':>6} {'tok max':>7} {'peak MiB':>8}")
     for side, r in report["results"].items():
         if "error" in r:
             print(f"{side:5} ERROR {r['error']}")
             continue
         shares = " ".join(f"{r['shares'][p]:>10.0%}" for p in PHASES)
-        print(f"{side:5} {r['median_step_s']:13.3f} {r['min_step_s']:10.3f} {shares} "
+        print(f"{side:5} {r['median_step_s']:13.3f} {r['min_step_s']:10.3f} {r['median_cpu_s']:10.3f} {shares} "
               f"{r['tool_calls_per_episode']:8.2f} {r['episodes_with_calls']:9.0%} {(r['reward_mean'] or 0):6.2f} "
               f"{(r['completion_tokens_mean'] or 0):6.1f} {(r['completion_tokens_max'] or 0):7.1f} "
               f"{r['peak_rss_mib']:8.0f}")
     if "ratio_median" in report:
-        print(f"TRL / rlvr seconds per step: {report['ratio_median']:.2f}x (median), {report['ratio_min']:.2f}x (fastest)")
+        print(f"TRL / rlvr seconds per step: {report['ratio_median']:.2f}x (median), {report['ratio_min']:.2f}x (fastest), "
+              f"{report['ratio_cpu']:.2f}x (median CPU seconds)")
     print("shares: of the timed steps' wall time (see --help); tok/ep: the model's own tokens per episode, "
           "tok max: the longest episode's, mean over steps")
 

@@ -19,7 +19,7 @@ import agent_step  # noqa: E402  (bench/ is not a package)
 
 def _step(wall: float, gen: float, tools: float, reward: float, update: float, calls: int, with_calls: int) -> dict:
     other = wall - gen - tools - reward - update
-    return {"wall_s": wall, "tool_calls": calls, "episodes_with_calls": with_calls,
+    return {"wall_s": wall, "cpu_s": 2 * wall, "tool_calls": calls, "episodes_with_calls": with_calls,
             "phases_s": {"generation": gen, "tools": tools, "reward": reward, "update": update, "other": other}}
 
 
@@ -36,6 +36,7 @@ def test_summarise_drops_warmup_and_pools_shares_calls_and_rewards():
     s = agent_step.summarise([raw], warmup=1)
     assert s["timed_steps"] == 2 and s["rounds"] == 1
     assert s["median_step_s"] == 2.0 and s["min_step_s"] == 1.0 and s["mean_step_s"] == 2.0
+    assert s["median_cpu_s"] == 4.0
     assert s["shares"]["generation"] == pytest.approx(2.0 / 4.0)
     assert s["shares"]["update"] == pytest.approx(1.2 / 4.0)
     assert s["shares"]["other"] == pytest.approx((0.1 + 0.3) / 4.0)
@@ -69,8 +70,9 @@ def test_summarise_passes_errors_through_and_refuses_no_timed_step():
 
 
 def test_compare_is_trl_over_rlvr():
-    results = {"rlvr": {"median_step_s": 2.0, "min_step_s": 1.0}, "trl": {"median_step_s": 5.0, "min_step_s": 4.0}}
-    assert agent_step.compare(results) == {"ratio_median": 2.5, "ratio_min": 4.0}
+    results = {"rlvr": {"median_step_s": 2.0, "min_step_s": 1.0, "median_cpu_s": 3.0},
+               "trl": {"median_step_s": 5.0, "min_step_s": 4.0, "median_cpu_s": 6.0}}
+    assert agent_step.compare(results) == {"ratio_median": 2.5, "ratio_min": 4.0, "ratio_cpu": 2.0}
     assert agent_step.compare({"rlvr": results["rlvr"], "trl": {"error": "x"}}) == {}
 
 
