@@ -7,7 +7,8 @@ one checkpoint), the same environment (``rlvr.env.CalculatorEnv`` through ``make
 max_turns=...)``: tool ``calculate``, the math verifier judging the final answer against
 ``answer``), the same questions (``What is a op b?``), prompts per step × group size, sampling
 (temperature 1, top-p 1), optimiser (AdamW, constant learning rate, grad-norm clip 1.0), one
-optimiser step per rollout batch, no KL term, and the same turn budget: ``--max-turns`` assistant
+optimiser step per rollout batch, no KL term (beta 0, no reference model; otherwise TRL's defaults,
+gradient checkpointing on, as in ``bench/grpo_vs_trl.py``), and the same turn budget: ``--max-turns`` assistant
 turns per episode on rlvr's side, ``max_tool_calling_iterations = max_turns - 1`` tool rounds on
 TRL's (its first generation plus one regeneration per tool round). ``--max-new-tokens`` is rlvr's
 ``[rollout] max_new_tokens`` (per assistant turn); TRL's ``max_completion_length`` counts every
