@@ -58,7 +58,8 @@ def tool_schemas() -> list[dict[str, Any]]:
     return schemas_of(CalculatorEnv())
 
 
-def _conversation(rec: dict[str, Any]) -> list[dict[str, Any]]:
+def conversation(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The worked episode the fit teaches: user question, calculate call, tool result, answer."""
     call = {"type": "function", "function": {"name": "calculate", "arguments": {"expression": rec["expression"]}}}
     return [
         {"role": "user", "content": rec["prompt"]},
@@ -75,7 +76,7 @@ def build_tokenizer(records: list[dict[str, Any]], vocab: int) -> Any:
     from trl.chat_template_utils import qwen2_5_chat_template
 
     tools = tool_schemas()
-    texts = [render(_conversation(r), tools if i % 2 else None) for i, r in enumerate(records)]
+    texts = [render(conversation(r), tools if i % 2 else None) for i, r in enumerate(records)]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

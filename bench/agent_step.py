@@ -108,7 +108,7 @@ class Meter:
     def watch_env(self) -> None:
         """Time and count every call through ``ToolEnv._invoke`` (the guard every tool call crosses),
         and time ``ToolEnv._judge`` (the verifier on the final answer: the reward)."""
-        from rlvr.env import ToolEnv
+        from rlvr.env import ToolEnv, episode_of
 
         self.wrap(ToolEnv, "_judge", "reward")
         self.wrap(ToolEnv, "_invoke", "tools")
@@ -117,7 +117,7 @@ class Meter:
 
         def counted(env: Any, fn: Any, args: Any, kwargs: Any) -> str:
             meter.tool_calls += 1
-            episode = env.__dict__.get("_episode")
+            episode = episode_of(env)
             meter.episodes_with_calls[id(episode)] = episode
             return timed(env, fn, args, kwargs)
 

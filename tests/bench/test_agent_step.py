@@ -88,7 +88,7 @@ def test_fit_sequences_supervise_the_assistant_turns_only():
     call = agent_model.call_text(rec["expression"])
     assert supervised == call + "<|im_end|>" + f"The answer is {rec['answer']}.<|im_end|>"
     # The whole sequence is the conversation as the chat template renders it (tool turn included).
-    assert tok.decode(ids) == agent_model.render(agent_model._conversation(rec), agent_model.tool_schemas()).rstrip("\n")
+    assert tok.decode(ids) == agent_model.render(agent_model.conversation(rec), agent_model.tool_schemas()).rstrip("\n")
 
 
 @pytest.mark.slow
