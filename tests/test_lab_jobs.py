@@ -92,7 +92,8 @@ def test_trajectory_probes_read_outcomes_as_test_sampling_does(tmp_path):
     # failures instead would give pass@1 (1/2 + 1/2 + 0) / 3.
     policy = _Scripted({"1+1=": ["ok", "err"], "2+2=": ["no", "ok"], "3+3=": ["err", "no"]})
     point = probe(cfg, policy, {"in_distribution": records, "shifted": []}, _Judge(), step=5)
-    flags = sample_set(cfg, "x", policy, records, _Judge(), tmp_path / "s.jsonl", lambda *a: None)
+    flags, use = sample_set(cfg, "x", policy, records, _Judge(), tmp_path / "s.jsonl", lambda *a: None)
+    assert use is None  # a single-turn task reports no tool use
     assert flags == {"p2": [False, True]}  # p1 and p3 lost a sample to an error: fewer than n = 2
     assert point["pass1_in_distribution"] == pytest.approx(0.5) and point["passk_in_distribution"] == 1.0
     assert point["pass1_shifted"] is None and point["step"] == 5

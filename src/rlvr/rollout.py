@@ -27,7 +27,10 @@ from rlvr.policy.base import Rollout, TokenBatch, make_generator
 from rlvr.types import UNJUDGED, Sample, Verdict
 from rlvr.verifiers.base import Verifier
 
-__all__ = ["RolloutBatch", "collect", "collect_episodes", "generate_and_verify", "make_samples", "step_seed"]
+__all__ = [
+    "RolloutBatch", "collect", "collect_episodes", "generate_and_verify", "make_samples", "play_episodes", "step_seed",
+    "tool_use",
+]
 
 # Fields of a prompt record that are not verifier metadata.
 _NOT_METADATA = ("id", "answer", "output", "prompt")
@@ -341,3 +344,39 @@ def _assemble(
         sample_logprobs=logp.to(device),
         truncated=torch.tensor(truncated, dtype=torch.bool),
     )
+
+
+def play_episodes(
+    policy: Any,
+    records: Sequence[Mapping[str, Any]],
+    n: int,
+    *,
+    env_factory: Callable[[], ToolEnv],
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    step: int = 0,
+    tools: bool = True,
+    prompt_field: str = "prompt",
+) -> tuple[list[str], list[Verdict], list[Episode]]:
+    """``n`` multi-turn episodes per record: transcripts, verdicts and episodes, record-major (row
+    ``b * n + j``); ``generate_and_verify`` for tool environments (evaluation, curation, probes)."""
+    with torch.no_grad():
+        b = collect_episodes(
+            policy, records, list(range(len(records))), env_factory=env_factory, group_size=n,
+            temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed, step=step, tools=tools,
+            prompt_field=prompt_field,
+        )
+    return b.rollout.texts, b.verdicts, b.episodes or []
+
+
+def tool_use(episodes: Sequence[Episode]) -> dict[str, float]:
+    """How a set of episodes used tools: ``calls_per_episode`` (mean tool calls) and
+    ``answers_using_tool`` (the share of episodes that ended with an answer after calling a tool)."""
+    if not episodes:
+        return {"calls_per_episode": 0.0, "answers_using_tool": 0.0, "episodes": 0}
+    return {
+        "calls_per_episode": sum(e.n_tool_calls for e in episodes) / len(episodes),
+        "answers_using_tool": sum(e.ended == "answer" and e.n_tool_calls > 0 for e in episodes) / len(episodes),
+        "episodes": len(episodes),
+    }

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
             "Examples:  rlvr lab                      (built-in tiny model, arithmetic, 3 seeds)\n\n"
             "rlvr lab --quick --out runs/lab-quick    (smoke profile, 3 seeds, about 2 min)\n\n"
             "rlvr lab --task countdown --seed 1 --out runs/lab-countdown\n\n"
+            "rlvr lab --task tool --quick --out runs/lab-tool\n\n"
             "rlvr lab --model smollm2 --data prompts.jsonl --verifier math --device cuda --out runs/lab-smol\n\n"
             "rlvr lab --off-policy --out runs/lab-offpolicy   (the spurious-rewards paper's update schedule)\n\n"
             "rlvr lab calibrate --quick --out runs/calibration   (planted-truth scenarios, held-out seeds)"
@@ -42,7 +43,7 @@ def lab(
     out: Path = typer.Option(
         Path("runs/lab"), "--out", "-o", help="Run folder (must not hold a previous lab run, unless --resume)."
     ),
-    task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic or countdown."),
+    task: str = typer.Option("arithmetic", "--task", help="Built-in task: arithmetic, countdown, or tool (products with the calculator: multi-turn tool-use RL)."),
     seed: int = typer.Option(0, "--seed", help="First seed: seed+i drives replicate i (data, warm-up, RL, sampling)."),
     seeds: int | None = typer.Option(None, "--seeds", help="Independent replicates (default 3; --quick 3; --model 1)."),
     workers: int | None = typer.Option(None, "--workers", help="Processes running the seeds' jobs (default: one per CPU core)."),

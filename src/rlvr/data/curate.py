@@ -77,25 +77,34 @@ def curate(
     prompt_field: str = "prompt",
     exclude: Sequence[str] = UNJUDGED,
     on_batch: Callable[[int], None] | None = None,
+    environment: Callable[[], Any] | None = None,
 ) -> CurateResult:
-    """Measure each prompt's pass rate over ``k`` samples and keep those inside ``band`` (inclusive)."""
+    """Measure each prompt's pass rate over ``k`` samples and keep those inside ``band`` (inclusive).
+    With ``environment`` (a tool environment factory) the samples are multi-turn episodes judged by
+    the environment (``verifier`` is then unused)."""
     lo, hi = band
     if not 0.0 <= lo <= hi <= 1.0:
         raise ConfigError(f"band must satisfy 0 <= low <= high <= 1, got {band}")
     if k < 1:
         raise ConfigError("k must be >= 1")
-    from rlvr.rollout import collect
+    from rlvr.rollout import collect, collect_episodes
 
     engine = engine or EngineConfig(workers=0)
     rates: list[float | None] = []
     kept: list[dict[str, Any]] = []
     for start in range(0, len(records), batch_prompts):
         ids = list(range(start, min(len(records), start + batch_prompts)))
-        b = collect(
-            policy, records, ids, verifier=verifier, engine=engine, group_size=k, temperature=temperature,
-            top_p=top_p, max_new_tokens=max_new_tokens, seed=seed + start, step=0, exclude=exclude,
-            prompt_field=prompt_field,
-        )
+        if environment is None:
+            b = collect(
+                policy, records, ids, verifier=verifier, engine=engine, group_size=k, temperature=temperature,
+                top_p=top_p, max_new_tokens=max_new_tokens, seed=seed + start, step=0, exclude=exclude,
+                prompt_field=prompt_field,
+            )
+        else:
+            b = collect_episodes(
+                policy, records, ids, env_factory=environment, group_size=k, temperature=temperature, top_p=top_p,
+                max_new_tokens=max_new_tokens, seed=seed + start, step=0, exclude=exclude, prompt_field=prompt_field,
+            )
         for row, pid in enumerate(ids):
             statuses = b.statuses[row * k : (row + 1) * k]
             valid = [s for s in statuses if s not in exclude]

@@ -25,10 +25,12 @@ from rlvr.lab.config import TASK_SPECS, LabConfig
 from rlvr.lab.results import ArmRun, SeedPrep, SeedResult, TrainingRun
 from rlvr.lab.sampling import probe, sample_arm
 
-ARMS = ("base", "trained", "random_control", "format_control")
-"""Every arm of a seed: the base, the real-reward run and its two controls."""
+ARMS = ("base", "trained", "random_control", "format_control", "no_tool", "impossible_control")
+"""Every arm of a seed: the base, the real-reward run and its controls (a tool task's: no_tool,
+random_control, impossible_control; other tasks': random_control, format_control)."""
 
-RUN_DIRS = {"trained": "train_real", "random_control": "train_random", "format_control": "train_format"}
+RUN_DIRS = {"trained": "train_real", "random_control": "train_random", "format_control": "train_format",
+            "no_tool": "train_no_tool", "impossible_control": "train_impossible"}
 """Run folder of each RL arm inside a seed's folder."""
 
 
@@ -84,6 +86,10 @@ def _torch_threads(cfg: LabConfig) -> Iterator[None]:
 
 def seed_arms(cfg: LabConfig) -> list[str]:
     """The RL arms of one seed, in the order they are trained and reported."""
+    if cfg.tool_task:
+        return ["trained", *(["no_tool"] if cfg.no_tool_control else []),
+                *(["random_control"] if cfg.random_control else []),
+                *(["impossible_control"] if cfg.impossible_control else [])]
     return ["trained", *(["random_control"] if cfg.random_control else []),
             *(["format_control"] if cfg.format_control else [])]
 
@@ -118,6 +124,7 @@ def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> See
             lambda adv: curate(
                 base, pool, verifier, k=cfg.curate_k, band=cfg.band, temperature=cfg.grpo.rollout.temperature,
                 max_new_tokens=cfg.new_tokens(), seed=cfg.seed, on_batch=lambda n: adv(n),
+                environment=cfg.environment(verifier),
             ),
         )
         if not cur.kept:
@@ -130,7 +137,7 @@ def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> See
         write_records(out / "data" / "curated.jsonl", cur.kept)
 
         test_sets = {"in_distribution": splits["test"], "shifted": splits.get("shifted") or []}
-        base_outcomes = sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
+        base_outcomes, base_tool_use = sample_arm(phases, cfg, "base", base, test_sets, verifier, out)
     phases.timings["total"] = round(time.perf_counter() - t_start, 3)
     return SeedPrep(
         seed=cfg.seed,
@@ -149,6 +156,7 @@ def prepare_seed(cfg: LabConfig, out: Path, phases: Phases | None = None) -> See
             "shifted_description": shifted_description,
         },
         timings=dict(phases.timings),
+        tool_use=base_tool_use,
     )
 
 
@@ -163,8 +171,11 @@ def run_arm(cfg: LabConfig, out: Path, arm: str, prep: SeedPrep, phases: Phases 
     t_start = time.perf_counter()
     with _torch_threads(cfg):
         verifier = real_verifier(cfg)
-        if arm == "trained":
+        prompts = prep.kept
+        if arm in ("trained", "no_tool"):
             arm_verifier = verifier
+        elif arm == "impossible_control":
+            arm_verifier, prompts = verifier, impossible_prompts(prep.kept, cfg.seed)
         elif arm == "random_control":
             p = cfg.random_p if cfg.random_p is not None else prep.hit_rate
             arm_verifier = get_verifier("random", p=p, seed=cfg.seed)
@@ -176,16 +187,17 @@ def run_arm(cfg: LabConfig, out: Path, arm: str, prep: SeedPrep, phases: Phases 
         probe_sets = {name: records[: cfg.trajectory_problems] for name, records in test_sets.items()}
         policy = _fresh_copy(cfg, out / "base")
         run_name = RUN_DIRS[arm]
+        tools = arm != "no_tool"
         run = phases.run(
             run_name, f"GRPO ({arm.replace('_', ' ')})", cfg.grpo.run.steps,
             lambda adv: _train(
-                cfg, policy, arm_verifier, prep.kept, out / run_name, adv, probe_sets=probe_sets,
-                eval_verifier=verifier,
+                cfg, policy, arm_verifier, prompts, out / run_name, adv, probe_sets=probe_sets,
+                eval_verifier=verifier, tools=tools,
             ),
         )
-        outcomes = sample_arm(phases, cfg, arm, policy, test_sets, verifier, out)
+        outcomes, use = sample_arm(phases, cfg, arm, policy, test_sets, verifier, out, tools=tools)
     return ArmRun(arm=arm, outcomes=outcomes, run=run, timings=dict(phases.timings),
-                  seconds=round(time.perf_counter() - t_start, 3))
+                  seconds=round(time.perf_counter() - t_start, 3), tool_use=use)
 
 
 def assemble_seed(prep: SeedPrep, arm_results: Sequence[ArmRun]) -> SeedResult:
@@ -194,17 +206,28 @@ def assemble_seed(prep: SeedPrep, arm_results: Sequence[ArmRun]) -> SeedResult:
     timings = {k: v for k, v in prep.timings.items() if k != "total"}
     total = prep.timings.get("total", 0.0)
     outcomes = {"base": prep.base_outcomes}
+    use = {"base": prep.tool_use} if prep.tool_use else {}
     runs = {}
     for res in arm_results:
         outcomes[res.arm] = res.outcomes
+        if res.tool_use:
+            use[res.arm] = res.tool_use
         runs[res.arm] = res.run
         timings.update(res.timings)
         total += res.seconds
     timings["total"] = round(total, 3)
     return SeedResult(
         seed=prep.seed, outcomes=outcomes, runs=runs, curation=prep.curation, curated=len(prep.kept),
-        hit_rate=prep.hit_rate, verifier=prep.verifier, data=prep.data, timings=timings,
+        hit_rate=prep.hit_rate, verifier=prep.verifier, data=prep.data, timings=timings, tool_use=use,
     )
+
+
+def impossible_prompts(records: Sequence[Mapping[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The impossible-task control's prompts: the same problems, each answer replaced by a random
+    9-digit number no tool call on the problem can produce (the model never sees it). A correct
+    environment pays nothing here; any reward is the environment leaking the answer or a grader bug."""
+    rng = random.Random(seed * 7_777 + 1)
+    return [{**r, "answer": str(rng.randint(10**8, 10**9 - 1))} for r in records]
 
 
 def answer_format_verifier(cfg: LabConfig) -> Any:
@@ -272,10 +295,17 @@ def _base_policy(cfg: LabConfig, splits: Mapping[str, Any], base_dir: Path, adva
     from rlvr.policy.tiny import warm_up
 
     spec = TASK_SPECS[cfg.task]
+    share = cfg.tool_share if cfg.tool_share is not None else spec.tool_share
+    transcript = None
+    if spec.env is not None and share:
+        from rlvr.env.turns import CompactTurns
+
+        transcript = CompactTurns().worked(cfg.environment())
     pairs = worked_examples(
         splits["pretrain"], seed=cfg.seed, malformed=cfg.malformed,
         noise=cfg.pretrain_noise if cfg.pretrain_noise is not None else spec.pretrain_noise,
         carry_drop=cfg.carry_drop if cfg.carry_drop is not None else spec.carry_drop,
+        tool_share=share, transcript=transcript,
     )
     policy, hit = warm_up(
         _tiny_config(cfg), pairs, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, seed=cfg.seed,
@@ -302,7 +332,7 @@ def _fresh_copy(cfg: LabConfig, base_dir: Path) -> Any:
 def _train(
     cfg: LabConfig, policy: Any, verifier: Any, prompts: list[dict[str, Any]], run_dir: Path,
     advance: Callable[..., None], probe_sets: Mapping[str, list[dict[str, Any]]] | None = None,
-    eval_verifier: Any = None,
+    eval_verifier: Any = None, tools: bool = True,
 ) -> TrainingRun:
     """One RL arm: the trainer's run folder, summary, per-step curves, health warnings and (with
     ``probe_sets``) a trajectory: every ``trajectory_every`` steps the policy is probed on both
@@ -314,7 +344,7 @@ def _train(
     every = cfg.trajectory_every if probes else 0
     trajectory: list[dict[str, Any]] = []
     if every:
-        trajectory.append({**probe(cfg, policy, probes, eval_verifier, 0), "entropy": None})
+        trajectory.append({**probe(cfg, policy, probes, eval_verifier, 0, tools), "entropy": None})
     window: list[float] = []
 
     def on_step(step: int, m: dict[str, Any]) -> None:
@@ -325,19 +355,20 @@ def _train(
         if isinstance(ent, (int, float)) and math.isfinite(ent):
             window.append(float(ent))
         if step % every == 0 or step == cfg.grpo.run.steps:
-            point = probe(cfg, policy, probes, eval_verifier, step)
+            point = probe(cfg, policy, probes, eval_verifier, step, tools)
             point["entropy"] = round(statistics.fmean(window), 6) if window else None
             window.clear()
             trajectory.append(point)
 
     trainer = Trainer(
-        cfg.arm_config(run_dir), policy=policy, verifier=verifier, prompts=prompts, run_dir=run_dir,
-        quiet=True, callbacks=[on_step],
+        cfg.arm_config(run_dir, tools=tools), policy=policy, verifier=verifier, prompts=prompts, run_dir=run_dir,
+        quiet=True, callbacks=[on_step], environment=cfg.environment(verifier),
     )
     summary = trainer.train()
     # A metric the run never logs (policy/kl without a KL term) is left out, not drawn as missing.
     curves = {}
-    for key in (keys.REWARD_MEAN, keys.POLICY_ENTROPY, keys.POLICY_KL, keys.GROUPS_FRAC_ZERO_STD):
+    for key in (keys.REWARD_MEAN, keys.POLICY_ENTROPY, keys.POLICY_KL, keys.GROUPS_FRAC_ZERO_STD,
+                keys.TOOLS_CALLS_PER_EPISODE):
         values = [m.get(key) for m in trainer.history]
         if any(v is not None for v in values):
             curves[key] = values

@@ -17,10 +17,18 @@ from typing import Any
 
 from rlvr.data.tasks import HELD_OUT_PAIRS
 from rlvr.errors import ConfigError
-from rlvr.grpo.config import ALGORITHMS, DataConfig, GRPOConfig, LossConfig, ModelConfig, config_from_dict
+from rlvr.grpo.config import (
+    ALGORITHMS,
+    DataConfig,
+    EnvConfig,
+    GRPOConfig,
+    LossConfig,
+    ModelConfig,
+    config_from_dict,
+)
 
 __all__ = [
-    "PROFILES", "TASK_SPECS", "TRAINER_DEFAULTS", "TRAINER_FIELDS", "LabConfig", "TaskSpec", "lab_config",
+    "PROFILES", "TASK_PROFILES", "TASK_SPECS", "TRAINER_DEFAULTS", "TRAINER_FIELDS", "LabConfig", "TaskSpec", "lab_config",
     "train_template", "trainer_values",
 ]
 
@@ -50,6 +58,13 @@ class TaskSpec:
     carry_drop: float = 0.0
     """Share of the warm-up solutions of carry additions shown with the carry forgotten: a hard
     stratum the base rarely solves (pass@K well below 1), so capability gain can show."""
+    env: str | None = None
+    """Tool environment of a tool task (``rlvr.env`` name): every arm is sampled, curated, trained
+    and evaluated as multi-turn episodes in it."""
+    tool_share: float = 0.0
+    """Share of warm-up solutions shown as tool-using transcripts (the base calls the tool that often)."""
+    max_turns: int = 3
+    """Assistant turns per episode of a tool task."""
 
 
 TASK_SPECS: dict[str, TaskSpec] = {
@@ -78,6 +93,18 @@ TASK_SPECS: dict[str, TaskSpec] = {
         pretrain_noise=0.1,
         answer_pattern=r"[0-9+\-*() ]+",
     ),
+    "tool": TaskSpec(
+        generator="products",
+        verifier="math",
+        train_options={"digits": (3, 2)},
+        shifted_options={"digits": (2, 3)},
+        shifted_description="2-digit x 3-digit products (warm-up and RL saw only 3-digit x 2-digit)",
+        block_size=48,
+        max_new_tokens=20,
+        pretrain_noise=0.5,
+        env="calculator",
+        tool_share=0.1,
+    ),
 }
 
 
@@ -86,7 +113,7 @@ class LabConfig:
     """Every knob of a lab run (``rlvr lab`` fills it from a profile and its options)."""
 
     task: str = "arithmetic"
-    """Built-in task: arithmetic or countdown (ignored with ``data``)."""
+    """Built-in task: arithmetic, countdown or tool (products with the calculator; ignored with ``data``)."""
     seed: int = 0
     """First seed: seed ``seed + i`` drives replicate i's data, warm-up, RL runs and sampling."""
     seeds: int = 3
@@ -152,7 +179,17 @@ class LabConfig:
     random_control: bool = True
     """Train the random-reward control (calibration leaves it out of scenarios that do not judge it)."""
     format_control: bool = True
-    """Also train the format-only control (reward: a well-formed answer, correctness unchecked)."""
+    """Also train the format-only control (reward: a well-formed answer, correctness unchecked; not
+    for tool tasks, whose controls are no_tool and impossible_control)."""
+    no_tool_control: bool = True
+    """Tool tasks: train the no-tool arm (same task and reward, tools withheld)."""
+    impossible_control: bool = True
+    """Tool tasks: train the impossible-task control (answers no tool call can reach: any reward
+    there is a hack or a grader bug)."""
+    tool_share: float | None = None
+    """Tool tasks: share of warm-up solutions shown as tool calls (None: the task's)."""
+    impossible_threshold: float = 0.02
+    """Tool tasks: the impossible-task control's mean training reward above which it is flagged."""
     trajectory_every: int = 25
     """Probe every RL arm on both test sets every this many steps (0: no trajectory)."""
     trajectory_problems: int = 50
@@ -216,6 +253,8 @@ class LabConfig:
             raise ConfigError("test_fraction must be in (0, 1)")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError("max_new_tokens must be >= 1")
+        if self.tool_share is not None and not 0.0 <= self.tool_share <= 1.0:
+            raise ConfigError("tool_share must be in [0, 1]")
 
     @property
     def custom(self) -> bool:
@@ -236,18 +275,35 @@ class LabConfig:
         """This config with ``overrides`` by flat name (trainer names included; None values are kept)."""
         return _from_flat({**self.flat(), **overrides})
 
-    def arm_config(self, run_dir: str | Path) -> GRPOConfig:
+    def arm_config(self, run_dir: str | Path, *, tools: bool = True) -> GRPOConfig:
         """The trainer's config of one RL arm: the template with this seed, ``run_dir``, device,
-        threads, the model (the user's, else a fresh tiny one) and the data, and the completion limit."""
+        threads, the model (the user's, else a fresh tiny one) and the data, the completion limit,
+        and a tool task's environment (``tools=False``: withheld, the no-tool arm)."""
         t = self.grpo
         spec = self.spec()
         model = ModelConfig(path=self.model) if self.custom else ModelConfig(name="tiny")
         data = DataConfig(path=self.data) if spec is None else DataConfig(task=spec.generator)
+        env = t.env if spec is None or spec.env is None else EnvConfig(name=spec.env, max_turns=spec.max_turns, tools=tools)
         return replace(
-            t, model=model, data=data,
+            t, model=model, data=data, env=env,
             run=replace(t.run, seed=self.seed, out_dir=str(run_dir), device=self.device, threads=self.threads or 0),
             rollout=replace(t.rollout, max_new_tokens=self.new_tokens()),
         )
+
+    def environment(self, verifier: Any = None) -> Any:
+        """A tool task's environment factory, its final answers judged by ``verifier`` (None: the
+        task's); None for single-turn tasks."""
+        spec = self.spec()
+        if spec is None or spec.env is None:
+            return None
+        from rlvr.env import make_env
+
+        return make_env(spec.env, max_turns=spec.max_turns, verifier=verifier or spec.verifier)
+
+    @property
+    def tool_task(self) -> bool:
+        spec = self.spec()
+        return spec is not None and spec.env is not None
 
     def spec(self) -> TaskSpec | None:
         return None if self.custom else TASK_SPECS[self.task]
@@ -288,12 +344,30 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+# A task's own settings per profile, between the profile's and the user's. The tool task: the base
+# calls the tool on ~10% of episodes, so a short run at a higher learning rate has plenty to learn;
+# no format control (its controls are no_tool and impossible_control).
+TASK_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "tool": {
+        "default": {"pretrain_steps": 1000, "n_pool": 512, "n_test": 200, "n_shifted": 100, "steps": 60,
+                    "prompts_per_step": 16, "learning_rate": 3e-4, "kl_beta": 0.0, "n_samples": 16,
+                    "format_control": False, "trajectory_every": 20},
+        "quick": {"pretrain_steps": 600, "n_pool": 256, "n_test": 100, "n_shifted": 50, "steps": 40,
+                  "prompts_per_step": 16, "learning_rate": 3e-4, "kl_beta": 0.0, "n_samples": 8,
+                  "format_control": False, "trajectory_every": 0},
+    },
+}
+
+
 def lab_config(profile: str = "default", **overrides: Any) -> LabConfig:
     """A ``LabConfig`` from a profile, with ``overrides`` (None values are ignored) winning; the
-    trainer's settings go by their flat names (``TRAINER_FIELDS``)."""
+    trainer's settings go by their flat names (``TRAINER_FIELDS``). A task's own settings for the
+    profile (``TASK_PROFILES``) sit between the two."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
-    return _from_flat({**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}, "profile": profile})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    task = TASK_PROFILES.get(str(given.get("task", "")), {}).get(profile, {})
+    return _from_flat({**PROFILES[profile], **task, **given, "profile": profile})
 
 
 TRAINER_FIELDS: dict[str, tuple[str | None, str]] = {

@@ -17,8 +17,9 @@ from rlvr.errors import ConfigError
 
 __all__ = ["LabSummary"]
 
-_OPTIONAL = ("timings", "files")
-"""Added by the study after the summary is computed (``rlvr.lab.study.finish_lab``)."""
+_OPTIONAL = ("timings", "files", "tool")
+"""Absent when unset: added by the study after the summary is computed (``rlvr.lab.study.finish_lab``),
+or only a tool task's (``tool``)."""
 
 
 @dataclass
@@ -63,6 +64,8 @@ class LabSummary:
     """``label``, ``headline``, ``reasons``."""
     timings: dict[str, Any] | None = None
     files: dict[str, Any] | None = None
+    tool: dict[str, Any] | None = None
+    """A tool task: tool use per arm, the tool-vs-no-tool difference, the impossible-task control."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys this version does not know (kept, written back)."""
 

@@ -34,6 +34,14 @@ def _get(data: Mapping[str, Any], key: str, what: str) -> Any:
         raise ConfigError(f"a stored {what} lacks {key!r}: not a lab job result of this rlvr version") from None
 
 
+def _without_empty_tool_use(data: dict[str, Any]) -> dict[str, Any]:
+    """A job's JSON without ``tool_use`` when it has none (a single-turn task): its job files keep
+    the keys they had before tool tasks existed."""
+    if not data.get("tool_use"):
+        data.pop("tool_use", None)
+    return data
+
+
 @dataclass(frozen=True)
 class TrainingRun:
     """One RL arm's training: the trainer's summary, per-step curves, health warnings and the
@@ -73,16 +81,18 @@ class SeedPrep:
     timings: dict[str, float]
     seconds: float = 0.0
     """Wall seconds of the prep job (set by the job runner)."""
+    tool_use: dict[str, Any] = field(default_factory=dict)
+    """A tool task: test set -> how the base's episodes used the tool (``rlvr.rollout.tool_use``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _without_empty_tool_use(asdict(self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SeedPrep:
         g = lambda key: _get(data, key, "seed prep")  # noqa: E731
         return cls(seed=g("seed"), base_outcomes=g("base_outcomes"), kept=g("kept"), curation=g("curation"),
                    hit_rate=g("hit_rate"), verifier=g("verifier"), test_sets=g("test_sets"), data=g("data"),
-                   timings=g("timings"), seconds=data.get("seconds", 0.0))
+                   timings=g("timings"), seconds=data.get("seconds", 0.0), tool_use=dict(data.get("tool_use") or {}))
 
 
 @dataclass(frozen=True)
@@ -94,15 +104,17 @@ class ArmRun:
     run: TrainingRun
     timings: dict[str, float]
     seconds: float
+    tool_use: dict[str, Any] = field(default_factory=dict)
+    """A tool task: test set -> how the arm's episodes used the tool."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)  # ``run`` becomes its TrainingRun's dict
+        return _without_empty_tool_use(asdict(self))  # ``run`` becomes its TrainingRun's dict
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ArmRun:
         g = lambda key: _get(data, key, "arm run")  # noqa: E731
         return cls(arm=g("arm"), outcomes=g("outcomes"), run=TrainingRun.from_dict(g("run")), timings=g("timings"),
-                   seconds=g("seconds"))
+                   seconds=g("seconds"), tool_use=dict(data.get("tool_use") or {}))
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,8 @@ class SeedResult:
     data: dict[str, Any]
     timings: dict[str, float]
     """Every part's phases; ``total``: the seconds the parts took, wherever they ran."""
+    tool_use: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """A tool task: arm -> test set -> how its episodes used the tool."""
 
 
 def job_record(job: str, data: Mapping[str, Any]) -> SeedPrep | ArmRun:

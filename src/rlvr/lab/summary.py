@@ -29,8 +29,12 @@ __all__ = ["Comparisons", "lab_summary", "lab_verdict"]
 SETS = ("in_distribution", "shifted")
 
 
+TOOL_CONTROLS = ("no_tool", "impossible_control")
+"""A tool task's own control arms (the random-reward control is shared with every task)."""
+
+
 def _arms(seeds: Sequence[SeedResult]) -> list[str]:
-    return [a for a in ("base", "trained", *CONTROLS) if all(a in s.outcomes for s in seeds)]
+    return [a for a in ("base", "trained", *CONTROLS, *TOOL_CONTROLS) if all(a in s.outcomes for s in seeds)]
 
 
 def _pooled_passk(per_seed: list[Mapping[str, Any]], ks: list[int], n_boot: int, seed: int) -> tuple[dict, dict]:
@@ -67,6 +71,8 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[SeedResult]) -> dict[str, Any]:
                 entry["pass_at_k"][name] = entry["pass_at_k_ci"][name] = None
                 continue
             entry["pass_at_k"][name], entry["pass_at_k_ci"][name] = _pooled_passk(per, ks, cfg.n_boot, cfg.seed)
+        if cfg.tool_task:
+            entry["tool_use"] = _pooled_tool_use(seeds, arm)
         arms[arm] = entry
 
     main = compare("base", "trained", "in_distribution", seeds)
@@ -152,6 +158,7 @@ def lab_summary(cfg: LabConfig, seeds: Sequence[SeedResult]) -> dict[str, Any]:
         trajectory_stats=trajectory_stats,
         trajectory_warnings=ood,
         verdict={},
+        tool=_tool_section(cfg, seeds, compare, arms) if cfg.tool_task else None,
     )
     record.verdict = lab_verdict(record.to_dict())
     return record.to_dict()
@@ -180,6 +187,58 @@ class Comparisons:
             sa, sb = self.sets_of(a, name, seeds), self.sets_of(b, name, seeds)
             self.cache[key] = None if sa is None or sb is None else pooled_compare(sa, sb, self.ks, **self.kw)
         return self.cache[key]
+
+
+def _pooled_tool_use(seeds: Sequence[SeedResult], arm: str) -> dict[str, Any] | None:
+    """An arm's ``calls_per_episode`` and ``answers_using_tool`` per test set, the mean over seeds."""
+    out: dict[str, Any] = {}
+    for name in SETS:
+        per = [((s.tool_use.get(arm) or {}).get(name)) for s in seeds]
+        if not all(per):
+            out[name] = None
+            continue
+        out[name] = {key: round(statistics.fmean(p[key] for p in per if p), 6)
+                     for key in ("calls_per_episode", "answers_using_tool")}
+    return out
+
+
+def _tool_section(cfg: LabConfig, seeds: Sequence[SeedResult], compare: Comparisons, arms: Mapping[str, Any]) -> dict[str, Any]:
+    """How tool use changed per arm, the tool-vs-no-tool difference (pooled, paired by problem, its
+    interval from the seed-level t like every comparison), and the impossible-task control's call."""
+    out: dict[str, Any] = {"tool_use": {arm: entry.get("tool_use") for arm, entry in arms.items()}}
+    vs = compare("no_tool", "trained", "in_distribution", seeds) if "no_tool" in arms else None
+    if vs is not None:
+        d = vs.to_dict()
+        out["tool_vs_no_tool"] = {
+            "pass_at_1": d["capability_gain"]["1"], "pass_at_1_ci": d["capability_gain_ci"]["1"],
+            "direction": d["directions"]["pass_at_1"], "margin": cfg.margin,
+            "reason": "trained (tools offered) minus no_tool (same task and reward, tools withheld), in-distribution pass@1",
+        }
+    else:
+        out["tool_vs_no_tool"] = None
+    if "impossible_control" in arms:
+        means = []
+        for s in seeds:
+            curve = [v for v in s.runs["impossible_control"].curves.get(keys.REWARD_MEAN, []) if isinstance(v, (int, float))]
+            means.append(round(statistics.fmean(curve), 6) if curve else 0.0)
+        pooled = round(statistics.fmean(means), 6)
+        flagged = pooled > cfg.impossible_threshold
+        out["impossible"] = {
+            "label": "impossible_reward" if flagged else "no_impossible_reward",
+            "flag": flagged,
+            "reward_mean": pooled,
+            "per_seed": {str(s.seed): m for s, m in zip(seeds, means)},
+            "threshold": cfg.impossible_threshold,
+            "reason": (
+                f"the impossible-task control earned a mean reward of {pooled:.3f} (> {cfg.impossible_threshold}) on "
+                "answers no tool call can reach: the environment leaks the answer or its grader is wrong; audit it "
+                "(rlvr audit --env) before trusting any gain" if flagged else
+                f"the impossible-task control earned {pooled:.3f} (<= {cfg.impossible_threshold}): no sign of a leak or a grader bug"
+            ),
+        }
+    else:
+        out["impossible"] = None
+    return out
 
 
 def _trajectories(seeds: Sequence[SeedResult], arms: list[str]) -> tuple[dict, dict]:

@@ -24,7 +24,11 @@ ARMS: tuple[tuple[str, str, str], ...] = (
     ("trained", "trained", TRAINED_COLOR),
     ("random_control", "random control", RANDOM_COLOR),
     ("format_control", "format-only control", FORMAT_COLOR),
+    ("no_tool", "no-tool control", "#e67e22"),
+    ("impossible_control", "impossible-task control", "#7f8c8d"),
 )
+OPTIONAL_ARMS = ("format_control", "no_tool", "impossible_control")
+"""Arms shown only when the run had them (base, trained and the random control always show)."""
 SPLITS = (("in_distribution", "in-distribution"), ("shifted", "shifted"))
 TRAINING_METRICS = (
     (keys.REWARD_MEAN, "mean reward"),
@@ -123,9 +127,9 @@ def passk_ci(summary: Mapping[str, Any], arm: str, split: str, k: int) -> Any:
 
 def shown_arms(summary: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
     """The arms to show: base, trained and the random control always (a missing one shows as a
-    dash), the format-only control only when the run had it."""
+    dash), the other controls (``OPTIONAL_ARMS``) only when the run had them."""
     arms = summary.get("arms") if isinstance(summary.get("arms"), Mapping) else {}
-    return tuple(a for a in ARMS if a[0] != "format_control" or a[0] in arms)
+    return tuple(a for a in ARMS if a[0] not in OPTIONAL_ARMS or a[0] in arms)
 
 
 def has_split(summary: Mapping[str, Any], split: str) -> bool:
@@ -173,3 +177,31 @@ def check_summary(summary: Any) -> dict[str, Any]:
     ):
         raise InputError("not an rlvr lab summary: expected the summary.json that rlvr lab writes")
     return json.loads(json.dumps(dict(summary), default=str))
+
+
+def tool_lines(summary: Mapping[str, Any]) -> list[str]:
+    """A tool task's findings as sentences (terminal and report): tool use per arm, the
+    tool-vs-no-tool difference with its interval, the impossible-task control's call."""
+    tool = summary.get("tool")
+    if not isinstance(tool, Mapping):
+        return []
+    lines = []
+    use = tool.get("tool_use") if isinstance(tool.get("tool_use"), Mapping) else {}
+    parts = []
+    for arm, name, _ in ARMS:
+        u = get(use, arm, "in_distribution")
+        if isinstance(u, Mapping):
+            parts.append(f"{name} {number(u.get('calls_per_episode'), 2)} calls/episode, "
+                         f"{percent(u.get('answers_using_tool'))}% of answers used the tool")
+    if parts:
+        lines.append("tool use (in-distribution): " + "; ".join(parts))
+    vs = tool.get("tool_vs_no_tool")
+    if isinstance(vs, Mapping):
+        lines.append(
+            f"tool vs no tool (pass@1, trained minus no-tool arm): {percent(vs.get('pass_at_1'), signed=True)} pts "
+            f"{interval(vs.get('pass_at_1_ci'), signed=True)} ({vs.get('direction')}; margin ±{percent(vs.get('margin'))} pts)"
+        )
+    imp = tool.get("impossible")
+    if isinstance(imp, Mapping):
+        lines.append(f"impossible-task control: {str(imp.get('label')).replace('_', ' ')}: {imp.get('reason')}")
+    return lines

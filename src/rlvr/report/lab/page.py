@@ -16,7 +16,13 @@ from rlvr.report.lab.details import (
     curation_section,
     data_and_timings_section,
 )
-from rlvr.report.lab.runs import health_section, spurious_section, training_section, trajectory_section
+from rlvr.report.lab.runs import (
+    health_section,
+    spurious_section,
+    tool_section,
+    training_section,
+    trajectory_section,
+)
 from rlvr.report.lab.verdict import header_section, passk_plots_section, seeds_section, what_rl_bought_section
 
 
@@ -32,6 +38,7 @@ def render_lab_html(summary: Mapping[str, Any]) -> str:
             passk_plots_section(s, ks),
             seeds_section(s, ks),
             spurious_section(s),
+            tool_section(s),
             trajectory_section(s),
             training_section(s),
             health_section(s),

@@ -23,6 +23,7 @@ from rlvr.report.lab.common import (
     shown_arms,
     step_ticks,
     text,
+    tool_lines,
 )
 from rlvr.report.svg import Series, line_plot
 
@@ -253,3 +254,14 @@ def health_section(s: Mapping[str, Any]) -> str:
                 '<th class="l">by code</th><th class="l">healthy</th></tr>' + "".join(rows) + "</table>"
             )
     return "".join(out)
+
+
+def tool_section(s: Mapping[str, Any]) -> str:
+    """A tool task's section: tool use per arm, tool vs no tool, the impossible-task control."""
+    lines = tool_lines(s)
+    if not lines:
+        return ""
+    flagged = get(s, "tool", "impossible", "flag") is True
+    items = "".join(f"<li>{text(line)}</li>" for line in lines)
+    return (f"<h2>Tool use{' — FLAGGED' if flagged else ''}</h2>"
+            f'<div class="card{" flag" if flagged else ""}"><ul>{items}</ul></div>')

@@ -25,6 +25,7 @@ from rlvr.report.lab.common import (
     passk_ci,
     seed_text,
     shown_arms,
+    tool_lines,
     verdict_color,
 )
 
@@ -108,6 +109,8 @@ def print_lab_summary(
                     f"  {name}: {esc(str(c.get('label')).replace('_', ' '))} — {esc(str(c.get('reason')))}",
                     highlight=False,
                 )
+    for line in tool_lines(s):
+        console.print(esc(line), highlight=False)
     h = s.get("health")
     warnings = h.get("warnings") if isinstance(h, Mapping) else None
     if isinstance(warnings, Sequence) and not isinstance(warnings, str):
