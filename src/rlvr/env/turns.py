@@ -113,7 +113,9 @@ class ChatTurns:
         self._eos = eos
 
     def _render(self, messages: list[dict[str, Any]], schemas: Sequence[dict[str, Any]], gen: bool) -> str:
-        tools = [{"type": "function", "function": s} for s in schemas] or None
+        # ``schemas_of`` already gives OpenAI tool entries ({"type": "function", "function": ...}),
+        # which is what TRL passes to the template too: wrapping them again renders a nested schema.
+        tools = list(schemas) or None
         try:
             return self.tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=gen)
         except Exception as exc:  # a template without tool support raises its own error types
