@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
     )(lab)
     lab_app.command(
         "calibrate",
-        epilog="Examples:  rlvr lab calibrate --quick --out runs/cal\n\nrlvr lab calibrate --seeds 5 --only spurious,null",
+        epilog="Examples:  rlvr lab calibrate --quick --out runs/cal\n\nrlvr lab calibrate --seeds 5 --only spurious,null\n\n"
+        "rlvr lab calibrate --task tool --quick --out runs/cal-tool",
     )(calibrate)
     app.add_typer(lab_app, name="lab")
 
@@ -151,6 +152,10 @@ def calibrate(
         None, "--seed", help="First seed (default 9000: held out from every seed the scenarios were tuned on)."
     ),
     only: str | None = typer.Option(None, "--only", help="Comma-separated scenarios (default: all)."),
+    task: str = typer.Option(
+        "arithmetic", "--task", help="Which study to calibrate: arithmetic (the default study's scenarios) or tool "
+        "(tool capability, tool compression, a planted environment hack)."
+    ),
     workers: int | None = typer.Option(None, "--workers", help="Processes running the jobs (default: one per CPU core)."),
     as_json: bool = typer.Option(False, "--json", help="Print calibration.json's content."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -173,7 +178,7 @@ def calibrate(
             seed=DEFAULT_SEED if seed is None else seed,
             base={"workers": workers, "progress": not (quiet or as_json)} if workers else
             {"progress": not (quiet or as_json)},
-            quiet=quiet or as_json, resume=resume, executor=executor,
+            quiet=quiet or as_json, resume=resume, executor=executor, task=task,
         )
     except RlvrError as exc:
         raise fail(str(exc)) from None

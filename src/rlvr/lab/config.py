@@ -360,14 +360,16 @@ PROFILES: dict[str, dict[str, Any]] = {
 # operands into the call), so a short run has plenty to learn; every prompt is kept (whether the base
 # solves a product is whether it happened to call the tool, not the problem); the random reward pays
 # half the time (the base's hit rate, ~0.07, would leave nearly every group alike and the control
-# unable to move); no format control (a tool task's controls are no_tool and impossible_control).
+# unable to move); KL 0.1 keeps that control a null (without it, it drifted past the KL limit and
+# lost the tool habit: control_unstable), and the real arm still learns; no format control (a tool
+# task's controls are no_tool and impossible_control).
 TASK_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "tool": {
         "default": {"pretrain_steps": 1000, "n_pool": 512, "n_test": 200, "n_shifted": 100, "steps": 60,
-                    "prompts_per_step": 16, "learning_rate": 5e-4, "kl_beta": 0.0, "n_samples": 16,
+                    "prompts_per_step": 16, "learning_rate": 5e-4, "kl_beta": 0.1, "n_samples": 16,
                     "format_control": False, "trajectory_every": 20, "band": (0.0, 1.0), "random_p": 0.5},
         "quick": {"pretrain_steps": 1000, "n_pool": 256, "n_test": 100, "n_shifted": 50, "steps": 40,
-                  "prompts_per_step": 16, "learning_rate": 5e-4, "kl_beta": 0.0, "n_samples": 8, "curate_k": 4,
+                  "prompts_per_step": 16, "learning_rate": 5e-4, "kl_beta": 0.1, "n_samples": 8, "curate_k": 4,
                   "format_control": False, "trajectory_every": 0, "band": (0.0, 1.0), "random_p": 0.5},
     },
 }
