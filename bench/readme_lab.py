@@ -6,6 +6,8 @@
     python bench/readme_lab.py --calibration runs/cal/calibration.json   # the calibration table
     python bench/readme_lab.py --calibrate quick --seed 10000 --cal-out runs/cal  # run a calibration, measure it, tabulate it
     ... --write README.md    # replace the text between <!-- lab-output:start/end --> markers
+    python bench/readme_lab.py --task tool --out runs/readme-tool --quick --calibrate quick --cal-out runs/cal-tool \
+        --write README.md --marker tool-output    # the tool task's run and calibration, in their own block
 
 Every run gets a fresh, empty warm-up cache (RLVR_CACHE_DIR in a temporary folder), so its time is a
 cold-cache time whatever ran before.
@@ -85,7 +87,8 @@ def lab_block(summary: dict, measured: dict[str, float] | None, command: str) ->
 
 def calibration_table(cal: dict, measured: dict[str, float] | None = None) -> str:
     verdict = "**passed**" if cal.get("passed") else "**FAILED**"
-    head = (f"Calibration (`rlvr lab calibrate`, profile {cal['profile']}, seeds {cal.get('seed')} onwards): {verdict}")
+    task = f"--task {cal['task']}, " if cal.get("task", "arithmetic") != "arithmetic" else ""
+    head = (f"Calibration (`rlvr lab calibrate`, {task}profile {cal['profile']}, seeds {cal.get('seed')} onwards): {verdict}")
     if measured:
         head += (f"; {measured['wall_s'] / 60:.1f} min wall-clock, {measured['peak_mb']:.0f} MB peak summed RSS, "
                  f"{measured['cpu_s']:.0f} CPU-seconds, cold cache")
@@ -124,10 +127,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, help="first seed of --calibrate (default: the command's)")
     ap.add_argument("--cal-out", help="folder of the --calibrate run")
     ap.add_argument("--write", help="README to update between <!-- lab-output:start/end --> markers")
+    ap.add_argument("--task", default="arithmetic", help="the lab task of --out and --calibrate (arithmetic or tool)")
+    ap.add_argument("--marker", default="lab-output", help="the README block --write replaces: <!-- MARKER:start/end -->")
     args = ap.parse_args()
     parts = []
     if args.out:
         cmd = ["rlvr", "lab", "--out", args.out, "--quiet"] + (["--quick"] if args.quick else [])
+        cmd += ["--task", args.task] if args.task != "arithmetic" else []
         # The rlvr of this interpreter's environment, whatever is on PATH.
         exe = Path(sys.executable).with_name("rlvr")
         measured = measure([str(exe) if exe.exists() else "rlvr", *cmd[1:]])
@@ -141,6 +147,7 @@ def main() -> None:
         exe = Path(sys.executable).with_name("rlvr")
         cmd = [str(exe) if exe.exists() else "rlvr", "lab", "calibrate", "--out", args.cal_out, "--quiet"]
         cmd += (["--quick"] if args.calibrate == "quick" else []) + ([] if args.seed is None else ["--seed", str(args.seed)])
+        cmd += ["--task", args.task] if args.task != "arithmetic" else []
         measured = measure(cmd, ok_codes=(0, 1))  # 1: the bar was missed, which the table says
         parts.append(calibration_table(json.loads((Path(args.cal_out) / "calibration.json").read_text()), measured))
     for path in args.calibration:
@@ -150,9 +157,10 @@ def main() -> None:
     if args.write:
         readme = Path(args.write)
         old = readme.read_text(encoding="utf-8")
-        pattern = re.compile(r"(<!-- lab-output:start -->\n).*?(<!-- lab-output:end -->)", re.S)
+        m = re.escape(args.marker)
+        pattern = re.compile(rf"(<!-- {m}:start -->\n).*?(<!-- {m}:end -->)", re.S)
         if not pattern.search(old):
-            raise SystemExit(f"{readme}: no <!-- lab-output:start --> ... <!-- lab-output:end --> markers")
+            raise SystemExit(f"{readme}: no <!-- {args.marker}:start --> ... <!-- {args.marker}:end --> markers")
         readme.write_text(pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), old), encoding="utf-8")
 
 

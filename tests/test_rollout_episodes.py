@@ -13,31 +13,33 @@ RECORDS = [{"id": "p0", "prompt": "12*34=", "answer": "408"}, {"id": "p1", "prom
 
 
 class Scripted(TinyPolicy):
-    """A tiny policy whose turns are scripted per row (what it 'samples'); log-probs are -1 each."""
+    """A tiny policy whose turns are scripted per row (what it 'samples'); log-probs are -1 each. The
+    turn a context is at is the number of observations (``]``) in it."""
 
     def __init__(self, scripts, block_size=64):
         super().__init__(TinyConfig(block_size=block_size), seed=0)
         self.scripts = scripts
-        self.turn = 0
+        self.prompts = []
 
     def continue_ids(self, contexts, *, temperature, top_p, max_new_tokens, generator, stop_ids=()):
         out = []
-        alive = [i for i, s in enumerate(self.scripts) if len(s) > self.turn and self._alive[i]]
-        for row in alive[: len(contexts)]:
-            text = self.scripts[row][self.turn]
+        for context in contexts:
+            # The row is the one whose prompt this context starts with (one episode per prompt here).
+            row = next(i for i, p in enumerate(self.prompts) if context[: len(p)] == p)
+            turn = context.count(self.tokenizer.encode("]")[0])
+            text = self.scripts[row][min(turn, len(self.scripts[row]) - 1)]
             ids = self.tokenizer.encode(text)
             ended = text.endswith("}")
             if not ended:
                 ids = ids + [self.eos_id]
             ids = ids[:max_new_tokens]
             out.append((ids, [-1.0] * len(ids), len(ids) == len(self.tokenizer.encode(text)) + (not ended)))
-        self.turn += 1
         return out
 
 
 def run(scripts, *, tools=True, block_size=64, max_turns=4, group_size=1, records=RECORDS):
     pol = Scripted(scripts, block_size)
-    pol._alive = [True] * len(scripts)
+    pol.prompts = pol.encode_prompts([r["prompt"] for r in records])
     from functools import partial
 
     from rlvr.env.episode import Budget
@@ -119,3 +121,13 @@ def test_each_episode_is_its_own_sample_for_per_sample_verifiers():
                          max_new_tokens=8, seed=5, step=1)
     per_group = b.rewards.sum(dim=1).tolist()
     assert all(0 < s < 16 for s in per_group), per_group
+
+
+def test_a_row_with_room_left_is_not_cut_by_a_longer_row():
+    # Row 0's long call leaves it 3 positions; row 1 (a short prompt, short call) still has room for
+    # its whole answer, so only row 0 ends on the context.
+    pol, b = run([["{calculate:123456*78}", "x" * 10], ["{calculate:1}", "1"]], block_size=40,
+                 records=[{"id": "a", "prompt": "123456*78=", "answer": "9629568"}, {"id": "b", "prompt": "1=", "answer": "1"}])
+    assert b.episodes[0].ended == "budget" and "context" in b.episodes[0].reason
+    assert b.episodes[1].ended == "answer" and b.rewards[1].item() == 1.0
+    assert int(b.rollout.tokens.attention_mask.sum(dim=1).max()) <= 40  # every row within the model's positions

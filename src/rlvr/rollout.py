@@ -260,14 +260,17 @@ def collect_episodes(
                 active.remove(r)
         if not active:
             break
-        longest = max(len(prompts[r]) + len(comp[r]) for r in active)
-        room = max_new_tokens if limit is None else max(1, min(max_new_tokens, limit - longest))
+        # Each row may write up to its own room: the turn limit, or what is left of the model's context.
+        rooms = [max_new_tokens if limit is None else min(max_new_tokens, limit - len(prompts[r]) - len(comp[r]))
+                 for r in active]
         outs = policy.continue_ids(
-            [prompts[r] + comp[r] for r in active], temperature=temperature, top_p=top_p, max_new_tokens=room,
+            [prompts[r] + comp[r] for r in active], temperature=temperature, top_p=top_p, max_new_tokens=max(rooms),
             generator=gen, stop_ids=stops,
         )
         t = time.perf_counter()
-        for r, (ids, lp, stopped) in zip(active, outs):
+        for r, room, (ids, lp, stopped) in zip(active, rooms, outs):
+            if len(ids) > room:  # sampled past this row's context (another row had more room): not its turn
+                ids, lp, stopped = ids[:room], lp[:room], False
             comp[r] += ids
             own[r] += [1.0] * len(ids)
             lps[r] += lp
@@ -279,6 +282,10 @@ def collect_episodes(
             played = play_turn(envs[r], text, tools=offered)
             if not episode_of(envs[r]).over:
                 obs = fmt.observation_ids(policy, [c.observation for c in played.tool_calls])
+                if limit is not None and len(prompts[r]) + len(comp[r]) + len(obs) >= limit:
+                    ep = episode_of(envs[r])  # no room for the observation and a reply to it
+                    ep.ended, ep.reason = "budget", "the model's context is full"
+                    continue
                 comp[r] += obs
                 own[r] += [0.0] * len(obs)
                 lps[r] += [0.0] * len(obs)
