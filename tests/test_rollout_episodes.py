@@ -131,3 +131,14 @@ def test_a_row_with_room_left_is_not_cut_by_a_longer_row():
     assert b.episodes[0].ended == "budget" and "context" in b.episodes[0].reason
     assert b.episodes[1].ended == "answer" and b.rewards[1].item() == 1.0
     assert int(b.rollout.tokens.attention_mask.sum(dim=1).max()) <= 40  # every row within the model's positions
+
+
+def test_tool_use_counts_calls_over_episodes_and_tool_answers_over_answers():
+    from rlvr.env.episode import Episode, ToolCallRecord
+    from rlvr.rollout import tool_use
+
+    call = ToolCallRecord("calculate", {}, "408")
+    eps = [Episode(calls=[call], ended="answer", final_answer="408"), Episode(ended="answer", final_answer="4"),
+           Episode(calls=[call, call], ended="max_turns"), Episode(ended="no_answer")]
+    assert tool_use(eps) == {"calls_per_episode": 0.75, "answers_using_tool": 0.5, "episodes": 4}
+    assert tool_use([]) == {"calls_per_episode": 0.0, "answers_using_tool": 0.0, "episodes": 0}

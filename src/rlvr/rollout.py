@@ -380,12 +380,12 @@ def play_episodes(
 
 
 def tool_use(episodes: Sequence[Episode]) -> dict[str, float]:
-    """How a set of episodes used tools: ``calls_per_episode`` (mean tool calls) and
-    ``answers_using_tool`` (the share of episodes that ended with an answer after calling a tool)."""
-    if not episodes:
-        return {"calls_per_episode": 0.0, "answers_using_tool": 0.0, "episodes": 0}
+    """How a set of episodes used tools: ``calls_per_episode`` (mean tool calls over every episode)
+    and ``answers_using_tool`` (of the episodes that ended with a final answer, the share that
+    called a tool before it; 0.0 when none did)."""
+    answered = [e for e in episodes if e.ended == "answer"]
     return {
-        "calls_per_episode": sum(e.n_tool_calls for e in episodes) / len(episodes),
-        "answers_using_tool": sum(e.ended == "answer" and e.n_tool_calls > 0 for e in episodes) / len(episodes),
+        "calls_per_episode": sum(e.n_tool_calls for e in episodes) / len(episodes) if episodes else 0.0,
+        "answers_using_tool": sum(e.n_tool_calls > 0 for e in answered) / len(answered) if answered else 0.0,
         "episodes": len(episodes),
     }

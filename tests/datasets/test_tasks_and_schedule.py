@@ -132,3 +132,15 @@ def test_pass_rate_curriculum_prefers_measured_easy_prompts():
     assert s.pass_rate(7) == 1.0 and s.pass_rate(0) == 0.0
     fresh = PromptSampler(_records(4, with_difficulty=False), schedule="pass_rate")
     assert fresh.pass_rate(0) == 0.5  # the prior before any sample
+
+
+def test_products_draw_the_leading_digit_from_lead_and_carry_the_tool_call():
+    from rlvr.data.tasks import products
+
+    recs = products(200, seed=1, lead="9")
+    assert all(r["prompt"].startswith("9") and len(r["prompt"]) == len("123*45=") for r in recs)
+    a, b = recs[0]["tool_input"].split("*")
+    assert recs[0]["answer"] == str(int(a) * int(b)) and recs[0]["prompt"] == f"{a}*{b}="
+    assert {r["prompt"][0] for r in products(300, seed=2, lead="12345678")} == set("12345678")
+    with pytest.raises(ConfigError, match="lead"):
+        products(3, lead="0")

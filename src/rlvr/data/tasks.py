@@ -265,18 +265,24 @@ def products(
     *,
     seed: int = 0,
     digits: tuple[int, int] = (3, 2),
+    lead: str = "123456789",
     exclude: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """``"123*45="``: products of a ``digits[0]``-digit and a ``digits[1]``-digit number, out of reach
     of the tiny model's own digit-by-digit guessing but exact with the calculator tool
-    (``tool_input`` is the call that solves it). The tool task of ``rlvr lab --task tool``; its
-    shifted set swaps the operand lengths (same characters, a layout never trained on)."""
+    (``tool_input`` is the call that solves it). The first operand's leading digit is drawn from
+    ``lead``: the tool task of ``rlvr lab --task tool`` trains on 1-8 and shifts to 9 (the tiny model's
+    copying does not carry to another operand layout, so a swapped layout would be a floor)."""
     if n < 1 or min(digits) < 1:
         raise ConfigError("products: n and the digit counts must be >= 1")
+    if not lead or set(lead) - set("123456789"):
+        raise ConfigError(f"products: lead must be made of the digits 1-9, got {lead!r}")
     (lo_a, hi_a), (lo_b, hi_b) = ((10 ** (d - 1), 10**d - 1) for d in digits)
+    lead_digits = sorted(set(lead))
 
     def draw(rng: random.Random) -> dict[str, Any]:
         a, b = rng.randint(lo_a, hi_a), rng.randint(lo_b, hi_b)
+        a = int(rng.choice(lead_digits) + str(a)[1:])  # the first operand's leading digit from ``lead``
         return {"prompt": f"{a}*{b}=", "answer": str(a * b), "solution": str(a * b), "tool_input": f"{a}*{b}",
                 "stratum": "x".join(map(str, digits))}
 

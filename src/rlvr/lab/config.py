@@ -96,9 +96,12 @@ TASK_SPECS: dict[str, TaskSpec] = {
     "tool": TaskSpec(
         generator="products",
         verifier="math",
-        train_options={"digits": (3, 2)},
-        shifted_options={"digits": (2, 3)},
-        shifted_description="2-digit x 3-digit products (warm-up and RL saw only 3-digit x 2-digit)",
+        train_options={"digits": (3, 2), "lead": "12345678"},
+        shifted_options={"digits": (3, 2), "lead": "9"},
+        shifted_description=(
+            "3-digit x 2-digit products whose first operand starts with 9 (warm-up and RL saw only 1-8 there): "
+            "new content in the trained layout"
+        ),
         block_size=48,
         max_new_tokens=20,
         pretrain_noise=0.5,
