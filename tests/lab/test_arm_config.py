@@ -14,7 +14,7 @@ from rlvr.errors import ConfigError
 from rlvr.grpo.config import GRPOConfig, config_from_dict
 from rlvr.lab.config import LabConfig, lab_config, train_template, trainer_values
 
-ADDED_SINCE = {"no_tool_control", "impossible_control", "tool_share", "impossible_threshold"}
+ADDED_SINCE = {"no_tool_control", "impossible_control", "tool_share", "impossible_threshold", "env", "unreachable_share"}
 """LabConfig settings added after the capture (the tool task's)."""
 CASES = json.loads((Path(__file__).parent / "data" / "arm_configs.json").read_text(encoding="utf-8"))
 

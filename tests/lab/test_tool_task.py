@@ -9,8 +9,8 @@ import random
 
 import numpy as np
 import pytest
-
 from lab_fakes import fake_seed
+
 from rlvr.errors import ConfigError
 from rlvr.lab.arms import impossible_prompts, seed_arms
 from rlvr.lab.calibrate import judge

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from rlvr.io import write_json
 from rlvr.lab.config import LabConfig, lab_config
 from rlvr.lab.mutants import MUTANTS, Mutant
 from rlvr.lab.results import SeedResult
+from rlvr.lab.scenario import Scenario
 
 __all__ = [
     "BAR", "DEFAULT_SEED", "SCENARIOS", "SEEDS", "TUNING_SEEDS", "Scenario", "judge", "observe", "recovered", "run_calibration",
@@ -59,39 +60,6 @@ degrees of freedom) leaves a plant that varies by a few points across seeds unre
 
 BAR = {"quick": 2 / 3, "full": 4 / 5}
 """Share of its seeds on which each scenario must be recovered (rounded up)."""
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A study whose answer is known by construction."""
-
-    name: str
-    why: str
-    """How the answer is planted (one sentence)."""
-    verdict: str | None
-    """Planted verdict label (None: not judged)."""
-    spurious: str | None
-    """Planted label of ``control`` (None: not judged)."""
-    control: str = "random_control"
-    """The control arm whose label is the observed ``spurious``."""
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    """LabConfig fields changed from the profile."""
-    ood: tuple[str, bool] | None = None
-    """(arm, fires): whether the entropy/transfer warning fires for that arm (None: not judged)."""
-    impossible: str | None = None
-    """A tool task: the planted call of the impossible-task control (None: not judged, not trained)."""
-    audit: bool | None = None
-    """A tool task: whether ``rlvr audit --env`` must flag the scenario's environment (None: not run)."""
-
-    def planted(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"verdict": self.verdict, "spurious": self.spurious}
-        if self.ood is not None:
-            out["ood_warning"] = self.ood[1]
-        if self.impossible is not None:
-            out["impossible"] = self.impossible
-        if self.audit is not None:
-            out["audit_flags"] = self.audit
-        return out
 
 
 SCENARIOS: tuple[Scenario, ...] = (

@@ -22,9 +22,9 @@ from dataclasses import replace
 from typing import Any
 
 from rlvr.diagnostics import keys
-from rlvr.lab.calibrate import Scenario
 from rlvr.lab.mutants import MUTANTS, Mutant
 from rlvr.lab.results import SeedResult
+from rlvr.lab.scenario import Scenario
 
 __all__ = ["TOOL_MUTANTS", "TOOL_SCENARIOS", "TOOL_TUNING_SEEDS"]
 
